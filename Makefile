@@ -1,0 +1,18 @@
+# The two commands of the README:  make quickstart   and   make test
+# Both install what they need first (scripts/install.sh, idempotent) into ./.venv.
+VENV ?= .venv
+
+.PHONY: install quickstart test test-all bench
+
+install:
+	bash scripts/install.sh
+
+quickstart: install
+	$(VENV)/bin/sycl quickstart
+
+test: install
+	$(VENV)/bin/python -m pytest -q
+
+# Slow checks (marked `slow`) as well; not part of CI.
+test-all: install
+	$(VENV)/bin/python -m pytest -q -m ""

@@ -1,0 +1,1 @@
+"""One module per ``sycl`` subcommand; each defines ``register(subparsers)``."""

@@ -1,0 +1,211 @@
+"""BEIR/MTEB folder layout: ``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv``.
+
+Queries and qrels are small enough to hold in dicts (500k MS MARCO queries fit in ~100 MB);
+the corpus is not: open it with :class:`sycl.io.corpus.Corpus`, which memory-maps it.
+
+Qrels are read from three layouts, detected per file:
+  * BEIR TSV with header ``query-id<TAB>corpus-id<TAB>score``;
+  * TREC qrels, 4 whitespace-separated columns ``qid 0 docid rel``;
+  * grouped JSONL, one ``{"qid": ..., "docid": [...], "score": [...]}`` per line.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable, Iterator, Mapping
+
+from sycl.io.atomic import atomic_open
+from sycl.io.errors import DataError
+
+Qrels = dict[str, dict[str, int]]
+
+
+def _open_text(path: Path):
+    return open(path, "r", encoding="utf-8", errors="strict", newline="")
+
+
+def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    """Yield ``(line_number, line)`` for non-blank lines; wrong encodings raise :class:`DataError`."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(path, "file not found")
+    lineno = 0
+    try:
+        with _open_text(path) as fh:
+            for lineno, line in enumerate(fh, 1):
+                if lineno == 1 and line.startswith("\ufeff"):
+                    line = line[1:]
+                if line.strip():
+                    yield lineno, line
+    except UnicodeDecodeError as err:
+        raise DataError(path, f"not valid UTF-8 ({err.reason} at byte {err.start})", lineno + 1) from None
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
+    """Yield ``(line_number, object)`` for each JSON object line of ``path``."""
+    for lineno, line in iter_lines(path):
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataError(path, f"malformed JSON: {err.msg} (column {err.colno})", lineno) from None
+        if not isinstance(obj, dict):
+            raise DataError(path, f"expected a JSON object, got {type(obj).__name__}", lineno)
+        yield lineno, obj
+
+
+def _require_str(path: Path, lineno: int, obj: dict, key: str, allow_empty: bool = False) -> str:
+    if key not in obj:
+        raise DataError(path, f"missing field {key!r}", lineno)
+    val = obj[key]
+    if isinstance(val, (int, float)) and not isinstance(val, bool) and key == "_id":
+        val = str(val)
+    if not isinstance(val, str):
+        raise DataError(path, f"field {key!r} must be a string, got {type(val).__name__}", lineno)
+    if not allow_empty and not val.strip():
+        raise DataError(path, f"field {key!r} is empty", lineno)
+    return val
+
+
+def read_queries(path: str | Path) -> dict[str, str]:
+    """Read queries from BEIR ``queries.jsonl`` (``_id``, ``text``) or a TSV ``id<TAB>text``.
+
+    Returns ``{query_id: text}`` in file order. Duplicate ids, missing fields and empty files
+    raise :class:`DataError` naming the file and line.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "queries.jsonl"
+    out: dict[str, str] = {}
+    first: dict[str, int] = {}
+    if path.suffix in (".tsv", ".txt"):
+        for lineno, line in iter_lines(path):
+            parts = line.rstrip("\r\n").split("\t")
+            if len(parts) < 2:
+                raise DataError(path, "expected 'id<TAB>text'", lineno)
+            qid, text = parts[0].strip(), "\t".join(parts[1:]).strip()
+            if lineno == 1 and qid.lower() in ("id", "qid", "query-id", "query_id", "_id"):
+                continue
+            if not qid or not text:
+                raise DataError(path, "empty query id or text", lineno)
+            if qid in out:
+                raise DataError(path, f"duplicate query id {qid!r} (first on line {first[qid]})", lineno)
+            out[qid], first[qid] = text, lineno
+    else:
+        for lineno, obj in iter_jsonl(path):
+            qid = _require_str(path, lineno, obj, "_id")
+            text = _require_str(path, lineno, obj, "text")
+            if qid in out:
+                raise DataError(path, f"duplicate query id {qid!r} (first on line {first[qid]})", lineno)
+            out[qid], first[qid] = text, lineno
+    if not out:
+        raise DataError(path, "file is empty: no queries")
+    return out
+
+
+def _label(path: Path, lineno: int, raw, what: str = "score") -> int:
+    try:
+        val = float(raw)
+    except (TypeError, ValueError):
+        raise DataError(path, f"{what} {raw!r} is not a number", lineno) from None
+    if val != val or val in (float("inf"), float("-inf")):
+        raise DataError(path, f"{what} {raw!r} is not finite", lineno)
+    if val != int(val):
+        raise DataError(path, f"{what} {raw!r} is not an integer label", lineno)
+    return int(val)
+
+
+def _add(qrels: Qrels, path: Path, lineno: int, qid: str, did: str, rel: int, seen: dict) -> None:
+    key = (qid, did)
+    if key in seen:
+        raise DataError(path, f"duplicate judgement for query {qid!r}, document {did!r} (first on line {seen[key]})", lineno)
+    seen[key] = lineno
+    qrels.setdefault(qid, {})[did] = rel
+
+
+def read_qrels(path: str | Path) -> Qrels:
+    """Read qrels as ``{query_id: {doc_id: label}}`` from BEIR TSV, TREC 4-column or grouped JSONL.
+
+    For grouped JSONL (the reference BM25-negatives layout), ``score`` may be omitted; labels
+    then default to 0 (negatives).
+    """
+    path = Path(path)
+    qrels: Qrels = {}
+    seen: dict = {}
+    if path.suffix in (".jsonl", ".json"):
+        for lineno, obj in iter_jsonl(path):
+            qid = _require_str(path, lineno, obj, "qid")
+            dids = obj.get("docid")
+            if not isinstance(dids, list):
+                raise DataError(path, "field 'docid' must be a list", lineno)
+            scores = obj.get("score", [0] * len(dids))
+            if not isinstance(scores, list) or len(scores) != len(dids):
+                raise DataError(path, "field 'score' must be a list as long as 'docid'", lineno)
+            for did, s in zip(dids, scores):
+                _add(qrels, path, lineno, qid, str(did), _label(path, lineno, s), seen)
+    else:
+        for lineno, line in iter_lines(path):
+            parts = line.split()
+            if lineno == 1 and parts and parts[0].lower() in ("query-id", "query_id", "qid"):
+                continue
+            if len(parts) == 3:
+                qid, did, rel = parts
+            elif len(parts) == 4:
+                qid, _, did, rel = parts
+            else:
+                raise DataError(path, f"expected 3 columns (query-id corpus-id score) or 4 (qid 0 docid rel), got {len(parts)}", lineno)
+            _add(qrels, path, lineno, qid, did, _label(path, lineno, rel), seen)
+    if not qrels:
+        raise DataError(path, "file is empty: no judgements")
+    return qrels
+
+
+def qrels_path(folder: str | Path, split: str) -> Path:
+    """Path of ``qrels/<split>.tsv`` in a BEIR folder; an unknown split lists the known ones."""
+    folder = Path(folder)
+    for ext in (".tsv", ".txt", ".jsonl"):
+        p = folder / "qrels" / f"{split}{ext}"
+        if p.exists():
+            return p
+    known = list_splits(folder)
+    raise DataError(folder, f"unknown split {split!r}; available: {', '.join(known) or 'none (no qrels/ folder)'}")
+
+
+def list_splits(folder: str | Path) -> list[str]:
+    """Names of the qrels splits present in a BEIR folder."""
+    qdir = Path(folder) / "qrels"
+    if not qdir.is_dir():
+        return []
+    return sorted(p.stem for p in qdir.iterdir() if p.suffix in (".tsv", ".txt", ".jsonl") and not p.name.startswith("."))
+
+
+def write_corpus(path: str | Path, docs: Iterable[Mapping]) -> int:
+    """Write ``corpus.jsonl`` atomically from mappings with ``_id``, ``text`` and optional ``title``/``metadata``."""
+    n = 0
+    with atomic_open(path) as fh:
+        for d in docs:
+            rec = {"_id": str(d["_id"]), "title": d.get("title", "") or "", "text": d["text"]}
+            if d.get("metadata"):
+                rec["metadata"] = d["metadata"]
+            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            n += 1
+    return n
+
+
+def write_queries(path: str | Path, queries: Mapping[str, str]) -> int:
+    """Write BEIR ``queries.jsonl`` atomically from ``{query_id: text}``."""
+    with atomic_open(path) as fh:
+        for qid, text in queries.items():
+            fh.write(json.dumps({"_id": str(qid), "text": text}, ensure_ascii=False) + "\n")
+    return len(queries)
+
+
+def write_qrels(path: str | Path, qrels: Mapping[str, Mapping[str, int]]) -> int:
+    """Write BEIR ``qrels/<split>.tsv`` (with header) atomically; returns the number of rows."""
+    n = 0
+    with atomic_open(path) as fh:
+        fh.write("query-id\tcorpus-id\tscore\n")
+        for qid, docs in qrels.items():
+            for did, rel in docs.items():
+                fh.write(f"{qid}\t{did}\t{int(rel)}\n")
+                n += 1
+    return n
