@@ -20,25 +20,33 @@ from sycl.io.errors import DataError
 Qrels = dict[str, dict[str, int]]
 
 
-def _open_text(path: Path):
-    return open(path, "r", encoding="utf-8", errors="strict", newline="")
+def _decode_problem(raw: bytes, err: UnicodeDecodeError, first_line: bool) -> str:
+    if first_line and raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "not valid UTF-8: the file looks like UTF-16 (byte-order mark); re-encode it as UTF-8"
+    return f"not valid UTF-8: byte 0x{raw[err.start]:02x} at column {err.start + 1} ({err.reason}); re-encode the file as UTF-8"
 
 
 def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
-    """Yield ``(line_number, line)`` for non-blank lines; wrong encodings raise :class:`DataError`."""
+    """Yield ``(line_number, line)`` for non-blank lines (1-based, ``\n``-terminated).
+
+    Lines are decoded one by one, so a wrong encoding raises :class:`DataError` naming the
+    exact line and column. A UTF-8 byte-order mark on the first line is dropped.
+    """
     path = Path(path)
     if not path.exists():
         raise DataError(path, "file not found")
-    lineno = 0
-    try:
-        with _open_text(path) as fh:
-            for lineno, line in enumerate(fh, 1):
-                if lineno == 1 and line.startswith("\ufeff"):
-                    line = line[1:]
-                if line.strip():
-                    yield lineno, line
-    except UnicodeDecodeError as err:
-        raise DataError(path, f"not valid UTF-8 ({err.reason} at byte {err.start})", lineno + 1) from None
+    if path.is_dir():
+        raise DataError(path, "expected a file, found a folder")
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise DataError(path, _decode_problem(raw, err, lineno == 1), lineno) from None
+            if line.strip():
+                yield lineno, line
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
@@ -114,23 +122,15 @@ def _label(path: Path, lineno: int, raw, what: str = "score") -> int:
     return int(val)
 
 
-def _add(qrels: Qrels, path: Path, lineno: int, qid: str, did: str, rel: int, seen: dict) -> None:
-    key = (qid, did)
-    if key in seen:
-        raise DataError(path, f"duplicate judgement for query {qid!r}, document {did!r} (first on line {seen[key]})", lineno)
-    seen[key] = lineno
-    qrels.setdefault(qid, {})[did] = rel
+def iter_qrels(path: str | Path) -> Iterator[tuple[int, str, str, int]]:
+    """Yield ``(line_number, query_id, doc_id, label)`` for every judgement of a qrels file.
 
-
-def read_qrels(path: str | Path) -> Qrels:
-    """Read qrels as ``{query_id: {doc_id: label}}`` from BEIR TSV, TREC 4-column or grouped JSONL.
-
-    For grouped JSONL (the reference BM25-negatives layout), ``score`` may be omitted; labels
-    then default to 0 (negatives).
+    The layout is detected per file: ``.jsonl``/``.json`` is grouped JSONL (``score`` may be
+    omitted; labels then default to 0, i.e. negatives); otherwise whitespace-separated
+    columns, 3 (BEIR, optional header) or 4 (TREC ``qid 0 docid rel``). Does not check for
+    duplicates or emptiness; :func:`read_qrels` does.
     """
     path = Path(path)
-    qrels: Qrels = {}
-    seen: dict = {}
     if path.suffix in (".jsonl", ".json"):
         for lineno, obj in iter_jsonl(path):
             qid = _require_str(path, lineno, obj, "qid")
@@ -141,19 +141,38 @@ def read_qrels(path: str | Path) -> Qrels:
             if not isinstance(scores, list) or len(scores) != len(dids):
                 raise DataError(path, "field 'score' must be a list as long as 'docid'", lineno)
             for did, s in zip(dids, scores):
-                _add(qrels, path, lineno, qid, str(did), _label(path, lineno, s), seen)
-    else:
-        for lineno, line in iter_lines(path):
-            parts = line.split()
-            if lineno == 1 and parts and parts[0].lower() in ("query-id", "query_id", "qid"):
-                continue
-            if len(parts) == 3:
-                qid, did, rel = parts
-            elif len(parts) == 4:
-                qid, _, did, rel = parts
-            else:
-                raise DataError(path, f"expected 3 columns (query-id corpus-id score) or 4 (qid 0 docid rel), got {len(parts)}", lineno)
-            _add(qrels, path, lineno, qid, did, _label(path, lineno, rel), seen)
+                if not isinstance(did, (str, int)) or isinstance(did, bool) or not str(did).strip():
+                    raise DataError(path, f"document id {did!r} in 'docid' must be a non-empty string", lineno)
+                yield lineno, qid, str(did), _label(path, lineno, s)
+        return
+    for lineno, line in iter_lines(path):
+        # TSV when the line has tabs (ids may then contain spaces), else any whitespace
+        parts = [p.strip() for p in line.strip().split("\t")] if "\t" in line else line.split()
+        if lineno == 1 and parts and parts[0].lower() in ("query-id", "query_id", "qid"):
+            continue
+        if len(parts) == 3:
+            qid, did, rel = parts
+        elif len(parts) == 4:
+            qid, _, did, rel = parts
+        else:
+            raise DataError(path, f"expected 3 columns (query-id corpus-id score) or 4 (qid 0 docid rel), got {len(parts)}", lineno)
+        yield lineno, qid, did, _label(path, lineno, rel)
+
+
+def read_qrels(path: str | Path) -> Qrels:
+    """Read qrels as ``{query_id: {doc_id: label}}`` from BEIR TSV, TREC 4-column or grouped JSONL.
+
+    A repeated (query, document) pair or a file without judgements raises :class:`DataError`.
+    """
+    path = Path(path)
+    qrels: Qrels = {}
+    seen: dict[tuple[str, str], int] = {}
+    for lineno, qid, did, rel in iter_qrels(path):
+        key = (qid, did)
+        if key in seen:
+            raise DataError(path, f"duplicate judgement for query {qid!r}, document {did!r} (first on line {seen[key]})", lineno)
+        seen[key] = lineno
+        qrels.setdefault(qid, {})[did] = rel
     if not qrels:
         raise DataError(path, "file is empty: no judgements")
     return qrels

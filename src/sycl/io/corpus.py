@@ -1,9 +1,16 @@
 """A memory-mapped corpus: ``corpus.jsonl`` converted once to an Arrow IPC file and mapped.
 
-Opening a 2M-passage corpus maps the Arrow file (no copy into RAM) and loads two numpy
-arrays for id lookup (sorted 64-bit id hashes and their rows, 16 bytes a passage). The
+Opening a 2M-passage corpus maps the Arrow file (no copy into RAM) and maps two numpy
+arrays for id lookup (sorted 64-bit id hashes and their rows, 12 bytes a passage). The
 conversion is cached under ``$SYCL_CACHE`` (default ``~/.cache/sycl``), keyed by the
-file's absolute path, size and modification time, and written atomically.
+file's absolute path, size and modification time, and written atomically (a temporary
+folder renamed into place).
+
+Conversion has two paths with the same result. The fast path streams the file through
+Arrow's multi-threaded JSON reader; when anything is off (malformed JSON, a missing field,
+a non-string value, bad UTF-8, a duplicate id) it is abandoned and the checked path re-reads
+the file line by line with Python's ``json``, which accepts what it can (numeric ids) and
+raises :class:`DataError` naming the file, line and problem for the rest.
 """
 from __future__ import annotations
 
@@ -12,17 +19,28 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pajson
 
 from sycl.io.beir import iter_jsonl
 from sycl.io.errors import DataError
+from sycl.log import get_logger
 
 _SCHEMA = pa.schema([("_id", pa.string()), ("title", pa.string()), ("text", pa.string())])
-_FORMAT = "corpus-v1"
+_FORMAT = "corpus-v2"
+_log = get_logger(__name__)
+
+# 64-bit FNV-1a over the UTF-8 bytes, seeded with the length, then the splitmix64 finaliser.
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 
 
 def cache_root() -> Path:
@@ -30,11 +48,48 @@ def cache_root() -> Path:
     return Path(os.environ.get("SYCL_CACHE", Path.home() / ".cache" / "sycl"))
 
 
-def hash_ids(ids: Sequence[str]) -> np.ndarray:
-    """64-bit hashes of string ids (blake2b), as ``uint64[len(ids)]``."""
-    out = np.empty(len(ids), dtype=np.uint64)
-    for i, s in enumerate(ids):
-        out[i] = int.from_bytes(hashlib.blake2b(s.encode("utf-8"), digest_size=8).digest(), "little")
+def _as_string_array(ids) -> pa.StringArray:
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks() if ids.num_chunks != 1 else ids.chunk(0)
+    if not isinstance(ids, pa.Array):
+        ids = pa.array(ids if isinstance(ids, list) else list(ids), type=pa.string())
+    if ids.type != pa.string():
+        ids = ids.cast(pa.string())
+    if ids.null_count:
+        raise ValueError("ids must not be null")
+    return ids
+
+
+def hash_ids(ids: Sequence[str] | pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """64-bit hashes of string ids as ``uint64[len(ids)]``, computed vectorised in numpy.
+
+    Works on the Arrow buffers directly (no Python string per id): ids are sorted by byte
+    length and hashed one byte position at a time over the ids that are long enough.
+    """
+    arr = _as_string_array(ids)
+    n = len(arr)
+    if n == 0:
+        return np.empty(0, dtype=np.uint64)
+    _, off_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(off_buf, dtype=np.int32)[arr.offset: arr.offset + n + 1].astype(np.int64)
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.empty(0, np.uint8)
+    lengths = np.diff(offsets)
+    order = np.argsort(lengths, kind="stable")
+    sorted_len = lengths[order]
+    starts = offsets[:-1][order]
+    h = _FNV_OFFSET ^ (sorted_len.astype(np.uint64) * _GOLDEN)
+    for j in range(int(sorted_len[-1])):
+        k = int(np.searchsorted(sorted_len, j, side="right"))  # first id longer than j bytes
+        tail = h[k:]
+        tail ^= data[starts[k:] + j].astype(np.uint64)
+        tail *= _FNV_PRIME
+    h ^= h >> np.uint64(30)
+    h *= _MIX1
+    h ^= h >> np.uint64(27)
+    h *= _MIX2
+    h ^= h >> np.uint64(31)
+    out = np.empty(n, dtype=np.uint64)
+    out[order] = h
     return out
 
 
@@ -45,54 +100,125 @@ def _doc_fields(path: Path, lineno: int, obj: dict) -> tuple[str, str, str]:
     if isinstance(did, int) and not isinstance(did, bool):
         did = str(did)
     if not isinstance(did, str) or not did.strip():
-        raise DataError(path, "field '_id' must be a non-empty string", lineno)
+        raise DataError(path, f"field '_id' must be a non-empty string, got {did!r}", lineno)
     if "text" not in obj:
         raise DataError(path, "missing field 'text'", lineno)
-    text, title = obj["text"], obj.get("title") or ""
+    text, title = obj["text"], obj.get("title")
+    if title is None:
+        title = ""
     if not isinstance(text, str):
         raise DataError(path, f"field 'text' must be a string, got {type(text).__name__}", lineno)
     if not isinstance(title, str):
         raise DataError(path, f"field 'title' must be a string, got {type(title).__name__}", lineno)
-    if not text.strip() and not title.strip():
-        raise DataError(path, f"document {did!r} has empty 'text' and 'title'", lineno)
     return did, title, text
 
 
-def _convert(src: Path, dst_dir: Path, batch_rows: int = 50_000) -> None:
-    ids: list[str] = []
-    lines: list[int] = []
-    buf: tuple[list, list, list] = ([], [], [])
-    with pa.OSFile(str(dst_dir / "corpus.arrow"), "wb") as sink, pa.ipc.new_file(sink, _SCHEMA) as writer:
-        def flush():
-            if buf[0]:
-                writer.write_batch(pa.record_batch([pa.array(c, pa.string()) for c in buf], schema=_SCHEMA))
-                for c in buf:
-                    c.clear()
+def _n_empty(batch: pa.RecordBatch) -> int:
+    """Documents whose title and text are both blank (allowed, e.g. Cranfield 471 and 995)."""
+    blank = [pc.equal(pc.utf8_trim_whitespace(batch.column(c)), "") for c in ("title", "text")]
+    return int(pc.sum(pc.and_(*blank)).as_py() or 0)
 
-        for lineno, obj in iter_jsonl(src):
-            did, title, text = _doc_fields(src, lineno, obj)
-            ids.append(did)
-            lines.append(lineno)
-            buf[0].append(did)
-            buf[1].append(title)
-            buf[2].append(text)
-            if len(buf[0]) >= batch_rows:
-                flush()
-        flush()
-    if not ids:
-        raise DataError(src, "file is empty: no documents")
-    hashes = hash_ids(ids)
-    order = np.argsort(hashes, kind="stable")
-    sorted_h = hashes[order]
-    dup = np.nonzero(sorted_h[1:] == sorted_h[:-1])[0]
-    for j in dup:
-        a, b = int(order[j]), int(order[j + 1])
-        if ids[a] == ids[b]:
-            first, second = sorted((a, b))
-            raise DataError(src, f"duplicate document id {ids[a]!r} (first on line {lines[first]})", lines[second])
+
+class _Fallback(Exception):
+    """The fast path met something it does not handle; use the checked path."""
+
+
+def _write_fast(src: Path, writer: pa.ipc.RecordBatchFileWriter) -> tuple[list[np.ndarray], int, None]:
+    opts = pajson.ParseOptions(explicit_schema=_SCHEMA, unexpected_field_behavior="ignore")
+    hashes, empty = [], 0
+    try:
+        reader = pajson.open_json(str(src), read_options=pajson.ReadOptions(block_size=8 << 20), parse_options=opts)
+        for batch in reader:
+            if batch.column("_id").null_count or batch.column("text").null_count:
+                raise _Fallback("missing '_id' or 'text'")
+            batch.validate(full=True)  # UTF-8 validity
+            ids = batch.column("_id")
+            if pc.any(pc.equal(pc.utf8_trim_whitespace(ids), "")).as_py():
+                raise _Fallback("empty id")
+            title = pc.fill_null(batch.column("title"), "")
+            batch = pa.record_batch([ids, title, batch.column("text")], schema=_SCHEMA)
+            empty += _n_empty(batch)
+            writer.write_batch(batch)
+            hashes.append(hash_ids(ids))
+    except (pa.ArrowException, UnicodeDecodeError) as err:
+        raise _Fallback(str(err)) from None
+    return hashes, empty, None
+
+
+def _write_checked(src: Path, writer: pa.ipc.RecordBatchFileWriter, batch_rows: int = 50_000):
+    hashes, lines, empty = [], [], 0
+    buf: tuple[list, list, list] = ([], [], [])
+    buf_lines: list[int] = []
+
+    def flush():
+        nonlocal empty
+        if buf[0]:
+            batch = pa.record_batch([pa.array(c, pa.string()) for c in buf], schema=_SCHEMA)
+            empty += _n_empty(batch)
+            writer.write_batch(batch)
+            hashes.append(hash_ids(batch.column("_id")))
+            lines.append(np.asarray(buf_lines, dtype=np.int64))
+            for c in buf:
+                c.clear()
+            buf_lines.clear()
+
+    for lineno, obj in iter_jsonl(src):
+        for c, v in zip(buf, _doc_fields(src, lineno, obj)):
+            c.append(v)
+        buf_lines.append(lineno)
+        if len(buf_lines) >= batch_rows:
+            flush()
+    flush()
+    return hashes, empty, (np.concatenate(lines) if lines else np.empty(0, np.int64))
+
+
+def _check_duplicates(src: Path, ids: pa.ChunkedArray, order: np.ndarray, sorted_h: np.ndarray, lines) -> None:
+    """Raise on a repeated id (``lines`` given) or :class:`_Fallback` to find the lines."""
+    same = np.nonzero(sorted_h[1:] == sorted_h[:-1])[0]
+    if not same.size:
+        return
+    # groups of equal hashes: compare every pair inside (collisions of distinct ids are allowed)
+    starts = same[np.r_[True, np.diff(same) > 1]]
+    for s in starts:
+        e = s + 1
+        while e < len(sorted_h) and sorted_h[e] == sorted_h[s]:
+            e += 1
+        rows = sorted(int(r) for r in order[s:e])
+        vals = [ids[r].as_py() for r in rows]
+        for i in range(len(rows)):
+            for k in range(i + 1, len(rows)):
+                if vals[i] == vals[k]:
+                    if lines is None:
+                        raise _Fallback("duplicate id")
+                    raise DataError(src, f"duplicate document id {vals[i]!r} (first on line {lines[rows[i]]})", int(lines[rows[k]]))
+
+
+def _convert(src: Path, dst_dir: Path) -> dict:
+    """Write ``corpus.arrow``, ``id_hash.npy``, ``id_row.npy`` and ``meta.json`` into ``dst_dir``."""
+    t0 = time.perf_counter()
+    arrow_path = dst_dir / "corpus.arrow"
+    for attempt, write in (("fast", _write_fast), ("checked", _write_checked)):
+        try:
+            with pa.OSFile(str(arrow_path), "wb") as sink, pa.ipc.new_file(sink, _SCHEMA) as writer:
+                hashes, empty, lines = write(src, writer)
+            h = np.concatenate(hashes) if hashes else np.empty(0, np.uint64)
+            if not h.size:
+                raise DataError(src, "file is empty: no documents")
+            order = np.argsort(h, kind="stable")
+            sorted_h = h[order]
+            with pa.memory_map(str(arrow_path), "r") as mm:
+                ids = pa.ipc.open_file(mm).read_all().column("_id")
+                _check_duplicates(src, ids, order, sorted_h, lines)
+                del ids
+            break
+        except _Fallback as why:
+            _log.debug("%s: fast conversion abandoned (%s); checking line by line", src, why)
     np.save(dst_dir / "id_hash.npy", sorted_h)
-    np.save(dst_dir / "id_row.npy", order.astype(np.int64))
-    (dst_dir / "meta.json").write_text(json.dumps({"format": _FORMAT, "source": str(src), "n": len(ids)}))
+    np.save(dst_dir / "id_row.npy", order.astype(np.int32 if len(order) < 2**31 else np.int64))
+    meta = {"format": _FORMAT, "source": str(src), "n": int(len(h)), "empty_documents": empty,
+            "path": attempt, "seconds": round(time.perf_counter() - t0, 3)}
+    (dst_dir / "meta.json").write_text(json.dumps(meta))
+    return meta
 
 
 class Corpus:
@@ -104,6 +230,7 @@ class Corpus:
 
     def __init__(self, arrow_dir: Path, source: Path):
         self.source = source
+        self.meta = json.loads((arrow_dir / "meta.json").read_text())
         self._mm = pa.memory_map(str(arrow_dir / "corpus.arrow"), "r")
         self.table: pa.Table = pa.ipc.open_file(self._mm).read_all()
         self._hash = np.load(arrow_dir / "id_hash.npy", mmap_mode="r")
@@ -126,7 +253,8 @@ class Corpus:
             root.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=root))
             try:
-                _convert(src, tmp)
+                meta = _convert(src, tmp)
+                _log.info("converted %s: %d documents in %.1f s", src, meta["n"], meta["seconds"])
                 try:
                     os.replace(tmp, final)
                 except OSError:  # another process won the race; its copy is identical
@@ -143,40 +271,51 @@ class Corpus:
     def ids(self) -> pa.ChunkedArray:
         return self.table.column("_id")
 
+    @property
+    def empty_documents(self) -> int:
+        """Number of documents whose title and text are both blank."""
+        return int(self.meta.get("empty_documents", 0))
+
     def id_at(self, row: int) -> str:
         return self.table.column("_id")[int(row)].as_py()
 
     def rows_of(self, ids: Sequence[str], missing: str = "raise") -> np.ndarray:
-        """Row numbers of ``ids`` (``int64``); unknown ids raise, or give -1 with ``missing='ignore'``."""
-        h = hash_ids(ids)
+        """Row numbers of ``ids`` (``int64[len(ids)]``); unknown ids raise, or give -1 with ``missing='ignore'``."""
+        arr = _as_string_array(ids)
+        h = hash_ids(arr)
         pos = np.searchsorted(self._hash, h)
         pos_c = np.minimum(pos, len(self._hash) - 1)
         rows = np.where(self._hash[pos_c] == h, self._row[pos_c], -1).astype(np.int64)
-        col = self.table.column("_id")
-        for i in np.nonzero(rows >= 0)[0]:  # guard against 64-bit hash collisions
-            if col[int(rows[i])].as_py() != ids[i]:
-                j = pos_c[i]
-                rows[i] = -1
+        found = np.nonzero(rows >= 0)[0]
+        if found.size:  # guard against 64-bit hash collisions, vectorised
+            got = self.ids.take(pa.array(rows[found]))
+            ok = pc.equal(got, arr.take(pa.array(found))).to_numpy(zero_copy_only=False)
+            col = self.ids
+            for i in found[~ok]:
+                j, rows[i] = pos_c[i], -1
                 while j < len(self._hash) and self._hash[j] == h[i]:
-                    if col[int(self._row[j])].as_py() == ids[i]:
+                    if col[int(self._row[j])].as_py() == arr[int(i)].as_py():
                         rows[i] = self._row[j]
                         break
                     j += 1
         if missing == "raise" and (rows < 0).any():
-            bad = [ids[i] for i in np.nonzero(rows < 0)[0][:5]]
+            bad = [arr[int(i)].as_py() for i in np.nonzero(rows < 0)[0][:5]]
             raise DataError(self.source, f"{int((rows < 0).sum())} unknown document id(s), e.g. {bad}")
         return rows
 
-    def texts(self, rows: Sequence[int] | np.ndarray) -> list[str]:
-        """``title + " " + text`` (or just text when there is no title) for each row."""
-        sub = self.table.take(pa.array(np.asarray(rows, dtype=np.int64)))
+    @staticmethod
+    def _join(sub: pa.Table) -> list[str]:
         titles = sub.column("title").to_pylist()
         texts = sub.column("text").to_pylist()
         return [f"{t} {x}".strip() if t else x for t, x in zip(titles, texts)]
 
+    def texts(self, rows: Sequence[int] | np.ndarray) -> list[str]:
+        """``title + " " + text`` (or just text when there is no title) for each row."""
+        return self._join(self.table.take(pa.array(np.asarray(rows, dtype=np.int64))))
+
     def iter_batches(self, batch_size: int = 10_000) -> Iterator[tuple[np.ndarray, list[str]]]:
-        """Yield ``(rows, texts)`` over the whole corpus in order."""
+        """Yield ``(rows, texts)`` over the whole corpus in order (zero-copy slices)."""
         n = len(self)
         for start in range(0, n, batch_size):
-            rows = np.arange(start, min(n, start + batch_size))
-            yield rows, self.texts(rows)
+            stop = min(n, start + batch_size)
+            yield np.arange(start, stop), self._join(self.table.slice(start, stop - start))
