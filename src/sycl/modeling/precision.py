@@ -1,0 +1,52 @@
+"""Mixed precision: which autocast dtype to use on this device, and a context for it.
+
+On CPUs with AMX (or AVX512-BF16) bf16 matmuls run several times faster than fp32 with
+embeddings at cosine >= 0.9999 to fp32; on CUDA, bf16 where supported, else fp16.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Literal
+
+import torch
+
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True when the CPU has AMX tiles or AVX512-BF16 instructions."""
+    for probe in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
+        fn = getattr(torch.cpu, probe, None)
+        try:
+            if fn is not None and fn():
+                return True
+        except Exception:  # pragma: no cover - probe missing on some builds
+            continue
+    return False
+
+
+def resolve_dtype(precision: Precision, device: torch.device | str) -> torch.dtype | None:
+    """Autocast dtype for ``precision`` on ``device`` (``None`` means plain fp32)."""
+    device = torch.device(device)
+    if precision == "fp32":
+        return None
+    if precision == "bf16":
+        return torch.bfloat16
+    if precision == "fp16":
+        return torch.float16
+    if precision != "auto":
+        raise ValueError(f"unknown precision {precision!r}; use auto, fp32, bf16 or fp16")
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu":
+        return torch.bfloat16 if cpu_has_fast_bf16() else None
+    return None
+
+
+def autocast(precision: Precision, device: torch.device | str):
+    """An autocast context for ``precision`` on ``device`` (a no-op for fp32)."""
+    device = torch.device(device)
+    dtype = resolve_dtype(precision, device)
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
