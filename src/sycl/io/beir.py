@@ -194,7 +194,7 @@ def list_splits(folder: str | Path) -> list[str]:
     qdir = Path(folder) / "qrels"
     if not qdir.is_dir():
         return []
-    return sorted(p.stem for p in qdir.iterdir() if p.suffix in (".tsv", ".txt", ".jsonl") and not p.name.startswith("."))
+    return sorted({p.stem for p in qdir.iterdir() if p.suffix in (".tsv", ".txt", ".jsonl") and not p.name.startswith(".")})
 
 
 def write_corpus(path: str | Path, docs: Iterable[Mapping]) -> int:

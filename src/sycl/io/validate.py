@@ -1,0 +1,144 @@
+"""Validation of a BEIR folder: every file parses, ids are unique, every judgement resolves.
+
+``validate_folder(path)`` checks ``corpus.jsonl`` (through :meth:`Corpus.open`, so a valid
+corpus is converted and cached on the way), ``queries.jsonl`` and every ``qrels/<split>``
+file, and returns a :class:`ValidationReport` with the counts. The first problem found is
+raised as :class:`DataError` naming the file, the line and the problem. Judgements that
+reference a query or document id absent from ``queries.jsonl``/``corpus.jsonl`` are errors,
+or, with ``allow_unknown=True``, counted and reported as warnings.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from sycl.io.beir import iter_qrels, list_splits, qrels_path, read_queries
+from sycl.io.corpus import Corpus
+from sycl.io.errors import DataError
+
+
+@dataclass
+class SplitReport:
+    """Counts of one qrels split. ``labels`` maps label -> number of judgements."""
+
+    name: str
+    path: str
+    queries_judged: int
+    judgements: int
+    labels: dict[int, int]
+    unknown_query_judgements: int = 0
+    unknown_document_judgements: int = 0
+
+
+@dataclass
+class ValidationReport:
+    """Counts of a valid BEIR folder; ``warnings`` lists tolerated problems."""
+
+    path: str
+    documents: int
+    empty_documents: int
+    queries: int
+    splits: list[SplitReport] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def split(self, name: str) -> SplitReport:
+        for s in self.splits:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        for s in d["splits"]:
+            s["labels"] = {str(k): v for k, v in s["labels"].items()}
+        return {"kind": "validation", **d}
+
+
+def _find(folder: Path, names: tuple[str, ...], what: str) -> Path:
+    for n in names:
+        if (folder / n).exists():
+            return folder / n
+    raise DataError(folder / names[0], f"{what} not found; a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/<split>.tsv")
+
+
+def validate_qrels(path: str | Path, query_ids, corpus: Corpus | None, allow_unknown: bool = False,
+                   name: str | None = None) -> tuple[SplitReport, list[str]]:
+    """Check one qrels file against ``query_ids`` (a set, or None to skip) and ``corpus`` (or None).
+
+    Returns the split's counts and warning lines (unknown ids when ``allow_unknown``).
+    """
+    path = Path(path)
+    seen: dict[tuple[str, str], int] = {}
+    qids: list[str] = []
+    dids: list[str] = []
+    lines: list[int] = []
+    labels: Counter = Counter()
+    for lineno, qid, did, rel in iter_qrels(path):
+        key = (qid, did)
+        if key in seen:
+            raise DataError(path, f"duplicate judgement for query {qid!r}, document {did!r} (first on line {seen[key]})", lineno)
+        seen[key] = lineno
+        qids.append(qid)
+        dids.append(did)
+        lines.append(lineno)
+        labels[rel] += 1
+    if not qids:
+        raise DataError(path, "file is empty: no judgements")
+    warnings: list[str] = []
+    n_unknown_q = n_unknown_d = 0
+    if query_ids is not None:
+        bad = [i for i, q in enumerate(qids) if q not in query_ids]
+        n_unknown_q = len(bad)
+        if bad:
+            distinct = sorted({qids[i] for i in bad})
+            msg = (f"{len(bad)} judgement(s) reference {len(distinct)} query id(s) not in queries.jsonl, "
+                   f"e.g. {qids[bad[0]]!r}")
+            if not allow_unknown:
+                raise DataError(path, f"unknown query id {qids[bad[0]]!r} ({msg}; pass --allow-unknown-ids to tolerate)", lines[bad[0]])
+            warnings.append(f"{path}:{lines[bad[0]]}: {msg}")
+    if corpus is not None:
+        uniq, inverse = np.unique(np.asarray(dids, dtype=object), return_inverse=True)
+        known = corpus.rows_of(list(uniq), missing="ignore") >= 0
+        bad = np.nonzero(~known[inverse])[0]
+        n_unknown_d = int(bad.size)
+        if bad.size:
+            first = int(bad[0])
+            n_distinct = int((~known).sum())
+            msg = (f"{bad.size} judgement(s) reference {n_distinct} document id(s) not in corpus.jsonl, "
+                   f"e.g. {dids[first]!r}")
+            if not allow_unknown:
+                raise DataError(path, f"unknown document id {dids[first]!r} ({msg}; pass --allow-unknown-ids to tolerate)", lines[first])
+            warnings.append(f"{path}:{lines[first]}: {msg}")
+    report = SplitReport(
+        name=name or path.stem, path=str(path), queries_judged=len(set(qids)), judgements=len(qids),
+        labels=dict(sorted(labels.items())), unknown_query_judgements=n_unknown_q,
+        unknown_document_judgements=n_unknown_d,
+    )
+    return report, warnings
+
+
+def validate_folder(path: str | Path, allow_unknown: bool = False, cache_dir: str | Path | None = None) -> ValidationReport:
+    """Validate the BEIR folder ``path`` and return its counts; the first problem raises :class:`DataError`."""
+    folder = Path(path)
+    if not folder.exists():
+        raise DataError(folder, "folder not found")
+    if not folder.is_dir():
+        raise DataError(folder, "expected a BEIR folder (corpus.jsonl, queries.jsonl, qrels/), found a file")
+    corpus = Corpus.open(_find(folder, ("corpus.jsonl",), "corpus.jsonl"), cache_dir=cache_dir)
+    queries = read_queries(_find(folder, ("queries.jsonl", "queries.tsv"), "queries.jsonl"))
+    splits = list_splits(folder)
+    if not splits:
+        raise DataError(folder / "qrels", "no qrels files: expected qrels/<split>.tsv (or .txt, .jsonl)")
+    report = ValidationReport(path=str(folder), documents=len(corpus), empty_documents=corpus.empty_documents,
+                              queries=len(queries))
+    if corpus.empty_documents:
+        report.warnings.append(f"{corpus.source}: {corpus.empty_documents} document(s) have an empty title and text")
+    qset = set(queries)
+    for split in splits:
+        sr, warns = validate_qrels(qrels_path(folder, split), qset, corpus, allow_unknown, name=split)
+        report.splits.append(sr)
+        report.warnings.extend(warns)
+    return report
