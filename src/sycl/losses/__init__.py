@@ -1,0 +1,34 @@
+"""List-wise and contrastive losses for dense retrievers, behind one registry.
+
+``sycl.losses.get(name, **options)`` returns an ``nn.Module``; ``forward(scores, labels)`` takes raw
+similarity ``scores [Q, N]`` (the loss divides by its ``temperature`` option, default 1.0) and graded
+``labels [Q, k]`` with ``N == k`` (own passages) or ``N == Q * k`` (in-batch negatives, passage ``j`` of
+query ``i`` at column ``i * k + j``), and returns a scalar. ``available()`` lists the names:
+
+* ``infonce``: cross-entropy against each query's first (or best) passage.
+* ``ws2``: the reference SyCL batch-level Gaussian 2-Wasserstein loss, exact (the paper's loss).
+* ``kl``: ListNet KL(target || prediction) per query.
+* ``wasserstein1d``: per-query earth mover's distance over relevance levels.
+* ``lambdaloss``: NDCG-Loss2++ per query.
+
+List-wise losses share the target options ``label_temperature`` and ``in_batch``
+(:mod:`sycl.losses.targets`); ``infonce_weight`` adds InfoNCE to any of them
+(:mod:`sycl.losses.combined`). :func:`diagnostics` gives the collapse-guard statistics.
+
+The losses return NaN/inf only if their inputs are non-finite; they do not stop training themselves:
+the trainer must check the loss every step, stop on NaN/inf and keep the last good checkpoint.
+"""
+from sycl.losses.combined import CombinedLoss
+from sycl.losses.diagnostics import diagnostics
+from sycl.losses.infonce import InfoNCELoss
+from sycl.losses.kl import KLLoss
+from sycl.losses.lambdaloss import LambdaLoss
+from sycl.losses.registry import available, get, options_of
+from sycl.losses.targets import IN_BATCH_MODES, TargetSpec, expand_labels
+from sycl.losses.wasserstein1d import Wasserstein1DLoss
+from sycl.losses.ws2 import WS2Loss
+
+__all__ = [
+    "get", "available", "options_of", "diagnostics", "expand_labels", "TargetSpec", "IN_BATCH_MODES",
+    "InfoNCELoss", "WS2Loss", "KLLoss", "Wasserstein1DLoss", "LambdaLoss", "CombinedLoss",
+]
