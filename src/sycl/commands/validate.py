@@ -5,9 +5,10 @@ import argparse
 import json
 import sys
 
-from sycl.io.atomic import atomic_write_json
-from sycl.io.sources import resolve_dataset
-from sycl.io.validate import ValidationReport, validate_folder
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # heavy imports (pyarrow, httpx) wait until the command runs
+    from sycl.io.validate import ValidationReport
 
 
 def register(subparsers) -> None:
@@ -26,7 +27,7 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def render(report: ValidationReport, file=None) -> None:
+def render(report: "ValidationReport", file=None) -> None:
     """Print ``report`` as readable tables (rich)."""
     from rich.console import Console
     from rich.table import Table
@@ -51,6 +52,10 @@ def render(report: ValidationReport, file=None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sycl.io.atomic import atomic_write_json
+    from sycl.io.sources import resolve_dataset
+    from sycl.io.validate import validate_folder
+
     folder = resolve_dataset(args.path)
     report = validate_folder(folder, allow_unknown=args.allow_unknown_ids)
     if args.out:
