@@ -33,8 +33,10 @@ dimension ``j`` is each query's ``j``-th passage).
 
 Gradients: the forward value comes from the complex eigenvalues as in the reference; the backward
 uses the analytic gradient of the same quantity, ``d s / d K = K (K^T K + 1e-15 I)^(-1/2)`` with
-``K = C_X^T C_Y`` (via a symmetric eigendecomposition), which equals the reference's autograd gradient
-where that is well defined and stays finite when eigenvalues repeat (e.g. equal labels, ``Q > k``).
+``K = C_X^T C_Y`` (via a symmetric eigendecomposition of ``K^T K``). It equals the reference's autograd
+gradient through ``eigvals`` (tested to 1e-5 relative, repeated zero eigenvalues included, e.g. equal
+labels or ``Q > k``) and is finite by construction: no eigenvector of a non-symmetric eigensolver is
+differentiated.
 A NaN or inf loss must stop training; the trainer checks, this module does not.
 """
 from __future__ import annotations
