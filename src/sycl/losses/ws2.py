@@ -25,6 +25,10 @@ passages (about 89% with 64 queries and k = 4), and with sharp scores (cosine / 
 the loss towards 0 while retrieval collapses (measured here: nDCG@10 0.315 -> 0.08); with cosine / 1.0
 it stays level with InfoNCE. See ``../shared/REFERENCE.md``.
 
+Precision: everything here runs in float64, scores included (the reference toolkit applies the
+prediction softmax at the scores' own precision and converts to float64 afterwards; the two agree
+exactly for float64 scores and to float32 rounding of ``P``, about 1e-7, for float32 scores).
+
 Options: ``temperature`` (score temperature, default 1.0), and the shared target options
 ``label_temperature`` (default 1.0) and ``in_batch`` (default ``"zero"``) of
 :class:`sycl.losses.targets.TargetSpec`. With no options given the loss is the reference's exactly.
