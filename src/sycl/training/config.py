@@ -1,0 +1,143 @@
+"""The experiment file of ``sycl train``: model, data, loss, optimisation and collapse guard.
+
+```yaml
+name: scifact-kl
+model: {model: "embedded:all-MiniLM-L6-v2", max_query_length: 64, max_passage_length: 256}
+data:
+  sources:
+    - {path: ../shared/datasets/scifact, qrels: train, score_transform: 3}
+  format: multilevel          # or binary (one positive first, for InfoNCE)
+  group_size: 4
+loss: {name: kl, temperature: 0.05, label_temperature: 0.1, in_batch: zero}
+train: {epochs: 1, batch_size: 16, lr: 2.0e-5, precision: auto, in_batch_negatives: true}
+guard: {every: 10, stop_on_collapse: false}
+```
+
+Every section forbids unknown keys; errors name the key path (``train.lr``). ``loss`` options
+are checked against :func:`sycl.losses.get` when the file is loaded, so a typo fails before
+any model is read.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from sycl.config import StrictModel, load
+from sycl.data.specs import DataConfig
+from sycl.modeling.encoder import EncoderSettings
+
+# The default recipe when an experiment has no ``loss`` section: ListNet KL with a target sharpened
+# to the score scale of a cosine model (REFERENCE.md, "Measured here": kl with softmax(labels / 0.1)
+# at cosine / 0.05 did not collapse, the reference settings did). A ``loss`` section or ``--loss``
+# replaces it; options left out there take the loss's own defaults (temperature 1, label
+# temperature 1, in-batch label 0: the reference's), so ``--loss ws2`` is the paper's loss.
+DEFAULT_RECIPE = {"name": "kl", "temperature": 0.05, "label_temperature": 0.1}
+
+
+class LossConfig(StrictModel):
+    """Which loss and its options; ``None`` leaves an option at the loss's own default.
+
+    ``temperature`` divides the raw similarities (``softmax(scores / temperature)``);
+    ``label_temperature`` sharpens (< 1) or flattens (> 1) the target ``softmax(labels / t)``;
+    ``in_batch`` says how other queries' passages enter the target (``zero``: label 0, the
+    reference; ``lowest``: one level below the query's own lowest passage; ``exclude``: left out);
+    ``infonce_weight`` adds ``w * InfoNCE`` to a list-wise loss. ``options`` passes any further
+    option of the chosen loss (e.g. ``mu`` of ``lambdaloss``). See :mod:`sycl.losses.targets`.
+    """
+
+    name: str = "kl"
+    temperature: float | None = Field(default=None, gt=0)
+    label_temperature: float | None = Field(default=None, gt=0)
+    in_batch: Literal["zero", "lowest", "exclude"] | None = None
+    infonce_weight: float | None = Field(default=None, ge=0)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    def loss_options(self) -> dict[str, Any]:
+        opts = {k: v for k, v in (("temperature", self.temperature), ("label_temperature", self.label_temperature),
+                                  ("in_batch", self.in_batch), ("infonce_weight", self.infonce_weight)) if v is not None}
+        opts.update(self.options)
+        return opts
+
+    def build(self):
+        """The ``nn.Module`` of :func:`sycl.losses.get` for these settings (``ValueError`` on bad options)."""
+        from sycl import losses
+
+        opts = self.loss_options()
+        if self.name == "infonce":  # a contrastive loss has no target: drop the list-wise options quietly
+            opts = {k: v for k, v in opts.items() if k in losses.options_of("infonce")}
+        return losses.get(self.name, **opts)
+
+    @model_validator(mode="after")
+    def _check_loss(self) -> "LossConfig":
+        self.build()  # unknown names / options raise ValueError naming them
+        return self
+
+
+class TrainConfig(StrictModel):
+    """Optimisation settings; ``batch_size`` is queries per process per micro-batch."""
+
+    epochs: int = Field(default=1, gt=0)
+    max_steps: int | None = Field(default=None, gt=0, description="stop after this many optimiser steps")
+    batch_size: int = Field(default=16, gt=0)
+    gradient_accumulation: int = Field(default=1, gt=0)
+    lr: float = Field(default=2e-5, gt=0)
+    weight_decay: float = Field(default=0.01, ge=0)
+    warmup_ratio: float = Field(default=0.05, ge=0, le=1)
+    schedule: Literal["linear", "cosine", "constant"] = "linear"
+    max_grad_norm: float | None = Field(default=1.0, gt=0)
+    seed: int = 42
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    in_batch_negatives: bool = True
+    log_every: int = Field(default=10, gt=0)
+    save_every: int = Field(default=500, ge=0, description="checkpoint every N steps (0: never)")
+    save_total_limit: int = Field(default=1, gt=0, description="checkpoints kept while training")
+    keep_checkpoints: bool = Field(default=False, description="keep checkpoints after the final model is saved")
+    deepspeed: str | None = Field(default=None, description="DeepSpeed JSON config (ZeRO); needs the deepspeed extra")
+
+
+class GuardConfig(StrictModel):
+    """Collapse guard: every ``every`` steps check the batch's own-group probability and passage spread.
+
+    ``min_own_group_prob``: warn when the mean softmax mass on each query's own passages falls
+    below it (``None``: twice the chance level ``2 k / N`` of the batch). ``max_passage_mean_cos``:
+    warn when the mean pairwise cosine of the batch's passage embeddings rises above it.
+    ``stop_on_collapse`` stops training after ``patience`` consecutive warnings.
+    """
+
+    every: int = Field(default=10, ge=0, description="0 disables the guard")
+    min_own_group_prob: float | None = Field(default=None, ge=0, le=1)
+    max_passage_mean_cos: float | None = Field(default=0.9, ge=-1, le=1)
+    stop_on_collapse: bool = False
+    patience: int = Field(default=2, gt=0)
+
+
+class ExperimentConfig(StrictModel):
+    """A complete training experiment (see the module docstring)."""
+
+    name: str = "sycl"
+    model: EncoderSettings = Field(default_factory=EncoderSettings)
+    data: DataConfig
+    loss: LossConfig = Field(default_factory=lambda: LossConfig(**DEFAULT_RECIPE))
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    guard: GuardConfig = Field(default_factory=GuardConfig)
+    out: str | None = Field(default=None, description="output model directory (default: models/<name>)")
+
+    @field_validator("loss", mode="before")
+    @classmethod
+    def _loss_name(cls, value):
+        """``loss: ws2`` is ``{name: ws2}``; a section without ``name`` adjusts the default recipe."""
+        if isinstance(value, str):
+            return {"name": value}
+        if isinstance(value, dict) and "name" not in value:
+            return {**DEFAULT_RECIPE, **value}
+        return value
+
+    def out_dir(self) -> Path:
+        return Path(self.out) if self.out else Path("models") / self.name
+
+
+def load_experiment(path: str | Path | None, overrides: list[str] | dict | None = None) -> ExperimentConfig:
+    """Read an experiment file with dotted ``key=value`` overrides applied first."""
+    return load(ExperimentConfig, path, overrides)
