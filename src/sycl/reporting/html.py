@@ -54,12 +54,15 @@ footer { color:var(--muted); font-size:12px; padding:16px 40px; border-top:1px s
 
 SCRIPT = """
 (function () {
+  var tries = 0;
   function check() {
+    tries += 1;
     var imgs = Array.prototype.slice.call(document.images);
     var ok = imgs.filter(function (im) { return im.complete && im.naturalWidth > 0; }).length;
     document.body.setAttribute('data-charts-total', String(imgs.length));
     if (ok === imgs.length) { document.body.setAttribute('data-charts-loaded', String(ok)); }
-    else { setTimeout(check, 50); }
+    else if (tries < 200) { setTimeout(check, 50); }
+    else { document.body.setAttribute('data-charts-broken', String(imgs.length - ok)); }
   }
   if (document.readyState === 'complete') { check(); } else { window.addEventListener('load', check); }
 })();

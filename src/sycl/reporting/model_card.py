@@ -206,6 +206,23 @@ def write_model_card(model_dir: str | Path, eval_metrics: list | None = None, re
     return path
 
 
+_NETWORK_ERROR_NAMES = {"TransportError", "NetworkError", "ConnectError", "ConnectTimeout", "TimeoutException",
+                        "ConnectionError", "Timeout", "OfflineModeIsEnabled", "NameResolutionError", "MaxRetryError"}
+
+
+def _is_network_error(err: BaseException | None) -> bool:
+    """Whether ``err`` (or what it wraps) is a failure to reach a server, whichever HTTP client raised it."""
+    seen = 0
+    while err is not None and seen < 10:
+        if isinstance(err, (ConnectionError, TimeoutError)):
+            return True
+        if any(cls.__name__ in _NETWORK_ERROR_NAMES for cls in type(err).__mro__):
+            return True
+        err = err.__cause__ or err.__context__
+        seen += 1
+    return False
+
+
 def push_to_hub(model_dir: str | Path, repo_id: str, token_env: str = "HF_TOKEN", private: bool = False,
                 commit_message: str = "Upload SyCL model") -> str:
     """Upload a trained model directory to the Hugging Face hub; return the repository URL.
@@ -215,7 +232,7 @@ def push_to_hub(model_dir: str | Path, repo_id: str, token_env: str = "HF_TOKEN"
     Offline mode or an unreachable hub raises :class:`DataError` saying so.
     """
     from huggingface_hub import HfApi, constants
-    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+    from huggingface_hub.errors import HfHubHTTPError
 
     model_dir = Path(model_dir)
     if not (model_dir / "modules.json").is_file():
@@ -226,28 +243,17 @@ def push_to_hub(model_dir: str | Path, repo_id: str, token_env: str = "HF_TOKEN"
     write_model_card(model_dir, repo_id=repo_id)
     token = os.environ.get(token_env) or None
     api = HfApi(token=token)
-    network_errors: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError, OfflineModeIsEnabled)
-    try:
-        import httpx
-
-        network_errors += (httpx.TransportError,)
-    except ImportError:  # pragma: no cover - older huggingface_hub uses requests
-        pass
-    try:
-        import requests
-
-        network_errors += (requests.exceptions.ConnectionError, requests.exceptions.Timeout)
-    except ImportError:  # pragma: no cover
-        pass
     try:
         url = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
         api.upload_folder(folder_path=str(model_dir), repo_id=repo_id, repo_type="model", commit_message=commit_message,
                           ignore_patterns=["checkpoint-*", "checkpoint-*/**", ".*", "**/.*", "*.tmp"])
-    except network_errors as err:
-        raise DataError(model_dir, f"cannot push to {constants.ENDPOINT}: no network is reachable ({type(err).__name__}: {err})") from None
     except HfHubHTTPError as err:
         status = getattr(getattr(err, "response", None), "status_code", None)
         hint = f" (set {token_env} to a token with write access)" if status in (401, 403) else ""
         raise DataError(model_dir, f"the hub refused the upload to {repo_id!r}: {err}{hint}") from None
+    except Exception as err:
+        if not _is_network_error(err):
+            raise
+        raise DataError(model_dir, f"cannot push to {constants.ENDPOINT}: no network is reachable ({type(err).__name__}: {err})") from None
     log.info("pushed %s to %s", model_dir, url)
     return str(url)
