@@ -150,3 +150,19 @@ def test_rows_of_survives_hash_collision(tmp_path, monkeypatch):
     c._row = np.arange(4, dtype=np.int64)
     monkeypatch.setattr(corpus_mod, "hash_ids", lambda ids: np.full(len(ids), h0, dtype=np.uint64))
     assert c.rows_of(["d3", "d0", "zz"], missing="ignore").tolist() == [3, 0, -1]
+
+
+def test_lookup_across_record_batches(tmp_path):
+    """Rows spread over several Arrow record batches come back in the order asked for."""
+    docs = _docs(120_000) + [{"_id": 120_000, "text": "int id: checked path, 50k-row batches"}]
+    _corpus(tmp_path / "corpus.jsonl", docs)
+    c = Corpus.open(tmp_path / "corpus.jsonl", cache_dir=tmp_path / "cache")
+    assert c.ids.num_chunks == 3
+    ids = ["d119999", "d3", "120000", "d60001", "d3", "d50000"]
+    rows = c.rows_of(ids)
+    assert rows.tolist() == [119999, 3, 120000, 60001, 3, 50000]
+    assert c.take("_id", rows).to_pylist() == ids
+    assert c.texts(rows)[0] == "title 119999 text of passage 119999 ünïcödé"
+    assert c.texts([]) == []
+    with pytest.raises(IndexError):
+        c.take("text", [len(c)])

@@ -52,12 +52,24 @@ def _as_string_array(ids) -> pa.StringArray:
     if isinstance(ids, pa.ChunkedArray):
         ids = ids.combine_chunks() if ids.num_chunks != 1 else ids.chunk(0)
     if not isinstance(ids, pa.Array):
-        ids = pa.array(ids if isinstance(ids, list) else list(ids), type=pa.string())
+        # built from buffers: pa.array(list) would import pandas (~0.4 s, ~40 MB) on first use
+        enc = [s.encode("utf-8") for s in ids]
+        offsets = np.zeros(len(enc) + 1, dtype=np.int64)
+        np.cumsum(np.fromiter(map(len, enc), dtype=np.int64, count=len(enc)), out=offsets[1:])
+        if offsets[-1] >= 2**31:
+            raise ValueError("ids longer than 2 GiB in total")
+        ids = pa.StringArray.from_buffers(len(enc), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(b"".join(enc)))
     if ids.type != pa.string():
         ids = ids.cast(pa.string())
     if ids.null_count:
         raise ValueError("ids must not be null")
     return ids
+
+
+def _indices(values) -> pa.Array:
+    """``int64`` Arrow array over a numpy array (``pa.array(ndarray)`` would import pandas)."""
+    buf = np.ascontiguousarray(values, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), len(buf), [None, pa.py_buffer(buf)])
 
 
 def hash_ids(ids: Sequence[str] | pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -235,6 +247,9 @@ class Corpus:
         self.table: pa.Table = pa.ipc.open_file(self._mm).read_all()
         self._hash = np.load(arrow_dir / "id_hash.npy", mmap_mode="r")
         self._row = np.load(arrow_dir / "id_row.npy", mmap_mode="r")
+        # first row of each record batch; ``take`` works per batch, because Arrow's take on a
+        # chunked column concatenates the whole column first (a copy of the corpus into RAM)
+        self._starts = np.cumsum([0] + [len(c) for c in self.table.column("_id").chunks])
 
     @classmethod
     def open(cls, path: str | Path, cache_dir: str | Path | None = None) -> "Corpus":
@@ -276,6 +291,27 @@ class Corpus:
         """Number of documents whose title and text are both blank."""
         return int(self.meta.get("empty_documents", 0))
 
+    def take(self, column: str, rows: Sequence[int] | np.ndarray) -> pa.Array:
+        """Values of ``column`` (``_id``, ``title`` or ``text``) at ``rows``, touching only their batches."""
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        chunks = self.table.column(column).chunks
+        if rows.size and (rows.min() < 0 or rows.max() >= len(self)):
+            raise IndexError(f"row out of range 0..{len(self) - 1}")
+        if not rows.size:
+            return pa.array([], type=pa.string())
+        which = np.searchsorted(self._starts, rows, side="right") - 1
+        if (which == which[0]).all():
+            return chunks[which[0]].take(_indices(rows - self._starts[which[0]]))
+        order = np.argsort(which, kind="stable")
+        bounds = np.searchsorted(which[order], np.unique(which[order]), side="left").tolist() + [len(rows)]
+        pieces = []
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            c = int(which[order[a]])
+            pieces.append(chunks[c].take(_indices(rows[order[a:b]] - self._starts[c])))
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(len(order))
+        return pa.concat_arrays(pieces).take(_indices(inverse))
+
     def id_at(self, row: int) -> str:
         return self.table.column("_id")[int(row)].as_py()
 
@@ -288,8 +324,8 @@ class Corpus:
         rows = np.where(self._hash[pos_c] == h, self._row[pos_c], -1).astype(np.int64)
         found = np.nonzero(rows >= 0)[0]
         if found.size:  # guard against 64-bit hash collisions, vectorised
-            got = self.ids.take(pa.array(rows[found]))
-            ok = pc.equal(got, arr.take(pa.array(found))).to_numpy(zero_copy_only=False)
+            got = self.take("_id", rows[found])
+            ok = np.asarray(pc.equal(got, arr.take(_indices(found))).to_pylist(), dtype=bool)
             col = self.ids
             for i in found[~ok]:
                 j, rows[i] = pos_c[i], -1
@@ -304,18 +340,17 @@ class Corpus:
         return rows
 
     @staticmethod
-    def _join(sub: pa.Table) -> list[str]:
-        titles = sub.column("title").to_pylist()
-        texts = sub.column("text").to_pylist()
+    def _join(titles: list[str], texts: list[str]) -> list[str]:
         return [f"{t} {x}".strip() if t else x for t, x in zip(titles, texts)]
 
     def texts(self, rows: Sequence[int] | np.ndarray) -> list[str]:
         """``title + " " + text`` (or just text when there is no title) for each row."""
-        return self._join(self.table.take(pa.array(np.asarray(rows, dtype=np.int64))))
+        return self._join(self.take("title", rows).to_pylist(), self.take("text", rows).to_pylist())
 
     def iter_batches(self, batch_size: int = 10_000) -> Iterator[tuple[np.ndarray, list[str]]]:
         """Yield ``(rows, texts)`` over the whole corpus in order (zero-copy slices)."""
         n = len(self)
         for start in range(0, n, batch_size):
             stop = min(n, start + batch_size)
-            yield np.arange(start, stop), self._join(self.table.slice(start, stop - start))
+            sub = self.table.slice(start, stop - start)
+            yield np.arange(start, stop), self._join(sub.column("title").to_pylist(), sub.column("text").to_pylist())
