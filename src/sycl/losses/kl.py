@@ -16,7 +16,8 @@ Options: ``temperature`` (default 1.0) and the shared ``label_temperature`` (def
 ``in_batch`` (default ``"zero"``), see :class:`sycl.losses.targets.TargetSpec`. Matching the two
 temperatures (e.g. cosine scores, ``temperature=0.05``, ``label_temperature=0.1``) keeps the target
 as sharp as the predictions; the reference's ``softmax(labels)`` with sharp scores pulls predictions
-flat (measured here: nDCG@10 0.315 -> 0.12 with the defaults, 0.310 with ``label_temperature=0.1``).
+flat (``../shared/REFERENCE.md``, "Measured here": nDCG@10 0.315 -> 0.12 with the defaults, 0.310 with
+``label_temperature=0.1``).
 """
 from __future__ import annotations
 
