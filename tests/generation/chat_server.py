@@ -1,0 +1,184 @@
+"""A small OpenAI-compatible chat-completions server for tests and benchmarks, with faults.
+
+Run ``python chat_server.py [--port 0] [--latency S] [--log FILE]``; it prints ``PORT <n>``
+once listening on 127.0.0.1. Raw asyncio HTTP/1.1 with keep-alive, so it can serve far more
+than 500 requests/s on one core.
+
+Endpoints: ``GET /v1/models``, ``POST /v1/chat/completions``. Answers are deterministic
+documents built from the query words: a JSON object with every ``level_<label>`` key (JSON
+mode: when the request has ``response_format`` or the prompt names ``level_`` keys) or one
+passage (per-level mode).
+
+Faults are requested by markers in the query text, ``fault:<kind>x<N>`` (the first N
+requests for that prompt misbehave; ``xall``: every one). A prompt is the user message,
+so in per-level mode each level counts on its own. Kinds:
+``429`` (with ``Retry-After: 1``), ``500``, ``stall`` (sleeps 30 s), ``malformed`` (prose,
+no JSON), ``missing`` (level 0 missing), ``truncated`` (JSON cut off, finish_reason length),
+``meta`` ("This passage is irrelevant to the query."), ``badbody`` (HTTP 200, body not JSON),
+``empty`` (empty content), ``echo401`` (401 whose body echoes the Authorization header),
+``noschema`` (400 when ``response_format`` is present).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import re
+import sys
+import time
+
+WORDS = ("river stone market engine garden winter copper signal harbor orchard lantern canyon meadow "
+         "ledger violin compass glacier pepper marble thunder velvet falcon quarry saddle beacon "
+         "cobalt tundra walnut prism anchor").split()
+FAULT = re.compile(r"fault:(\w+?)x(\d+|all)")
+QUERY = re.compile(r'Search query: "(.*?)"', re.S)
+LEVEL_NAME = re.compile(r"that is (.+?) to this query")
+N_PER = re.compile(r"Write (\d+) passage")
+
+
+class State:
+    def __init__(self, latency: float, log_path: str | None):
+        self.latency = latency
+        self.counts: dict[str, int] = {}
+        self.requests = 0
+        self.log = open(log_path, "a", encoding="utf-8") if log_path else None
+
+
+def passage(query: str, label: int, seed: int, words: int = 30) -> str:
+    rng = random.Random(f"{query}|{label}|{seed}")
+    q = FAULT.sub("", query).strip()
+    body = " ".join(rng.choice(WORDS) for _ in range(words))
+    if label >= 2:
+        return f"{q.capitalize()}: the documented answer is {rng.choice(WORDS)} {label}. {body.capitalize()}."
+    if label == 1:
+        return f"Background on {q}, with history and context. {body.capitalize()}."
+    return f"{body.capitalize()}. Seasonal notes on {rng.choice(WORDS)} and {rng.choice(WORDS)} trade."
+
+
+def answer(body: dict, state: State) -> tuple[int, dict, bytes, str | None]:
+    """``(status, extra headers, response body, fault)`` for a chat-completions request."""
+    msgs = body.get("messages") or []
+    user = next((m.get("content", "") for m in reversed(msgs) if m.get("role") == "user"), "")
+    m = QUERY.search(user)
+    query = m.group(1) if m else user[:80]
+    seed = int(body.get("seed") or 0)
+    fault = None
+    fm = FAULT.search(query)
+    if fm:
+        n = state.counts.get(user, 0)
+        state.counts[user] = n + 1
+        if fm.group(2) == "all" or n < int(fm.group(2)):
+            fault = fm.group(1)
+    if fault == "429":
+        return 429, {"Retry-After": "1"}, b'{"error": {"message": "rate limited"}}', fault
+    if fault == "500":
+        return 500, {}, b'{"error": {"message": "internal error"}}', fault
+    if fault == "badbody":
+        return 200, {}, b"<html>gateway hiccup</html>", fault
+    if fault == "echo401":
+        return 401, {}, json.dumps({"error": f"bad key: {state.auth}"}).encode(), fault
+    if fault == "noschema" and "response_format" in body:
+        return 400, {}, b'{"error": {"message": "response_format json_schema is not supported"}}', fault
+    schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("schema")
+    finish = "stop"
+    if schema or "level_" in user:
+        keys = schema["required"] if schema else [f"level_{d}" for d in re.findall(r"level_(\d+)", user)]
+        labels = [int(k.split("_")[1]) for k in keys]
+        labels = list(dict.fromkeys(labels))
+        n = schema["properties"][f"level_{labels[0]}"].get("minItems", 1) if schema else int(
+            (N_PER.search(user) or [0, 1])[1])
+        obj = {f"level_{lab}": [passage(query, lab, seed * 10 + i) for i in range(n)] for lab in labels}
+        if fault == "missing":
+            obj.pop(f"level_{labels[-1]}", None)
+        if fault == "meta":
+            obj[f"level_{labels[-1]}"] = ["This passage is irrelevant to the query."] * n
+        content = json.dumps(obj)
+        if fault == "truncated":
+            content, finish = content[: len(content) // 2], "length"
+    else:
+        lm = LEVEL_NAME.search(user)
+        name = lm.group(1) if lm else "related"
+        label = {"perfectly relevant": 3, "highly relevant": 2, "related": 1, "irrelevant": 0}.get(name, 1)
+        content = passage(query, label, seed)
+        if fault == "meta":
+            content = "This passage is irrelevant to the query and does not answer it at all."
+    if fault == "malformed":
+        content = "I think these are good passages but I forgot the format, sorry"
+    if fault == "empty":
+        content = ""
+    resp = {"id": f"cmpl-{state.requests}", "object": "chat.completion", "created": int(time.time()),
+            "model": body.get("model", "test-model"),
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}],
+            "usage": {"prompt_tokens": len(user.split()), "completion_tokens": len(content.split()),
+                      "total_tokens": len(user.split()) + len(content.split())}}
+    return 200, {}, json.dumps(resp).encode(), fault
+
+
+REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests",
+           500: "Internal Server Error"}
+
+
+async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, state: State) -> None:
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            method, path, _ = lines[0].split(" ", 2)
+            headers = {}
+            for line in lines[1:]:
+                if ":" in line:
+                    k, v = line.split(":", 1)
+                    headers[k.strip().lower()] = v.strip()
+            length = int(headers.get("content-length", "0"))
+            raw = await reader.readexactly(length) if length else b""
+            state.requests += 1
+            state.auth = headers.get("authorization", "")
+            extra: dict = {}
+            if method == "GET" and path.rstrip("/").endswith("/models"):
+                status, out = 200, b'{"object": "list", "data": [{"id": "test-model", "object": "model"}]}'
+            elif method == "POST" and path.rstrip("/").endswith("/chat/completions"):
+                body = json.loads(raw)
+                status, extra, out, fault = answer(body, state)
+                if state.log:
+                    state.log.write(json.dumps({"t": time.time(), "status": status, "fault": fault,
+                                                "auth": bool(state.auth), "seed": body.get("seed"),
+                                                "schema": "response_format" in body}) + "\n")
+                    state.log.flush()
+                if fault == "stall":
+                    await asyncio.sleep(30)
+                if state.latency:
+                    await asyncio.sleep(state.latency)
+            else:
+                status, out = 404, b'{"error": "not found"}'
+            hdr = "".join(f"{k}: {v}\r\n" for k, v in extra.items())
+            writer.write(f"HTTP/1.1 {status} {REASONS.get(status, 'X')}\r\nContent-Type: application/json\r\n"
+                         f"Content-Length: {len(out)}\r\n{hdr}\r\n".encode("latin-1") + out)
+            if headers.get("connection", "").lower() == "close":
+                break
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+async def main(port: int, latency: float, log_path: str | None) -> None:
+    state = State(latency, log_path)
+    state.auth = ""
+    server = await asyncio.start_server(lambda r, w: handle(r, w, state), "127.0.0.1", port, backlog=1024)
+    print(f"PORT {server.sockets[0].getsockname()[1]}", flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--latency", type=float, default=0.0, help="seconds added to every completion")
+    ap.add_argument("--log", help="append one JSON line per completion request")
+    a = ap.parse_args()
+    try:
+        asyncio.run(main(a.port, a.latency, a.log))
+    except KeyboardInterrupt:
+        sys.exit(0)
