@@ -16,6 +16,7 @@ from sycl.log import setup_logging
 # Order is the order of the pipeline; each entry is a module in sycl.commands.
 COMMANDS = [
     "validate",
+    "generate",
     "train",
     "report",
 ]
