@@ -53,7 +53,7 @@ def test_card_content_and_front_matter(tmp_path):
     assert {"sentence-transformers", "sycl", "ws2"} <= set(fm["tags"])
     assert "- queries: 4" in text and "- judged passages: 11" in text
     assert "level 3: 4, level 2: 2, level 1: 2, level 0: 3" in text
-    assert "| training.learning\\_rate | 0.000020 |" in text
+    assert "| training.learning\\_rate | 2e-05 |" in text
     assert "| training.batch\\_size | 8 |" in text
     assert "- `data.sources.0.path`: data" in text
     assert "- optimiser steps: 20" in text

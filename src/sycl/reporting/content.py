@@ -174,7 +174,13 @@ def _training_section(art: Artefacts, colours: dict[str, str]) -> Section:
         if chart:
             sec.charts.append(chart)
     if logs and not any(c.chart_id == "chart-diagnostics" for c in sec.charts):
-        sec.notes.append("The training logs carry no collapse diagnostics (own_group_prob, passage_mean_cos).")
+        sec.notes.append("The training logs carry no collapse diagnostics (own_group_prob, passage_mean_cos, top1_own).")
+    for t in art.trainings:
+        warnings = (t.info or {}).get("collapse_warnings")
+        if isinstance(warnings, list) and warnings:
+            sec.notes.append(f"{t.name}: the collapse guard warned {len(warnings)} time(s); first: {str(warnings[0])[:300]}")
+        elif isinstance(warnings, int) and warnings:
+            sec.notes.append(f"{t.name}: the collapse guard warned {warnings} time(s).")
     for t in art.trainings:
         if t.info and isinstance(t.info.get("config"), dict):
             sec.details[f"configuration of {t.name}"] = json.dumps(t.info["config"], indent=2, ensure_ascii=False, default=str)

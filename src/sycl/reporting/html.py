@@ -28,7 +28,7 @@ section { margin-top:28px; }
 h2 { font-size:20px; border-bottom:2px solid var(--line); padding-bottom:4px; }
 h3 { font-size:16px; margin:18px 0 8px; }
 table { border-collapse:collapse; margin:8px 0 18px; font-size:13.5px; }
-caption { caption-side:top; text-align:left; color:var(--muted); font-size:13px; padding-bottom:4px; }
+caption { caption-side:top; text-align:left; color:var(--muted); font-size:13px; padding-bottom:4px; white-space:nowrap; }
 th, td { border-bottom:1px solid var(--line); padding:5px 12px; text-align:left; white-space:nowrap; }
 th.num, td.num { text-align:right; font-variant-numeric:tabular-nums; }
 th { background:var(--panel); font-weight:600; }

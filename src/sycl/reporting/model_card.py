@@ -35,7 +35,13 @@ def _read_json(path: Path) -> dict | None:
 
 
 def _hub_id(name: str | None) -> str | None:
-    """``name`` when it looks like a hub repository id and is not a local path, else None."""
+    """``name`` when it looks like a hub repository id and is not a local path, else None.
+
+    The project's embedded encoder (``embedded:all-MiniLM-L6-v2``) is the hub's
+    ``sentence-transformers/all-MiniLM-L6-v2``.
+    """
+    if name and name.startswith("embedded:"):
+        return f"sentence-transformers/{name.split(':', 1)[1]}" if name.endswith("all-MiniLM-L6-v2") else None
     if not name or Path(name).exists() or name.startswith((".", "/", "~")):
         return None
     return name if _HUB_ID.match(name) else None
@@ -52,7 +58,7 @@ def _flatten(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
 def _value(v: Any) -> str:
     if isinstance(v, list):
         return ", ".join(str(x) for x in v) or "[]"
-    return fmt(v, 6) if isinstance(v, float) else fmt(v)
+    return f"{v:g}" if isinstance(v, float) else fmt(v)
 
 
 def find_eval_metrics(model_dir: Path) -> list[dict]:
@@ -143,7 +149,7 @@ def render_model_card(model_dir: str | Path, eval_metrics: list | None = None, r
     front = ["---", "library_name: sentence-transformers", "pipeline_tag: sentence-similarity", "tags:"]
     front += [f"- {t}" for t in dict.fromkeys(tags) if t]
     if _hub_id(base):
-        front.append(f"base_model: {base}")
+        front.append(f"base_model: {_hub_id(base)}")
     front.append("---")
 
     name = model_dir.resolve().name
@@ -159,7 +165,7 @@ def render_model_card(model_dir: str | Path, eval_metrics: list | None = None, r
                        ("max_query_length", "max query tokens"), ("max_passage_length", "max passage tokens")):
         if key in sycl_model:
             body.append(f"| {label} | {md_escape(_value(sycl_model[key]))} |")
-    flat = _flatten(training.get("config") or {})
+    flat = [(k, v) for k, v in _flatten(training.get("config") or {}) if v is not None and v != {} and v != []]
     data_items = [(k, v) for k, v in flat if k.split(".")[0] in ("data", "dataset", "datasets", "train_data", "sources")]
     hyper = [(k, v) for k, v in flat if (k, v) not in data_items]
     body += ["", "## Training data", "",
@@ -171,8 +177,13 @@ def render_model_card(model_dir: str | Path, eval_metrics: list | None = None, r
     body += [f"- `{md_escape(k)}`: {md_escape(_value(v))}" for k, v in data_items]
     body += ["", "## Training procedure", "",
              f"- loss: `{loss or 'unknown'}`",
-             f"- optimiser steps: {fmt(training.get('steps'))}",
+             f"- optimiser steps: {fmt(training.get('steps'))}"
+             + (f" on {fmt(training.get('world_size'))} process(es)" if training.get("world_size") else "")
+             + (f", precision {md_escape(training.get('precision'))}" if training.get("precision") else ""),
              f"- training time: {fmt(training.get('seconds'), 1)} s"]
+    options = training.get("loss_options")
+    if isinstance(options, dict) and options:
+        body.append("- loss options: " + ", ".join(f"`{md_escape(k)}` = {md_escape(_value(v))}" for k, v in options.items()))
     if hyper:
         body += ["", "| hyper-parameter | value |", "| --- | --- |"]
         body += [f"| {md_escape(k)} | {md_escape(_value(v))} |" for k, v in hyper]

@@ -12,6 +12,7 @@ from typing import Mapping, Sequence
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 DPI = 110
 _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
@@ -50,6 +51,8 @@ def _render(fig: Figure) -> bytes:
 
 
 def _style(ax, xlabel: str, ylabel: str) -> None:
+    if xlabel == "step":
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3, linewidth=0.6)
@@ -103,6 +106,7 @@ def loss_curves(logs: Mapping[str, Sequence[Mapping]], colours: Mapping[str, str
 DIAGNOSTICS = {
     "own_group_prob": "probability mass on the query's own group",
     "passage_mean_cos": "mean cosine between passages",
+    "top1_own": "share of queries whose top passage is their own",
 }
 
 
@@ -111,7 +115,7 @@ def diagnostics(logs: Mapping[str, Sequence[Mapping]], colours: Mapping[str, str
     present = [k for k in DIAGNOSTICS if any(_series(log, k)[0] for log in logs.values())]
     if not present:
         return None
-    fig = Figure(figsize=(7.5 if len(present) == 1 else 10, 3.6))
+    fig = Figure(figsize=(7.5 if len(present) == 1 else 4.2 * len(present), 3.5))
     axes = fig.subplots(1, len(present), squeeze=False)[0]
     for ax, key in zip(axes, present):
         for i, (name, log) in enumerate(logs.items()):
@@ -140,16 +144,17 @@ def metric_bars(scores: Mapping[str, Mapping[str, float]], measure: str, colours
         return None
     models = list(scores)
     n = len(models)
-    width = 0.8 / n
+    width = min(0.8, 0.25 * n) / n
     fig = Figure(figsize=(max(6.0, 1.2 + len(datasets) * (0.5 + 0.45 * n)), 3.9))
     ax = fig.add_subplot()
     for i, m in enumerate(models):
-        xs = [j - 0.4 + width * (i + 0.5) for j, d in enumerate(datasets) if d in scores[m]]
+        xs = [j - width * n / 2 + width * (i + 0.5) for j, d in enumerate(datasets) if d in scores[m]]
         ys = [scores[m][d] for d in datasets if d in scores[m]]
         bars = ax.bar(xs, ys, width=width * 0.95, color=_pick(colours, m, i), label=m)
         if n * len(datasets) <= 24:
             ax.bar_label(bars, fmt="%.3f", fontsize=7, padding=1)
     ax.set_xticks(range(len(datasets)), datasets)
+    ax.set_xlim(-0.6, len(datasets) - 0.4)
     _style(ax, "data set", measure)
     top = max((v for per in scores.values() for v in per.values()), default=1.0)
     ax.set_ylim(0, max(top * 1.15, 0.05))
@@ -165,17 +170,19 @@ def label_distribution(counts: Mapping[str, Mapping[int, int]], colours: Mapping
         return None
     labels = sorted({lab for per in counts.values() for lab in per}, reverse=True)
     n = len(counts)
-    width = 0.8 / n
+    width = min(0.8, 0.25 * n) / n
     fig = Figure(figsize=(max(5.5, 1.5 + len(labels) * (0.4 + 0.4 * n)), 3.6))
     ax = fig.add_subplot()
     for i, (src, per) in enumerate(counts.items()):
-        xs = [j - 0.4 + width * (i + 0.5) for j in range(len(labels))]
+        xs = [j - width * n / 2 + width * (i + 0.5) for j in range(len(labels))]
         ys = [per.get(lab, 0) for lab in labels]
         bars = ax.bar(xs, ys, width=width * 0.95, color=_pick(colours, src, i), label=src)
         ax.bar_label(bars, fontsize=7, padding=1)
     ax.set_xticks(range(len(labels)), [f"level {lab}" for lab in labels])
     _style(ax, "relevance label", "passages")
-    ax.legend(frameon=False, fontsize=8)
+    top = max((v for per in counts.values() for v in per.values()), default=1)
+    ax.set_ylim(0, top * 1.15 + 0.5)
+    ax.legend(frameon=False, fontsize=8, ncols=min(n, 4), loc="upper center", bbox_to_anchor=(0.5, -0.16))
     ax.set_title("Label distribution of the training data")
     return Chart("chart-labels", "Label distribution", "Passages per relevance label: " + ", ".join(counts), _render(fig))
 
