@@ -19,14 +19,19 @@ def _sycl(*args, **kw):
     return subprocess.run([*exe, *args], capture_output=True, text=True, timeout=120, **kw)
 
 
-def test_console_script_help_and_version():
+def test_console_script_help():
     out = _sycl("--help")
     assert out.returncode == 0
     assert "usage: sycl" in out.stdout
     for name in COMMANDS:
         assert name in out.stdout
-    out = _sycl("--version")
-    assert out.returncode == 0 and out.stdout.strip() == f"sycl {__version__}"
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"sycl {__version__}"
 
 
 def test_validate_help_lists_flags(capsys):
@@ -60,30 +65,29 @@ def test_validate_json_and_out_file(tiny_beir, capsys, tmp_path):
     assert json.loads((tmp_path / "r.json").read_text()) == report
 
 
-def test_validate_bad_input_exits_2_naming_file_and_line(tiny_beir):
+def test_validate_bad_input_exits_2_naming_file_and_line(tiny_beir, capsys):
     folder = tiny_beir(n_queries=2)
     qrels = folder / "qrels" / "test.tsv"
     with open(qrels, "a") as fh:
         fh.write("q0\tghost\t1\n")
     n = len(qrels.read_text().splitlines())
-    out = _sycl("validate", str(folder))
-    assert out.returncode == 2
-    assert f"{qrels}:{n}: unknown document id 'ghost'" in out.stderr
-    out = _sycl("validate", str(folder), "--allow-unknown-ids", "--json")
-    assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["splits"][0]["unknown_document_judgements"] == 1
+    assert main(["validate", str(folder)]) == 2
+    assert f"sycl validate: error: {qrels}:{n}: unknown document id 'ghost'" in capsys.readouterr().err
+    assert main(["-q", "validate", str(folder), "--allow-unknown-ids", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["splits"][0]["unknown_document_judgements"] == 1
 
 
-def test_validate_offline_name_exits_2(tmp_path):
-    import os
+def test_validate_offline_name_exits_2(tmp_path, monkeypatch, capsys):
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "SYCL_BEIR_URL": f"http://127.0.0.1:{port}", "SYCL_CACHE": str(tmp_path)}
-    out = _sycl("validate", "trec-covid", env=env)
-    assert out.returncode == 2 and "no network is reachable" in out.stderr and "local BEIR folder" in out.stderr
+    monkeypatch.setenv("SYCL_BEIR_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("SYCL_CACHE", str(tmp_path))
+    assert main(["-q", "validate", "trec-covid"]) == 2
+    err = capsys.readouterr().err
+    assert "no network is reachable" in err and "local BEIR folder" in err
 
 
 # Counts read from the files themselves (wc/cut/sort over qrels/*.tsv), see ../shared/datasets/README.md.

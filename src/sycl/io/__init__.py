@@ -3,6 +3,7 @@ from sycl.io.atomic import atomic_open, atomic_write_json, atomic_write_text
 from sycl.io.errors import DataError
 from sycl.io.beir import (
     iter_jsonl,
+    iter_qrels,
     read_queries,
     read_qrels,
     write_corpus,
@@ -19,6 +20,7 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_text",
     "iter_jsonl",
+    "iter_qrels",
     "read_queries",
     "read_qrels",
     "write_corpus",

@@ -83,6 +83,12 @@ def read_queries(path: str | Path) -> dict[str, str]:
     path = Path(path)
     if path.is_dir():
         path = path / "queries.jsonl"
+    if path.suffix == ".jsonl" and path.is_file():
+        from sycl.io.columnar import queries_fast
+
+        fast = queries_fast(path)
+        if fast is not None:
+            return fast
     out: dict[str, str] = {}
     first: dict[str, int] = {}
     if path.suffix in (".tsv", ".txt"):
@@ -163,8 +169,16 @@ def read_qrels(path: str | Path) -> Qrels:
     """Read qrels as ``{query_id: {doc_id: label}}`` from BEIR TSV, TREC 4-column or grouped JSONL.
 
     A repeated (query, document) pair or a file without judgements raises :class:`DataError`.
+    BEIR TSV files are parsed with Arrow when they are clean (see :mod:`sycl.io.columnar`).
+    For millions of judgements prefer :func:`sycl.io.columnar.read_qrels_table`.
     """
     path = Path(path)
+    if path.suffix not in (".jsonl", ".json") and path.is_file():
+        from sycl.io.columnar import _has_duplicates, _qrels_tsv_fast, qrels_dict
+
+        table = _qrels_tsv_fast(path)
+        if table is not None and not _has_duplicates(table):
+            return qrels_dict(table)
     qrels: Qrels = {}
     seen: dict[tuple[str, str], int] = {}
     for lineno, qid, did, rel in iter_qrels(path):

@@ -9,13 +9,15 @@ or, with ``allow_unknown=True``, counted and reported as warnings.
 """
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from sycl.io.beir import iter_qrels, list_splits, qrels_path, read_queries
+from sycl.io.columnar import read_qrels_table
 from sycl.io.corpus import Corpus
 from sycl.io.errors import DataError
 
@@ -64,56 +66,51 @@ def _find(folder: Path, names: tuple[str, ...], what: str) -> Path:
     raise DataError(folder / names[0], f"{what} not found; a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/<split>.tsv")
 
 
+def _line_of(path: Path, index: int) -> int:
+    """Line number of the ``index``-th judgement (0-based) of a qrels file."""
+    for k, (lineno, *_rest) in enumerate(iter_qrels(path)):
+        if k == index:
+            return lineno
+    raise IndexError(index)
+
+
 def validate_qrels(path: str | Path, query_ids, corpus: Corpus | None, allow_unknown: bool = False,
                    name: str | None = None) -> tuple[SplitReport, list[str]]:
     """Check one qrels file against ``query_ids`` (a set, or None to skip) and ``corpus`` (or None).
 
-    Returns the split's counts and warning lines (unknown ids when ``allow_unknown``).
+    Parsing and duplicate checks are those of :func:`read_qrels_table`; the id checks are
+    vectorised. Returns the split's counts and warning lines (unknown ids when ``allow_unknown``).
     """
     path = Path(path)
-    seen: dict[tuple[str, str], int] = {}
-    qids: list[str] = []
-    dids: list[str] = []
-    lines: list[int] = []
-    labels: Counter = Counter()
-    for lineno, qid, did, rel in iter_qrels(path):
-        key = (qid, did)
-        if key in seen:
-            raise DataError(path, f"duplicate judgement for query {qid!r}, document {did!r} (first on line {seen[key]})", lineno)
-        seen[key] = lineno
-        qids.append(qid)
-        dids.append(did)
-        lines.append(lineno)
-        labels[rel] += 1
-    if not qids:
-        raise DataError(path, "file is empty: no judgements")
+    table = read_qrels_table(path)
+    qids, dids = table.column("query-id"), table.column("corpus-id")
+    counts = pc.value_counts(table.column("score").combine_chunks())
+    labels = {int(v): int(c) for v, c in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist())}
     warnings: list[str] = []
+
+    def unknown(col, known_values: pa.Array, what: str, where: str) -> int:
+        bad = np.asarray(pc.invert(pc.is_in(col, value_set=known_values)).to_pylist(), dtype=bool)
+        if not bad.any():
+            return 0
+        first = int(np.argmax(bad))
+        example = col[first].as_py()
+        n_distinct = len(pc.unique(col.filter(pa.chunked_array([bad]))))
+        msg = f"{int(bad.sum())} judgement(s) reference {n_distinct} {what} id(s) not in {where}, e.g. {example!r}"
+        line = _line_of(path, first)
+        if not allow_unknown:
+            raise DataError(path, f"unknown {what} id {example!r} ({msg}; pass --allow-unknown-ids to tolerate)", line)
+        warnings.append(f"{path}:{line}: {msg}")
+        return int(bad.sum())
+
     n_unknown_q = n_unknown_d = 0
     if query_ids is not None:
-        bad = [i for i, q in enumerate(qids) if q not in query_ids]
-        n_unknown_q = len(bad)
-        if bad:
-            distinct = sorted({qids[i] for i in bad})
-            msg = (f"{len(bad)} judgement(s) reference {len(distinct)} query id(s) not in queries.jsonl, "
-                   f"e.g. {qids[bad[0]]!r}")
-            if not allow_unknown:
-                raise DataError(path, f"unknown query id {qids[bad[0]]!r} ({msg}; pass --allow-unknown-ids to tolerate)", lines[bad[0]])
-            warnings.append(f"{path}:{lines[bad[0]]}: {msg}")
+        n_unknown_q = unknown(qids, pa.array(list(query_ids), pa.string()), "query", "queries.jsonl")
     if corpus is not None:
-        uniq, inverse = np.unique(np.asarray(dids, dtype=object), return_inverse=True)
-        known = corpus.rows_of(list(uniq), missing="ignore") >= 0
-        bad = np.nonzero(~known[inverse])[0]
-        n_unknown_d = int(bad.size)
-        if bad.size:
-            first = int(bad[0])
-            n_distinct = int((~known).sum())
-            msg = (f"{bad.size} judgement(s) reference {n_distinct} document id(s) not in corpus.jsonl, "
-                   f"e.g. {dids[first]!r}")
-            if not allow_unknown:
-                raise DataError(path, f"unknown document id {dids[first]!r} ({msg}; pass --allow-unknown-ids to tolerate)", lines[first])
-            warnings.append(f"{path}:{lines[first]}: {msg}")
+        uniq = pc.unique(dids)
+        known = uniq.filter(pa.array(corpus.rows_of(uniq, missing="ignore") >= 0))
+        n_unknown_d = unknown(dids, known, "document", "corpus.jsonl")
     report = SplitReport(
-        name=name or path.stem, path=str(path), queries_judged=len(set(qids)), judgements=len(qids),
+        name=name or path.stem, path=str(path), queries_judged=len(pc.unique(qids)), judgements=table.num_rows,
         labels=dict(sorted(labels.items())), unknown_query_judgements=n_unknown_q,
         unknown_document_judgements=n_unknown_d,
     )
