@@ -30,7 +30,7 @@ import pyarrow.json as pajson
 
 from sycl.io.beir import iter_jsonl
 from sycl.io.errors import DataError
-from sycl.log import get_logger
+from sycl.log import get_logger, progress
 
 _SCHEMA = pa.schema([("_id", pa.string()), ("title", pa.string()), ("text", pa.string())])
 _FORMAT = "corpus-v2"
@@ -140,7 +140,7 @@ def _write_fast(src: Path, writer: pa.ipc.RecordBatchFileWriter) -> tuple[list[n
     hashes, empty = [], 0
     try:
         reader = pajson.open_json(str(src), read_options=pajson.ReadOptions(block_size=8 << 20), parse_options=opts)
-        for batch in reader:
+        for batch in progress(reader, unit=" batches", desc=f"{src.name} -> Arrow", leave=False):
             if batch.column("_id").null_count or batch.column("text").null_count:
                 raise _Fallback("missing '_id' or 'text'")
             batch.validate(full=True)  # UTF-8 validity
@@ -174,7 +174,7 @@ def _write_checked(src: Path, writer: pa.ipc.RecordBatchFileWriter, batch_rows: 
                 c.clear()
             buf_lines.clear()
 
-    for lineno, obj in iter_jsonl(src):
+    for lineno, obj in progress(iter_jsonl(src), unit=" docs", unit_scale=True, desc=f"{src.name} -> Arrow (checked)", leave=False):
         for c, v in zip(buf, _doc_fields(src, lineno, obj)):
             c.append(v)
         buf_lines.append(lineno)
