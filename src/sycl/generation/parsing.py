@@ -215,11 +215,9 @@ def accept_passages(candidates: dict[int, list[str]], levels: Sequence[Relevance
             if len(kept.get(lv.label, [])) >= n_per_level:
                 break
             text = clean_passage(raw)
-            why = None
-            if len(text.split()) < min_words:
+            why = meta_text_reason(text, levels, query)
+            if why is None and len(text.split()) < min_words:
                 why = f"too short ({len(text.split())} words)"
-            else:
-                why = meta_text_reason(text, levels, query)
             if why is None:
                 sh = shingles(text)
                 if any(text.lower() == s or near_duplicate(sh, shs, dup_threshold) for s, shs in seen):
