@@ -16,9 +16,13 @@ from sycl.log import setup_logging
 # Order is the order of the pipeline; each entry is a module in sycl.commands.
 COMMANDS = [
     "validate",
+    "mine",
     "generate",
+    "evaluate",
     "train",
     "report",
+    "run",
+    "quickstart",
 ]
 
 

@@ -1,0 +1,233 @@
+"""Run an experiment file stage by stage, skipping stages whose outputs are current.
+
+Layout of a run directory::
+
+    RUN/manifest.json          provenance: versions, config, seeds, stage fingerprints and timings
+    RUN/generated/             the generated BEIR set (its own manifest.json)
+    RUN/holdout/train, test/   training queries and the held-out test split (``holdout:``)
+    RUN/mined/negatives.jsonl  mined negatives (``mine:``)
+    RUN/models/<name>/         trained models (sentence-transformers folders)
+    RUN/eval/<name>/           metrics.json, runs, summary.md per evaluated model
+    RUN/report/                report.html + report.md
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import random
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from sycl import __version__
+from sycl.io.atomic import atomic_write_json
+from sycl.io.beir import read_qrels, read_queries, write_qrels, write_queries
+from sycl.io.errors import DataError
+from sycl.log import get_logger
+from sycl.pipeline.config import STAGES, RunConfig, substitute
+from sycl.pipeline.fingerprint import fingerprint
+
+_log = get_logger("pipeline")
+
+
+def versions() -> dict[str, str]:
+    """Versions of the libraries that decide the results."""
+    out = {"sycl": __version__, "python": platform.python_version()}
+    for mod in ("torch", "transformers", "sentence_transformers", "ir_measures", "bm25s"):
+        try:
+            out[mod] = __import__(mod).__version__
+        except Exception:  # pragma: no cover - optional
+            pass
+    return out
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if dst.exists():
+        dst.unlink()
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+class Runner:
+    """Executes a :class:`RunConfig`; ``force_from`` redoes that stage and every later one."""
+
+    def __init__(self, cfg: RunConfig, force_from: str | None = None, source: str | None = None):
+        if force_from is not None and force_from not in STAGES:
+            raise DataError(None, f"unknown stage {force_from!r}; stages: {', '.join(STAGES)}")
+        self.cfg = cfg
+        self.dir = cfg.run_dir()
+        self.force_from = force_from
+        self.source = source
+        self.paths = {"run": str(self.dir), "negatives": str(self.dir / "mined" / "negatives.jsonl")}
+        self.paths["data"] = str(self.dir / ("holdout/train" if cfg.holdout else "generated"))
+        self.paths["heldout"] = str(self.dir / "holdout" / "test")
+        self.manifest_path = self.dir / "manifest.json"
+        self.manifest = self._load_manifest()
+        self.fps: dict[str, str] = {}
+        self.executed: list[str] = []
+        self.skipped: list[str] = []
+
+    # ------------------------------------------------------------ bookkeeping
+    def _load_manifest(self) -> dict:
+        old = {}
+        if self.manifest_path.exists():
+            try:
+                old = json.loads(self.manifest_path.read_text())
+            except json.JSONDecodeError:
+                old = {}
+        return {"kind": "run", "name": self.cfg.name, "config_file": self.source,
+                "config": self.cfg.model_dump(mode="json"), "seed": self.cfg.seed, "versions": versions(),
+                "host": {"platform": platform.platform(), "cpus": os.cpu_count()},
+                "paths": {}, "stages": old.get("stages", {}), "started": dt.datetime.now(dt.timezone.utc).isoformat()}
+
+    def _save_manifest(self) -> None:
+        self.manifest["paths"] = self.paths
+        atomic_write_json(self.manifest_path, self.manifest)
+
+    def _forced(self, stage: str) -> bool:
+        return self.force_from is not None and STAGES.index(stage) >= STAGES.index(self.force_from)
+
+    def _stage(self, key: str, stage: str, settings: Any, upstream: list[str], output: Path,
+               action: Callable[[], None]) -> None:
+        fp = fingerprint(settings, [self.fps[u] for u in upstream if u in self.fps], self.dir)
+        self.fps[key] = fp
+        rec = self.manifest["stages"].get(key)
+        if not self._forced(stage) and rec and rec.get("fingerprint") == fp and output.exists():
+            _log.info("stage %s is current, skipped", key)
+            self.skipped.append(key)
+            return
+        _log.info("stage %s: running", key)
+        t0 = time.perf_counter()
+        self.manifest["stages"].pop(key, None)
+        self._save_manifest()
+        action()
+        self.manifest["stages"][key] = {"fingerprint": fp, "seconds": round(time.perf_counter() - t0, 2),
+                                        "finished": dt.datetime.now(dt.timezone.utc).isoformat(), "output": str(output)}
+        self.executed.append(key)
+        self._save_manifest()
+
+    # ----------------------------------------------------------------- stages
+    def _generate(self) -> None:
+        from sycl.generation import GenerationConfig, generate
+
+        settings = substitute(self.cfg.generate, self.paths)
+        settings.setdefault("seed", self.cfg.seed)
+        out = self.dir / "generated"
+        settings["out"] = str(out)
+        self._stage("generate", "generate", settings, [], out / "manifest.json",
+                    lambda: generate(GenerationConfig.model_validate(settings)))
+
+    def _holdout(self) -> None:
+        h = self.cfg.holdout
+        seed = self.cfg.seed if h.seed is None else h.seed
+        settings = {"fraction": h.fraction, "seed": seed}
+        out = self.dir / "holdout"
+        self._stage("holdout", "holdout", settings, ["generate"], out / "test" / "qrels" / "test.tsv",
+                    lambda: split_holdout(self.dir / "generated", out, h.fraction, seed))
+
+    def _mine(self) -> None:
+        from sycl.mining import mine
+
+        m = self.cfg.mine
+        settings = substitute(m.model_dump(), self.paths)
+        out = Path(self.paths["negatives"])
+        self._stage("mine", "mine", settings, ["holdout", "generate"], out,
+                    lambda: mine(settings["dataset"], out, split=m.split, k=m.k, model=settings["model"]))
+
+    def _train(self) -> list[tuple[str, Path]]:
+        from sycl.training import train
+
+        models = []
+        for name, exp in self.cfg.train.items():
+            settings = substitute(exp, self.paths)
+            settings = {"name": name, **settings}
+            settings.setdefault("train", {}).setdefault("seed", self.cfg.seed)
+            out = self.dir / "models" / name
+            settings["out"] = str(out)
+            self._stage(f"train/{name}", "train", settings, ["generate", "holdout", "mine"], out / "training.json",
+                        lambda s=settings, o=out: train(s, out=o))
+            models.append((name, out))
+        return models
+
+    def base_model(self) -> str:
+        """The model the trained ones start from (the first train entry's), for the zero-shot row."""
+        from sycl.modeling import EMBEDDED_ENCODER
+
+        for exp in self.cfg.train.values():
+            model = exp.get("model") or {}
+            return model.get("model", EMBEDDED_ENCODER) if isinstance(model, dict) else str(model)
+        return EMBEDDED_ENCODER
+
+    def _evaluate(self, models: list[tuple[str, Path]]) -> None:
+        from sycl.evaluation import evaluate
+
+        e = self.cfg.evaluate
+        datasets = substitute(e.datasets, self.paths)
+        todo = ([("base", self.base_model(), [])] if e.base_model else []) + [
+            (name, str(path), [f"train/{name}"]) for name, path in models]
+        for name, model, upstream in todo:
+            settings = {"model": model, "datasets": datasets, "split": e.split, **e.settings}
+            out = self.dir / "eval" / name
+            self._stage(f"evaluate/{name}", "evaluate", settings, upstream + ["holdout"], out / "metrics.json",
+                        lambda m=model, o=out: evaluate(m, datasets, o, split=e.split, **e.settings))
+
+    def _report(self) -> None:
+        from sycl.reporting import build_report
+
+        out = self.dir / "report"
+        upstream = [k for k in self.fps]
+        self._stage("report", "report", {"title": self.cfg.name}, upstream, out / "report.html",
+                    lambda: build_report([self.dir], out, title=f"SyCL run: {self.cfg.name}"))
+
+    def run(self) -> dict:
+        """Run every configured stage in order; returns the provenance manifest."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        random.seed(self.cfg.seed)
+        self._save_manifest()
+        t0 = time.perf_counter()
+        if self.cfg.generate is not None:
+            self._generate()
+        if self.cfg.holdout is not None:
+            self._holdout()
+        if self.cfg.mine is not None:
+            self._mine()
+        models = self._train()
+        if self.cfg.evaluate is not None:
+            self._evaluate(models)
+        if self.cfg.report:
+            self._report()
+        self.manifest["finished"] = dt.datetime.now(dt.timezone.utc).isoformat()
+        self.manifest["seconds"] = round(time.perf_counter() - t0, 2)
+        self.manifest["executed"], self.manifest["skipped"] = self.executed, self.skipped
+        self._save_manifest()
+        return self.manifest
+
+
+def split_holdout(generated: Path, out: Path, fraction: float, seed: int) -> None:
+    """Split a generated set by query: ``out/train`` (its ``train`` qrels) and ``out/test``.
+
+    Both share the full generated corpus, so the test queries are searched among every
+    generated passage, the training queries' ones included.
+    """
+    queries = read_queries(generated / "queries.jsonl")
+    qrels = read_qrels(generated / "qrels" / "train.tsv")
+    ids = sorted(q for q in queries if q in qrels)
+    rng = random.Random(seed)
+    rng.shuffle(ids)
+    n_test = max(1, round(len(ids) * fraction))
+    if n_test >= len(ids):
+        raise DataError(generated, f"cannot hold out {fraction:.0%} of {len(ids)} queries and keep some for training")
+    test, train = set(ids[:n_test]), set(ids[n_test:])
+    for part, keep, split in (("train", train, "train"), ("test", test, "test")):
+        d = out / part
+        _link_or_copy(generated / "corpus.jsonl", d / "corpus.jsonl")
+        write_queries(d / "queries.jsonl", {q: t for q, t in queries.items() if q in keep})
+        write_qrels(d / "qrels" / f"{split}.tsv", {q: qrels[q] for q in qrels if q in keep})
+    atomic_write_json(out / "split.json", {"seed": seed, "fraction": fraction,
+                                           "train": sorted(train), "test": sorted(test)})
