@@ -35,7 +35,7 @@ def register(subparsers) -> None:
                     "training.json and experiment.yaml.",
     )
     p.add_argument("--config", "-c", help="experiment YAML file (configs/local/*.yaml, configs/paper/*.yaml)")
-    p.add_argument("--out", help="output model folder (default: the file's 'out', else models/<name>)")
+    p.add_argument("--out", help="output model folder (default: the file's 'out', else runs/models/<name>)")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in the output folder")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override any setting by its dotted key, e.g. --set loss.label_temperature=0.1 (repeatable)")

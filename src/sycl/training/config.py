@@ -122,7 +122,7 @@ class ExperimentConfig(StrictModel):
     loss: LossConfig = Field(default_factory=lambda: LossConfig(**DEFAULT_RECIPE))
     train: TrainConfig = Field(default_factory=TrainConfig)
     guard: GuardConfig = Field(default_factory=GuardConfig)
-    out: str | None = Field(default=None, description="output model directory (default: models/<name>)")
+    out: str | None = Field(default=None, description="output model directory (default: runs/models/<name>)")
 
     @field_validator("loss", mode="before")
     @classmethod
@@ -135,7 +135,7 @@ class ExperimentConfig(StrictModel):
         return value
 
     def out_dir(self) -> Path:
-        return Path(self.out) if self.out else Path("models") / self.name
+        return Path(self.out) if self.out else Path("runs") / "models" / self.name
 
 
 def load_experiment(path: str | Path | None, overrides: list[str] | dict | None = None) -> ExperimentConfig:

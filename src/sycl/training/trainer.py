@@ -84,7 +84,8 @@ class Trainer:
         self.step = 0
 
     # ------------------------------------------------------------------ setup
-    def _build(self):
+    def prepare(self) -> None:
+        """Load data, model, loss, optimiser and scheduler (called by :meth:`run`)."""
         cfg, tc = self.config, self.config.train
         seed_everything(tc.seed)
         self.dataset = build_training_set(cfg.data, seed=tc.seed)
@@ -161,7 +162,7 @@ class Trainer:
     def _run(self, resume: bool) -> Path:
         cfg, tc, ctx = self.config, self.config.train, self.ctx
         t_start = time.perf_counter()
-        self._build()
+        self.prepare()
         self.out.mkdir(parents=True, exist_ok=True)
         log_path = self.out / "training_log.jsonl"
         if resume:
