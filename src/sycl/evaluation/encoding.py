@@ -1,0 +1,147 @@
+"""Encode queries or a corpus (or one shard of it) into vectors, through the embedding cache.
+
+Texts are processed in chunks in global order of length (longest first), so each batch
+holds texts of similar length and padding is small; vectors are written straight into a
+memory-mapped ``.npy`` file, so a corpus never needs its vectors in RAM at once.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Iterator, Protocol, Sequence
+
+import numpy as np
+import pyarrow.compute as pc
+
+from sycl.evaluation.cache import EmbeddingCache, entry_key, model_fingerprint, texts_fingerprint
+from sycl.io.corpus import Corpus
+from sycl.log import get_logger, progress
+from sycl.modeling.precision import Precision, resolve_dtype
+
+_log = get_logger(__name__)
+
+
+class TextSource(Protocol):
+    """Texts addressed by position: ``len``, character ``lengths()``, ``texts(positions)``, ``batches()``."""
+
+    def __len__(self) -> int: ...
+    def lengths(self) -> np.ndarray: ...
+    def texts(self, positions: np.ndarray) -> list[str]: ...
+    def batches(self, size: int = 10_000) -> Iterator[list[str]]: ...
+
+
+class ListTexts:
+    """A list of strings as a :class:`TextSource`."""
+
+    def __init__(self, texts: Sequence[str]):
+        self._texts = list(texts)
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    def lengths(self) -> np.ndarray:
+        return np.fromiter((len(t) for t in self._texts), dtype=np.int64, count=len(self._texts))
+
+    def texts(self, positions: np.ndarray) -> list[str]:
+        return [self._texts[int(i)] for i in positions]
+
+    def batches(self, size: int = 10_000) -> Iterator[list[str]]:
+        for s in range(0, len(self._texts), size):
+            yield self._texts[s:s + size]
+
+
+class CorpusTexts:
+    """Rows ``start <= row < stop`` of a memory-mapped :class:`Corpus` as a :class:`TextSource`."""
+
+    def __init__(self, corpus: Corpus, start: int = 0, stop: int | None = None):
+        self.corpus, self.start = corpus, start
+        self.stop = len(corpus) if stop is None else stop
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def lengths(self) -> np.ndarray:
+        sub = self.corpus.table.slice(self.start, len(self))
+        title = pc.utf8_length(sub.column("title")).to_numpy().astype(np.int64)
+        text = pc.utf8_length(sub.column("text")).to_numpy().astype(np.int64)
+        return title + text + (title > 0)
+
+    def texts(self, positions: np.ndarray) -> list[str]:
+        return self.corpus.texts(np.asarray(positions, dtype=np.int64) + self.start)
+
+    def batches(self, size: int = 10_000) -> Iterator[list[str]]:
+        for s in range(0, len(self), size):
+            yield self.texts(np.arange(s, min(len(self), s + size)))
+
+
+@dataclass
+class Encoded:
+    """Vectors ``float32 [n, d]`` (possibly memory-mapped), whether they came from the cache, and seconds."""
+
+    vectors: np.ndarray
+    cached: bool
+    seconds: float
+    key: str | None = None
+
+
+def encoding_settings(model) -> dict:
+    """The model settings that change its vectors (part of the cache key)."""
+    keys = ("pooling", "normalize", "similarity", "query_prefix", "passage_prefix", "max_query_length", "max_passage_length")
+    return {k: model.settings.get(k) for k in keys}
+
+
+def encode(
+    model,
+    source: TextSource,
+    kind: str,
+    *,
+    cache: EmbeddingCache | None = None,
+    model_fp: str | None = None,
+    batch_size: int = 64,
+    precision: Precision = "auto",
+    show_progress: bool = False,
+    chunk: int | None = None,
+) -> Encoded:
+    """Embed every text of ``source`` with ``model`` (a :class:`~sycl.modeling.BiEncoder`).
+
+    With a ``cache``, vectors are looked up by (weights, settings, autocast dtype, kind,
+    texts) and written there on a miss; ``model_fp`` saves re-hashing the weights.
+    """
+    t0 = time.perf_counter()
+    n, dim = len(source), model.dim
+    dtype = resolve_dtype(precision, model.device)
+    key = None
+    if cache is not None:
+        model_fp = model_fp or model_fingerprint(model)
+        texts_fp, _ = texts_fingerprint(source.batches())
+        key = entry_key(model_fp, encoding_settings(model), kind, str(dtype or "float32"), texts_fp)
+        hit = cache.load(key)
+        if hit is not None and hit.shape == (n, dim):
+            _log.info("%d %s vectors from the cache (%s)", n, kind, cache.path(key).name[:12])
+            return Encoded(hit, True, time.perf_counter() - t0, key)
+    order = np.argsort(-source.lengths(), kind="stable")
+    chunk = chunk or batch_size * 16
+    bar = progress(total=n, desc=f"encode {kind}s", unit=kind[0], unit_scale=True,
+                   disable=not show_progress or None)
+
+    def fill(out: np.ndarray) -> None:
+        for s in range(0, n, chunk):
+            idx = order[s:s + chunk]
+            out[np.sort(idx)] = model.encode(source.texts(np.sort(idx)), kind, batch_size=batch_size, precision=precision)
+            bar.update(len(idx))
+
+    try:
+        if cache is not None:
+            meta = {"kind": kind, "model": str(getattr(model, "source", "")), "settings": encoding_settings(model),
+                    "dtype": str(dtype or "float32")}
+            with cache.writer(key, n, dim, meta) as out:
+                fill(out)
+            vectors = cache.load(key)
+        else:
+            vectors = np.empty((n, dim), dtype=np.float32)
+            fill(vectors)
+    finally:
+        bar.close()
+    secs = time.perf_counter() - t0
+    _log.info("encoded %d %ss in %.1f s (%.1f/s)", n, kind, secs, n / secs if secs else 0.0)
+    return Encoded(vectors, False, secs, key)

@@ -1,0 +1,202 @@
+"""The evaluation pipeline: encode, search, score, and write ``metrics.json``, runs and a summary.
+
+``evaluate(model, datasets, out_dir, **settings)`` is what ``sycl evaluate`` runs; other
+stages (``sycl run``, ``sycl quickstart``) call it in-process, passing an already loaded
+:class:`~sycl.modeling.BiEncoder` to avoid reloading it. Under ``torchrun`` each process
+encodes and searches its own contiguous share of the corpus; the per-shard top-k lists are
+gathered and merged on every rank with the same total order, so the metrics equal those of
+one process. Rank 0 writes the outputs.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+from typing import Literal, Sequence
+
+import numpy as np
+import pyarrow as pa
+from pydantic import Field
+
+from sycl.config import StrictModel
+from sycl.evaluation import distributed as D
+from sycl.evaluation.cache import EmbeddingCache, model_fingerprint
+from sycl.evaluation.encoding import CorpusTexts, ListTexts, encode
+from sycl.evaluation.metrics import DEFAULT_MEASURES, compute_metrics
+from sycl.evaluation.search import TopK, exact_search, merge_topk
+from sycl.evaluation.suites import DatasetEntry, expand
+from sycl.evaluation.summary import render_summary
+from sycl.io.atomic import atomic_write_json, atomic_write_text
+from sycl.io.beir import qrels_path, read_qrels, read_queries
+from sycl.io.corpus import Corpus
+from sycl.io.errors import DataError
+from sycl.io.sources import resolve_dataset
+from sycl.io.trec import write_run
+from sycl.log import get_logger
+from sycl.modeling.encoder import BiEncoder
+
+_log = get_logger(__name__)
+_ENCODER_KEYS = ("pooling", "normalize", "similarity", "query_prefix", "passage_prefix",
+                 "max_query_length", "max_passage_length")
+
+
+class EvalSettings(StrictModel):
+    """Settings of an evaluation (``None`` encoder fields keep the model's own)."""
+
+    split: str = "test"
+    k: int = Field(default=1000, ge=1, description="documents retrieved per query (run depth)")
+    measures: list[str] = Field(default_factory=lambda: list(DEFAULT_MEASURES))
+    relevance_level: int | None = Field(default=None, ge=1, description="overrides every entry's level")
+    ignore_identical_ids: bool = True
+    batch_size: int = Field(default=64, ge=1)
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    search_precision: Literal["fp32", "bf16"] = "fp32"
+    index: str = Field(default="exact", description="'exact', or 'faiss:<factory>' e.g. faiss:HNSW32")
+    cache: bool = True
+    cache_dir: str | None = None
+    doc_block: int = Field(default=32768, ge=1)
+    strict: bool = Field(default=False, description="fail when any judged document is missing from the corpus")
+    show_progress: bool = True
+    pooling: Literal["mean", "cls", "last"] | None = None
+    normalize: bool | None = None
+    similarity: Literal["dot", "cosine"] | None = None
+    query_prefix: str | None = None
+    passage_prefix: str | None = None
+    max_query_length: int | None = Field(default=None, gt=0)
+    max_passage_length: int | None = Field(default=None, gt=0)
+
+
+def _load_model(model, s: EvalSettings) -> BiEncoder:
+    overrides = {k: getattr(s, k) for k in _ENCODER_KEYS if getattr(s, k) is not None}
+    if isinstance(model, BiEncoder):
+        if not overrides:
+            return model
+        enc = copy.copy(model)  # shares the weights; only the settings differ
+        enc.settings = {**model.settings, **overrides}
+        return enc
+    return BiEncoder.from_pretrained(str(model), **overrides)
+
+
+def _check_judgements(qrels: dict, corpus: Corpus, qfile: Path, strict: bool) -> dict:
+    """Count judgements whose document is not in the corpus; all missing (or any, if strict) is an error."""
+    pairs = [(q, d) for q, docs in qrels.items() for d in docs]
+    rows = corpus.rows_of([d for _, d in pairs], missing="ignore")
+    missing = [pairs[i] for i in np.nonzero(rows < 0)[0]]
+    info = {"judgements": len(pairs), "missing_documents": len(missing),
+            "missing_examples": [f"{q}:{d}" for q, d in missing[:5]]}
+    if missing and (strict or len(missing) == len(pairs)):
+        raise DataError(qfile, f"{len(missing)} of {len(pairs)} judgements point at documents missing from "
+                               f"{corpus.source} (e.g. {', '.join(info['missing_examples'])})"
+                        + ("" if strict else ": is this the right corpus?"))
+    if missing:
+        _log.warning("%s: %d of %d judgements point at documents missing from the corpus (e.g. %s); "
+                     "they count as relevant but unretrievable", qfile, len(missing), len(pairs),
+                     ", ".join(info["missing_examples"]))
+    return info
+
+
+def _search(s: EvalSettings, qv: np.ndarray, dv: np.ndarray, exclude, offset: int, show: bool) -> TopK:
+    if s.index == "exact":
+        return exact_search(qv, dv, s.k, precision=s.search_precision, exclude=exclude, row_offset=offset,
+                            doc_block=s.doc_block, show_progress=show)
+    if s.index.startswith("faiss:"):
+        from sycl.evaluation.faiss_index import faiss_search
+
+        return faiss_search(qv, dv, s.k, s.index.split(":", 1)[1] or "Flat", exclude=exclude, row_offset=offset)
+    raise DataError(None, f"unknown index {s.index!r}: use 'exact' or 'faiss:<factory string>'")
+
+
+def evaluate_dataset(model: BiEncoder, entry: DatasetEntry, s: EvalSettings, out_dir: Path | None,
+                     world: D.World, cache: EmbeddingCache | None, model_fp: str | None) -> dict:
+    """Evaluate one data set split; returns its ``results`` entry of ``metrics.json``."""
+    t0 = time.perf_counter()
+    folder = resolve_dataset(entry.source)
+    qfile = qrels_path(folder, entry.split)
+    qrels = read_qrels(qfile)
+    queries = read_queries(folder / "queries.jsonl")
+    corpus = Corpus.open(folder)
+    if len(corpus) == 0:
+        raise DataError(folder / "corpus.jsonl", "the corpus is empty")
+    qids = [q for q in qrels if q in queries]
+    unknown = len(qrels) - len(qids)
+    if not qids:
+        raise DataError(qfile, f"none of the {len(qrels)} judged queries is in {folder / 'queries.jsonl'}")
+    if unknown:
+        _log.warning("%s: %d judged queries are not in queries.jsonl and are skipped", qfile, unknown)
+    qrels = {q: qrels[q] for q in qids}
+    judged = _check_judgements(qrels, corpus, qfile, s.strict)
+    show = s.show_progress and world.is_main
+    enc = dict(cache=cache, model_fp=model_fp, batch_size=s.batch_size, precision=s.precision, show_progress=show)
+    q_enc = encode(model, ListTexts([queries[q] for q in qids]), "query", **enc)
+    start, stop = world.shard(len(corpus))
+    d_enc = encode(model, CorpusTexts(corpus, start, stop), "passage", **enc)
+    identical = entry.ignore_identical_ids if entry.ignore_identical_ids is not None else s.ignore_identical_ids
+    exclude = corpus.rows_of(qids, missing="ignore") if identical else None
+    t1 = time.perf_counter()
+    local = _search(s, np.asarray(q_enc.vectors), d_enc.vectors, exclude, start, show)
+    parts = D.gather(local, world)
+    top = parts[0] if len(parts) == 1 else merge_topk(parts, s.k)
+    t2 = time.perf_counter()
+    # the run: {qid: {docid: score}}
+    valid = top.rows >= 0
+    ids = corpus.ids.take(pa.array(top.rows[valid])).to_pylist()
+    run: dict[str, dict[str, float]] = {}
+    pos = 0
+    for i, q in enumerate(qids):
+        n = int(valid[i].sum())
+        run[q] = dict(zip(ids[pos:pos + n], top.scores[i, valid[i]].astype(float).tolist()))
+        pos += n
+    means, per_query = compute_metrics(qrels, run, s.measures, entry.relevance_level)
+    run_file = f"runs/{entry.name}.{entry.split}.trec"
+    if out_dir is not None and world.is_main:
+        write_run(out_dir / run_file, run, tag="sycl")
+    return {
+        "dataset": entry.name, "split": entry.split, "source": str(entry.source), "n_queries": len(qids),
+        "n_documents": len(corpus), "relevance_level": entry.relevance_level, "primary": entry.primary,
+        "measures": means, "per_query": per_query, "run_file": run_file,
+        "unknown_queries": unknown, **judged,
+        "identical_ids_excluded": int((exclude >= 0).sum()) if exclude is not None else 0,
+        "cache": {"queries": q_enc.cached, "corpus": d_enc.cached},
+        "seconds": {"encode_queries": round(q_enc.seconds, 3), "encode_corpus": round(d_enc.seconds, 3),
+                    "search": round(t2 - t1, 3), "total": round(time.perf_counter() - t0, 3)},
+    }
+
+
+def evaluate(model: str | Path | BiEncoder, datasets: str | Sequence[str], out_dir: str | Path | None = None,
+             **settings) -> dict:
+    """Evaluate ``model`` on ``datasets`` and write ``metrics.json``, runs and ``summary.md`` to ``out_dir``.
+
+    ``model``: a loaded :class:`BiEncoder`, a sycl or sentence-transformers directory, or a hub
+    name. ``datasets``: suite names, BEIR folders, ``hf://`` paths or BEIR names. ``settings``:
+    :class:`EvalSettings` fields. Returns the ``metrics.json`` content (on every rank).
+    """
+    s = EvalSettings(**settings)
+    specs = [datasets] if isinstance(datasets, (str, Path)) else list(datasets)
+    if not specs:
+        raise DataError(None, "no data set to evaluate")
+    entries = expand([str(x) for x in specs], s.split, s.relevance_level)
+    world = D.init_world()
+    enc = _load_model(model, s)
+    if world.size > 1 or str(enc.device) != str(world.device()):
+        enc.to(world.device())
+    cache = EmbeddingCache(s.cache_dir) if s.cache else None
+    model_fp = model_fingerprint(enc) if cache is not None else None
+    out = Path(out_dir) if out_dir is not None else None
+    results = []
+    for entry in entries:
+        _log.info("evaluating %s (%s, split %s)", entry.name, entry.source, entry.split)
+        r = evaluate_dataset(enc, entry, s, out, world, cache, model_fp)
+        _log.info("%s: %s", entry.name, ", ".join(f"{k} {v:.4f}" for k, v in r["measures"].items()))
+        results.append(r)
+    name = str(model.source if isinstance(model, BiEncoder) else model)
+    report = {
+        "kind": "evaluation", "model": name,
+        "settings": {**s.model_dump(exclude={"show_progress"}), "encoder": dict(enc.settings),
+                     "model_fingerprint": model_fp or model_fingerprint(enc), "processes": world.size},
+        "results": results,
+    }
+    if out is not None and world.is_main:
+        atomic_write_json(out / "metrics.json", report)
+        atomic_write_text(out / "summary.md", render_summary(report))
+    D.barrier(world)
+    return report

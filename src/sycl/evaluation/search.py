@@ -1,0 +1,187 @@
+"""Exact top-k search by inner product, in blocks, with a running top-k per query.
+
+Memory stays bounded whatever the corpus size: scores exist only for one block of
+``query_block x doc_block`` at a time. Per block, documents are split into groups of
+``group`` consecutive rows; the group maxima pick the ``c`` best groups (``c`` = the
+number of candidates kept), and only those groups' scores are examined. This is exact:
+every document among a block's top ``c`` lies in one of its ``c`` best groups.
+
+Ordering is total and deterministic: score descending, then row ascending. Ties are
+resolved on 64-bit keys (order-preserving float bits in the high half, inverted row in the
+low half), so the same inputs give the same ranking whatever the block sizes or the number
+of shards a corpus is split into.
+
+Precision: ``fp32`` scores every pair in float32. ``bf16`` selects candidates with a
+bfloat16 matrix product (several times faster on CPUs with AMX) and keeps ``candidates``
+per query (default ``max(2k, k + 100)``); the final scores of the candidates are always
+recomputed exactly in float32, one pair at a time, so the returned scores do not depend on
+block shapes or sharding.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+
+from sycl.log import progress
+
+SearchPrecision = Literal["fp32", "bf16"]
+_LOW = 2**32 - 1
+
+
+@dataclass
+class TopK:
+    """Search result: ``scores`` float32 ``[Q, k]`` (descending) and ``rows`` int64 ``[Q, k]``.
+
+    Slots with no document (a corpus smaller than ``k``, or excluded documents) hold row -1
+    and score ``-inf``.
+    """
+
+    scores: np.ndarray
+    rows: np.ndarray
+
+
+def sort_keys(scores: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """int64 keys whose descending order is (score descending, row ascending).
+
+    ``scores`` float32, ``rows`` int64 in ``[0, 2**32)``, same shape.
+    """
+    bits = (scores.float() + 0.0).contiguous().view(torch.int32).to(torch.int64)  # +0.0 folds -0.0 into 0.0
+    ordered = torch.where(bits >= 0, bits, bits ^ 0x7FFFFFFF)
+    return ordered * (2**32) + (_LOW - rows.clamp(min=0))
+
+
+def select_top(scores: torch.Tensor, rows: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per row, the ``k`` best (score desc, row asc) entries of ``scores``/``rows`` ``[Q, n]``, sorted."""
+    k = min(k, scores.shape[1])
+    idx = torch.topk(sort_keys(scores, rows), k, dim=1, sorted=True).indices
+    return scores.gather(1, idx), rows.gather(1, idx)
+
+
+def merge_topk(parts: list[TopK], k: int) -> TopK:
+    """Merge per-shard results over the same queries into one top-``k`` (used across processes)."""
+    scores = torch.from_numpy(np.concatenate([p.scores for p in parts], axis=1))
+    rows = torch.from_numpy(np.concatenate([p.rows for p in parts], axis=1))
+    s, r = select_top(scores, rows, k)
+    return TopK(s.numpy(), r.numpy())
+
+
+def _group_size(n: int, c: int) -> int:
+    """Rows per group: large enough that group maxima are cheap, small enough to prune."""
+    for g in (32, 16, 8, 4, 2):
+        if n // g >= 2 * c:
+            return g
+    return 1
+
+
+def _block_candidates(q: torch.Tensor, d: torch.Tensor, start: int, c: int,
+                      excl_cols: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-``c`` (score, global row) of one block. ``q [Qb, dim]``, ``d [n, dim]`` in the search dtype."""
+    n = d.shape[0]
+    g = _group_size(n, c)
+    n_groups = -(-n // g)
+    pad = n_groups * g - n
+    if pad:
+        d = torch.cat([d, d.new_zeros(pad, d.shape[1])])
+    # permute so that group j (rows j*g .. j*g+g-1) is the strided column set {i*n_groups + j}:
+    # the group maxima are then a reduction over a non-contiguous axis, which vectorises well
+    dp = d.view(n_groups, g, -1).transpose(0, 1).reshape(n_groups * g, -1)
+    s = q @ dp.T  # [Qb, g * n_groups]
+    if pad or excl_cols is not None:
+        s = s.view(-1, g, n_groups)
+        if pad:
+            s[:, g - pad:, n_groups - 1] = float("-inf")
+        s = s.view(q.shape[0], -1)
+        if excl_cols is not None:
+            hit = excl_cols >= 0
+            qi = torch.nonzero(hit).squeeze(1)
+            local = excl_cols[qi]
+            s[qi, (local % g) * n_groups + local // g] = float("-inf")
+    s3 = s.view(-1, g, n_groups)
+    gmax = s3.amax(1).float()  # [Qb, n_groups]
+    gidx = torch.arange(n_groups, dtype=torch.int64).expand_as(gmax)
+    _, best = select_top(gmax, gidx, c)  # [Qb, c'] group ids
+    cols = (best.unsqueeze(2) + n_groups * torch.arange(g).view(1, 1, g)).reshape(q.shape[0], -1)
+    vals = s.gather(1, cols).float()
+    rows = start + (best.unsqueeze(2) * g + torch.arange(g).view(1, 1, g)).reshape(q.shape[0], -1)
+    return select_top(vals, rows, c)
+
+
+def _rescore(q: torch.Tensor, docs: np.ndarray, rows: torch.Tensor, row_offset: int) -> torch.Tensor:
+    """Exact float32 scores of ``q [Qb, dim]`` with ``docs[rows - row_offset]`` (``rows [Qb, c]``; -1 gives -inf)."""
+    valid = rows >= 0
+    local = (rows - row_offset).clamp(min=0).numpy()
+    vecs = torch.from_numpy(np.asarray(docs[local.ravel()], dtype=np.float32)).view(*rows.shape, -1)
+    out = (vecs * q.unsqueeze(1)).sum(-1)
+    return torch.where(valid, out, torch.full_like(out, float("-inf")))
+
+
+@torch.inference_mode()
+def exact_search(
+    queries: np.ndarray,
+    docs: np.ndarray,
+    k: int,
+    *,
+    precision: SearchPrecision = "fp32",
+    candidates: int | None = None,
+    exclude: np.ndarray | None = None,
+    row_offset: int = 0,
+    doc_block: int = 32768,
+    query_block: int = 2048,
+    show_progress: bool = False,
+) -> TopK:
+    """Top-``k`` documents per query by inner product.
+
+    ``queries`` float32 ``[Q, dim]``; ``docs`` float32 ``[N, dim]`` (a memory-mapped array is
+    read block by block). ``exclude`` int64 ``[Q]``: a global row to skip per query (-1:
+    none), e.g. the document whose id equals the query id. Rows in the result are
+    ``row_offset + position in docs``, so shards of one corpus can be merged with
+    :func:`merge_topk`.
+    """
+    if precision not in ("fp32", "bf16"):
+        raise ValueError(f"unknown search precision {precision!r}; use fp32 or bf16")
+    n_q, n_d = queries.shape[0], docs.shape[0]
+    if n_d and queries.shape[1] != docs.shape[1]:
+        raise ValueError(f"dimension mismatch: queries {queries.shape[1]}, documents {docs.shape[1]}")
+    c = k if precision == "fp32" else max(candidates or 0, 2 * k, k + 100)
+    c = max(1, min(c, n_d)) if n_d else 1
+    dtype = torch.float32 if precision == "fp32" else torch.bfloat16
+    q_all = torch.from_numpy(np.array(queries, dtype=np.float32, order="C"))  # a writable copy
+    excl = torch.from_numpy(np.asarray(exclude, dtype=np.int64)) if exclude is not None else None
+    best_s = torch.full((n_q, c), float("-inf"))
+    best_r = torch.full((n_q, c), -1, dtype=torch.int64)
+    bar = progress(total=n_d, desc="search", unit="doc", unit_scale=True, disable=not show_progress or None)
+    try:
+        for start in range(0, n_d, doc_block):
+            stop = min(n_d, start + doc_block)
+            d = torch.from_numpy(np.array(docs[start:stop], dtype=np.float32, order="C")).to(dtype)
+            for qs in range(0, n_q, query_block):
+                qe = min(n_q, qs + query_block)
+                ex = None
+                if excl is not None:
+                    e = excl[qs:qe] - row_offset - start
+                    ex = torch.where((e >= 0) & (e < stop - start), e, torch.full_like(e, -1))
+                    if not bool((ex >= 0).any()):
+                        ex = None
+                s, r = _block_candidates(q_all[qs:qe].to(dtype), d, row_offset + start, c, ex)
+                s = torch.cat([best_s[qs:qe], s], 1)
+                r = torch.cat([best_r[qs:qe], r], 1)
+                best_s[qs:qe], best_r[qs:qe] = select_top(s, torch.where(torch.isneginf(s), -1, r), c)
+            bar.update(stop - start)
+    finally:
+        bar.close()
+    # exact float32 scores for the kept candidates, computed pair by pair (independent of blocking)
+    out_s = np.full((n_q, k), -np.inf, dtype=np.float32)
+    out_r = np.full((n_q, k), -1, dtype=np.int64)
+    kk = min(k, c)
+    for qs in range(0, n_q, max(1, (1 << 24) // max(1, c * queries.shape[1]))):
+        qe = min(n_q, qs + max(1, (1 << 24) // max(1, c * queries.shape[1])))
+        rows = best_r[qs:qe]
+        exact = _rescore(q_all[qs:qe], docs, rows, row_offset)
+        s, r = select_top(exact, rows, kk)
+        r = torch.where(torch.isneginf(s), -1, r)
+        out_s[qs:qe, :kk] = s.numpy()
+        out_r[qs:qe, :kk] = r.numpy()
+    return TopK(out_s, out_r)

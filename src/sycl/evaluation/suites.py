@@ -1,0 +1,118 @@
+"""Registry of evaluation suites: named lists of data sets with their split and conventions.
+
+A suite is a YAML file, shipped under ``sycl/resources/suites/<name>.yaml`` or given by
+path; adding a benchmark is adding one entry::
+
+    name: local
+    root: ../shared/datasets          # optional base for relative sources
+    datasets:
+      - {name: scifact, source: scifact, split: test}
+      - {name: trec-dl-2019, source: "hf://datasets/mteb/msmarco", split: test, relevance_level: 2}
+
+``source`` is anything :func:`sycl.io.sources.resolve_dataset` accepts (folder, ``hf://``,
+BEIR name). ``relevance_level`` is the threshold of the binary measures; ``primary`` the
+headline measure; ``ignore_identical_ids`` overrides the BEIR identical-id rule.
+"""
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+from pydantic import Field
+
+from sycl.config import StrictModel, read_yaml, validate
+from sycl.io.errors import DataError
+from sycl.io.sources import BEIR_NAMES
+
+
+class DatasetEntry(StrictModel):
+    """One data set to evaluate: where it is, which split, and how to score it."""
+
+    name: str
+    source: str
+    split: str = "test"
+    relevance_level: int = Field(default=1, ge=1)
+    primary: str = "nDCG@10"
+    ignore_identical_ids: bool | None = None
+
+
+class Suite(StrictModel):
+    name: str
+    description: str = ""
+    root: str | None = None
+    datasets: list[DatasetEntry]
+
+
+def _suite_dir():
+    return resources.files("sycl") / "resources" / "suites"
+
+
+def available_suites() -> list[str]:
+    """Names of the suites shipped with sycl."""
+    return sorted(p.name[:-5] for p in _suite_dir().iterdir() if p.name.endswith(".yaml"))
+
+
+def load_suite(name_or_path: str | Path) -> Suite:
+    """Load a shipped suite by name or a suite YAML file; relative sources are joined to ``root``.
+
+    ``$SYCL_DATASETS_ROOT`` replaces the ``root`` of a suite that declares one.
+    """
+    text = str(name_or_path)
+    if text.endswith((".yaml", ".yml")) and Path(text).exists():
+        path = Path(text)
+        data = read_yaml(path)
+    elif text in available_suites():
+        path = Path(str(_suite_dir() / f"{text}.yaml"))
+        data = read_yaml(path)
+    else:
+        raise DataError(text, f"unknown suite; shipped suites: {', '.join(available_suites())}")
+    suite = validate(Suite, data, str(path))
+    root = os.environ.get("SYCL_DATASETS_ROOT") if suite.root is not None else None
+    root = root or suite.root
+    if root:
+        for e in suite.datasets:
+            if "://" not in e.source and not Path(e.source).is_absolute():
+                e.source = str(Path(os.path.expandvars(root)) / e.source)
+    return suite
+
+
+def is_suite(spec: str) -> bool:
+    """True for a shipped suite name or a ``.yaml`` suite file."""
+    return (spec in available_suites()) or (spec.endswith((".yaml", ".yml")) and Path(spec).is_file())
+
+
+def _name_of(spec: str) -> str:
+    text = spec.rstrip("/")
+    if text.startswith("hf://"):
+        text = text.split("@")[0]
+        return text.rsplit("/", 1)[-1]
+    if not Path(text).exists() and text.split("/")[0] in BEIR_NAMES:
+        return text.replace("/", "-")
+    return Path(text).name or text
+
+
+def expand(specs: list[str], split: str = "test", relevance_level: int | None = None) -> list[DatasetEntry]:
+    """Turn command-line data set specs (suites, folders, ``hf://`` paths, BEIR names) into entries.
+
+    ``split`` applies to specs that are not suites; ``relevance_level`` (when given)
+    overrides every entry's level. Names are made unique with a numeric suffix.
+    """
+    out: list[DatasetEntry] = []
+    for spec in specs:
+        if is_suite(spec):
+            out.extend(load_suite(spec).datasets)
+        else:
+            out.append(DatasetEntry(name=_name_of(spec), source=spec, split=split))
+    if relevance_level is not None:
+        for e in out:
+            e.relevance_level = relevance_level
+    seen: dict[str, int] = {}
+    for e in out:
+        key = f"{e.name}.{e.split}"
+        if key in seen:
+            seen[key] += 1
+            e.name = f"{e.name}-{seen[key]}"
+        else:
+            seen[key] = 1
+    return out

@@ -1,0 +1,145 @@
+"""Hard-negative mining: each judged query's top-k documents, its judged positives removed.
+
+Retrieval is BM25 (default) or dense with a bi-encoder (exact search through the
+evaluation code, with its embedding cache). Written as grouped JSONL, one line per query,
+``{"qid": ..., "docid": [...], "score": [1, 2, ...]}`` where ``score`` is the rank (as in
+the paper's released BM25 negatives), or as BEIR TSV ``query-id corpus-id score`` with the
+rank as score. Both read back with :func:`sycl.io.read_qrels`, so the file can be a
+training source directly (for example ``score_transform: 0`` and ``group_random_k: 2``).
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+
+from sycl.evaluation.search import TopK, exact_search
+from sycl.io.atomic import atomic_open
+from sycl.io.beir import qrels_path, read_qrels, read_queries
+from sycl.io.corpus import Corpus
+from sycl.io.errors import DataError
+from sycl.io.sources import resolve_dataset
+from sycl.log import get_logger, progress
+
+_log = get_logger(__name__)
+
+
+class _Dense:
+    """Dense retrieval for mining: the corpus is encoded once (cached), queries per chunk."""
+
+    def __init__(self, model, corpus: Corpus, batch_size: int, precision: str, cache: bool, show: bool):
+        from sycl.evaluation.cache import EmbeddingCache, model_fingerprint
+        from sycl.evaluation.encoding import CorpusTexts, encode
+        from sycl.modeling.encoder import BiEncoder
+
+        self.model = model if isinstance(model, BiEncoder) else BiEncoder.from_pretrained(str(model))
+        self.cache = EmbeddingCache() if cache else None
+        self.fp = model_fingerprint(self.model) if cache else None
+        self.opts = dict(batch_size=batch_size, precision=precision)
+        self.docs = encode(self.model, CorpusTexts(corpus), "passage", cache=self.cache, model_fp=self.fp,
+                           show_progress=show, **self.opts).vectors
+
+    def search(self, queries: list[str], k: int, exclude: np.ndarray | None) -> TopK:
+        from sycl.evaluation.encoding import ListTexts, encode
+
+        qv = encode(self.model, ListTexts(queries), "query", cache=None, **self.opts).vectors
+        return exact_search(qv, self.docs, k, exclude=exclude)
+
+
+def mine_negatives(
+    dataset: str | Path,
+    out: str | Path,
+    *,
+    split: str = "train",
+    k: int = 1000,
+    model=None,
+    fmt: Literal["jsonl", "tsv"] | None = None,
+    positive_label: int = 1,
+    ignore_identical_ids: bool = True,
+    k1: float = 0.9,
+    b: float = 0.4,
+    batch_size: int = 64,
+    precision: str = "auto",
+    cache: bool = True,
+    query_chunk: int = 10_000,
+    show_progress: bool = True,
+) -> dict:
+    """Write the top-``k`` non-positive documents of each judged query of ``split`` to ``out``.
+
+    Positives are the query's judgements with ``label >= positive_label``; the document whose
+    id equals the query id is skipped too (``ignore_identical_ids``). ``model`` selects dense
+    mining (a :class:`~sycl.modeling.BiEncoder` or a model path/name); ``None`` is BM25.
+    ``fmt`` defaults from the suffix (``.tsv`` -> TSV, else JSONL). Returns counts.
+    """
+    t0 = time.perf_counter()
+    out = Path(out)
+    fmt = fmt or ("tsv" if out.suffix == ".tsv" else "jsonl")
+    if fmt not in ("jsonl", "tsv"):
+        raise DataError(None, f"unknown output format {fmt!r}: use jsonl or tsv")
+    if k < 1:
+        raise DataError(None, f"k must be >= 1, got {k}")
+    folder = resolve_dataset(dataset)
+    qfile = qrels_path(folder, split)
+    qrels = read_qrels(qfile)
+    queries = read_queries(folder / "queries.jsonl")
+    corpus = Corpus.open(folder)
+    qids = [q for q in qrels if q in queries]
+    if not qids:
+        raise DataError(qfile, f"none of the {len(qrels)} judged queries is in {folder / 'queries.jsonl'}")
+    positives = {q: {d for d, lab in qrels[q].items() if lab >= positive_label} for q in qids}
+    depth = k + max(len(p) for p in positives.values()) + (1 if ignore_identical_ids else 0)
+    if model is None:
+        from sycl.mining.bm25 import BM25Index
+
+        engine = BM25Index(corpus, k1=k1, b=b, show_progress=show_progress)
+        method = "bm25"
+    else:
+        engine = _Dense(model, corpus, batch_size, precision, cache, show_progress)
+        method = "dense"
+    counts = {"queries": 0, "negatives": 0, "short": 0, "skipped_empty": 0}
+    bar = progress(total=len(qids), desc=f"mine ({method})", unit="q", disable=not show_progress or None)
+    with atomic_open(out) as fh:
+        if fmt == "tsv":
+            fh.write("query-id\tcorpus-id\tscore\n")
+        for s in range(0, len(qids), query_chunk):
+            chunk = qids[s:s + query_chunk]
+            texts = [queries[q] for q in chunk]
+            excl = corpus.rows_of(chunk, missing="ignore") if ignore_identical_ids else None
+            if method == "bm25":
+                top = engine.search(texts, depth)
+                if excl is not None:
+                    top.rows[top.rows == excl[:, None]] = -1
+            else:
+                top = engine.search(texts, depth, excl)
+            valid = top.rows >= 0
+            ids = corpus.ids.take(pa.array(top.rows[valid])).to_pylist()
+            pos = 0
+            for i, q in enumerate(chunk):
+                n = int(valid[i].sum())
+                docs = [d for d in ids[pos:pos + n] if d not in positives[q]][:k]
+                pos += n
+                if not docs:
+                    counts["skipped_empty"] += 1
+                    continue
+                counts["queries"] += 1
+                counts["negatives"] += len(docs)
+                counts["short"] += len(docs) < k
+                if fmt == "jsonl":
+                    fh.write(json.dumps({"qid": q, "docid": docs, "score": list(range(1, len(docs) + 1))},
+                                        ensure_ascii=False) + "\n")
+                else:
+                    fh.writelines(f"{q}\t{d}\t{r}\n" for r, d in enumerate(docs, 1))
+            bar.update(len(chunk))
+    bar.close()
+    if counts["queries"] == 0:
+        out.unlink(missing_ok=True)
+        raise DataError(qfile, "no negatives found for any query (empty corpus or no term overlap)")
+    stats = {"kind": "mining", "method": method, "dataset": str(dataset), "split": split, "k": k, "format": fmt,
+             "out": str(out), **counts, "seconds": round(time.perf_counter() - t0, 2)}
+    _log.info("mined %d negatives for %d queries (%s) in %.1f s -> %s", counts["negatives"], counts["queries"],
+              method, stats["seconds"], out)
+    return stats

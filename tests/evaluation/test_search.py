@@ -1,0 +1,84 @@
+import numpy as np
+import pytest
+
+from sycl.evaluation.search import TopK, exact_search, merge_topk
+
+
+def brute_force(q, d, k, exclude=None):
+    """Reference: float64 scores, order (score desc, row asc), excluded rows and padding as -1."""
+    s = q.astype(np.float64) @ d.astype(np.float64).T
+    if exclude is not None:
+        for i, e in enumerate(exclude):
+            if e >= 0:
+                s[i, e] = -np.inf
+    out = np.full((len(q), k), -1, dtype=np.int64)
+    for i, row in enumerate(s):
+        order = np.lexsort((np.arange(len(row)), -row))[:k]
+        order = order[~np.isneginf(row[order])]
+        out[i, :len(order)] = order
+    return out
+
+
+@pytest.mark.parametrize("n", [1, 7, 100, 3000])
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_matches_brute_force_with_many_exact_ties(n, precision):
+    rng = np.random.default_rng(n)
+    # small integers: every dot product is exact in fp32 and bf16, and ties are everywhere
+    q = rng.integers(-3, 4, (40, 16)).astype(np.float32)
+    d = rng.integers(-3, 4, (n, 16)).astype(np.float32)
+    d[n // 2:] = d[: n - n // 2]  # exact duplicate documents
+    exclude = rng.integers(-1, n, 40)
+    ref = brute_force(q, d, 10, exclude)
+    for block in (5, 64, 32768):
+        got = exact_search(q, d, 10, precision=precision, exclude=exclude, doc_block=block, query_block=7)
+        np.testing.assert_array_equal(got.rows, ref)
+        assert np.isneginf(got.scores[got.rows < 0]).all()
+        valid = got.rows >= 0
+        np.testing.assert_allclose(got.scores[valid], (q[:, None, :] * d[np.maximum(got.rows, 0)]).sum(-1)[valid])
+
+
+def test_shards_merge_to_the_single_search():
+    rng = np.random.default_rng(0)
+    q = rng.integers(-2, 3, (30, 8)).astype(np.float32)
+    d = rng.integers(-2, 3, (1000, 8)).astype(np.float32)
+    full = exact_search(q, d, 20)
+    parts = [exact_search(q, d[a:b], 20, row_offset=a) for a, b in ((0, 333), (333, 700), (700, 1000))]
+    merged = merge_topk(parts, 20)
+    np.testing.assert_array_equal(merged.rows, full.rows)
+    np.testing.assert_array_equal(merged.scores, full.scores)
+
+
+def test_bf16_candidates_rescored_give_the_fp32_ranking_on_real_valued_data():
+    rng = np.random.default_rng(1)
+    centers = rng.standard_normal((50, 64))
+    d = centers[rng.integers(0, 50, 20000)] + 0.5 * rng.standard_normal((20000, 64))
+    d = (d / np.linalg.norm(d, axis=1, keepdims=True)).astype(np.float32)
+    q = d[rng.integers(0, 20000, 100)] + 0.1 * rng.standard_normal((100, 64)).astype(np.float32)
+    exact = exact_search(q, d, 10, precision="fp32")
+    fast = exact_search(q, d, 10, precision="bf16")
+    np.testing.assert_array_equal(fast.rows, exact.rows)
+    np.testing.assert_array_equal(fast.scores, exact.scores)  # final scores are recomputed in fp32
+
+
+def test_faiss_flat_agrees_with_exact_search():
+    faiss_index = pytest.importorskip("sycl.evaluation.faiss_index")
+    pytest.importorskip("faiss")
+    rng = np.random.default_rng(2)
+    d = rng.standard_normal((2000, 32)).astype(np.float32)
+    q = rng.standard_normal((20, 32)).astype(np.float32)
+    excl = np.arange(20)
+    a = exact_search(q, d, 10, exclude=excl)
+    b = faiss_index.faiss_search(q, d, 10, "Flat", exclude=excl)
+    np.testing.assert_array_equal(a.rows, b.rows)
+    assert not (b.rows == excl[:, None]).any()
+
+
+def test_dimension_mismatch_is_an_error():
+    with pytest.raises(ValueError, match="dimension"):
+        exact_search(np.zeros((2, 4), np.float32), np.zeros((3, 5), np.float32), 2)
+
+
+def test_topk_type():
+    r = exact_search(np.eye(3, dtype=np.float32), np.eye(3, dtype=np.float32), 5)
+    assert isinstance(r, TopK) and r.rows.shape == (3, 5)
+    np.testing.assert_array_equal(r.rows[:, 0], [0, 1, 2])
