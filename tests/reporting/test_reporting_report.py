@@ -121,3 +121,13 @@ def test_cli_empty_dir_exits_2(tmp_path, capsys):
     assert main(["report", str(tmp_path / "empty")]) == 2
     assert "nothing to report" in capsys.readouterr().err
     assert not (tmp_path / "empty" / "report").exists()
+
+
+def test_generation_failures_and_timings_are_reported(tmp_path):
+    gen = write_generation(tmp_path / "run" / "data")
+    manifest = json.loads((gen / "manifest.json").read_text())
+    manifest["failures"] = [{"query_id": "q9", "error": "no passage for level 1 <parse>", "raw": "..."}]
+    (gen / "manifest.json").write_text(json.dumps(manifest))
+    html = build_report([tmp_path / "run"])[0].read_text()
+    assert "1 quer(y/ies) failed; first: q9: no passage for level 1 &lt;parse&gt;" in html
+    assert '<td class="num">160.0</td>' in html and '<td class="num">12.5</td>' in html

@@ -209,11 +209,19 @@ def _data_section(art: Artefacts, n_samples: int, max_chars: int, notes: list[st
         m = g.manifest
         c = m.get("counts") or {}
         q = m.get("quality") or {}
+        tm = m.get("timings") or {}
         sec.tables.append(Table(
-            ["generated set", "backend", "model", "queries", "done", "failed", "passages", "judge", "Kendall tau", "expected order"],
+            ["generated set", "backend", "model", "queries", "done", "failed", "passages", "seconds", "tokens/s", "judge",
+             "Kendall tau", "expected order"],
             [[g.name, str(m.get("backend", "\u2014")), str(m.get("model", "\u2014")), fmt(c.get("queries")), fmt(c.get("done")),
-              fmt(c.get("failed")), fmt(c.get("passages")), str(q.get("judge", "\u2014")), fmt(q.get("kendall_tau_mean"), 3),
-              fmt(q.get("share_expected_order"), 3)]], caption="Generation"))
+              fmt(c.get("failed")), fmt(c.get("passages")), fmt(tm.get("seconds"), 1), fmt(tm.get("tokens_per_s"), 1),
+              str(q.get("judge", "\u2014")), fmt(q.get("kendall_tau_mean"), 3), fmt(q.get("share_expected_order"), 3)]],
+            caption="Generation"))
+        failures = m.get("failures") or []
+        if isinstance(failures, list) and failures:
+            first = failures[0] if isinstance(failures[0], dict) else {}
+            sec.notes.append(f"Generated set {g.name}: {len(failures)} quer(y/ies) failed; first: "
+                             f"{first.get('query_id', '?')}: {str(first.get('error', ''))[:200]}")
         per_level = _levels(q.get("per_level_mean"), f"{g.path}/manifest.json", notes)
         per_level = {k: float(v) for k, v in per_level.items() if isinstance(v, (int, float))}
         chart = plots.level_quality(per_level, str(q.get("judge", "")), q.get("kendall_tau_mean"), q.get("share_expected_order"),
