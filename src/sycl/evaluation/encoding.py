@@ -84,10 +84,10 @@ class Encoded:
     key: str | None = None
 
 
-def encoding_settings(model) -> dict:
-    """The model settings that change its vectors (part of the cache key)."""
-    keys = ("pooling", "normalize", "similarity", "query_prefix", "passage_prefix", "max_query_length", "max_passage_length")
-    return {k: model.settings.get(k) for k in keys}
+def encoding_settings(model, kind: str) -> dict:
+    """The model settings that change the vectors of ``kind`` texts (part of the cache key)."""
+    own = ("query_prefix", "max_query_length") if kind == "query" else ("passage_prefix", "max_passage_length")
+    return {k: model.settings.get(k) for k in ("pooling", "normalize", "similarity", *own)}
 
 
 def encode(
@@ -114,7 +114,7 @@ def encode(
     if cache is not None:
         model_fp = model_fp or model_fingerprint(model)
         texts_fp, _ = texts_fingerprint(source.batches())
-        key = entry_key(model_fp, encoding_settings(model), kind, str(dtype or "float32"), texts_fp)
+        key = entry_key(model_fp, encoding_settings(model, kind), kind, str(dtype or "float32"), texts_fp)
         hit = cache.load(key)
         if hit is not None and hit.shape == (n, dim):
             _log.info("%d %s vectors from the cache (%s)", n, kind, cache.path(key).name[:12])
@@ -132,7 +132,7 @@ def encode(
 
     try:
         if cache is not None:
-            meta = {"kind": kind, "model": str(getattr(model, "source", "")), "settings": encoding_settings(model),
+            meta = {"kind": kind, "model": str(getattr(model, "source", "")), "settings": encoding_settings(model, kind),
                     "dtype": str(dtype or "float32")}
             with cache.writer(key, n, dim, meta) as out:
                 fill(out)

@@ -63,8 +63,9 @@ def compute_metrics(
 ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """Return ``(means, per_query)``: ``{measure: mean}`` and ``{measure: {qid: value}}``.
 
-    Queries are those present in both ``qrels`` and ``run`` (trec_eval's rule); means are
-    over those queries.
+    Every judged query counts: one with no retrieved document scores 0 (ir-measures' rule,
+    stricter than trec_eval's default of skipping it); run queries without judgements are
+    ignored.
     """
     qrels = {q: {d: int(v) for d, v in docs.items()} for q, docs in qrels.items()}
     run = {q: {d: float(s) for d, s in docs.items()} for q, docs in run.items() if q in qrels}
