@@ -176,7 +176,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--passages", type=int, default=2_000_000)
     ap.add_argument("--queries", type=int, default=500_000)
-    ap.add_argument("--workdir", help="where to generate (default: a temporary folder, removed afterwards)")
+    ap.add_argument("--workdir", help="where to generate (kept and reused; default: a temporary folder, removed afterwards)")
     ap.add_argument("--json", help="write the summary here")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
@@ -196,7 +196,11 @@ def main() -> None:
     try:
         folder, cache = work / "data", work / "cache"
         t0 = time.perf_counter()
-        generate(folder, args.passages, args.queries)
+        marker = folder / f".generated-{args.passages}-{args.queries}"
+        if not marker.exists():  # a kept --workdir is reused across runs
+            shutil.rmtree(folder, ignore_errors=True)
+            generate(folder, args.passages, args.queries)
+            marker.touch()
         gen_s = time.perf_counter() - t0
         shutil.rmtree(cache, ignore_errors=True)
         a = [str(folder), str(cache), str(args.passages), str(args.queries)]

@@ -28,18 +28,35 @@ def _blank(arr) -> bool:
 
 
 def queries_fast(path: Path) -> dict[str, str] | None:
-    """``{query_id: text}`` from a BEIR ``queries.jsonl`` via Arrow, or None to use the line reader."""
+    """``{query_id: text}`` from a BEIR ``queries.jsonl`` via Arrow, or None to use the line reader.
+
+    Streams 1 MiB blocks into the dict, so the transient Arrow memory stays small (500k
+    queries: ~105 MB resident in all, against ~90 MB for the dict alone).
+    """
+    out: dict[str, str] = {}
     try:
-        opts = pajson.ParseOptions(explicit_schema=_QUERY_SCHEMA, unexpected_field_behavior="ignore")
-        table = pajson.read_json(str(path), parse_options=opts)
-        table.validate(full=True)
+        n = _stream_queries(path, out)
     except (pa.ArrowException, UnicodeDecodeError, OSError):
-        return None
-    ids, texts = table.column("_id"), table.column("text")
-    if not table.num_rows or ids.null_count or texts.null_count or _blank(ids) or _blank(texts):
-        return None
-    out = dict(zip(ids.to_pylist(), texts.to_pylist()))
-    return out if len(out) == table.num_rows else None  # duplicates: the line reader names them
+        n = None
+    pa.default_memory_pool().release_unused()
+    return out if n and len(out) == n else None  # duplicates: the line reader names them
+
+
+def _stream_queries(path: Path, out: dict[str, str]) -> int | None:
+    opts = pajson.ParseOptions(explicit_schema=_QUERY_SCHEMA, unexpected_field_behavior="ignore")
+    reader = pajson.open_json(str(path), read_options=pajson.ReadOptions(block_size=1 << 20), parse_options=opts)
+    n = 0
+    for batch in reader:
+        batch.validate(full=True)
+        if batch.column("_id").null_count or batch.column("text").null_count:
+            return None
+        ids, texts = batch.column("_id").to_pylist(), batch.column("text").to_pylist()
+        # blank check in Python: Arrow compute kernels would cost ~40 MB resident on first use
+        if not all(map(str.strip, ids)) or not all(map(str.strip, texts)):
+            return None
+        out.update(zip(ids, texts))
+        n += batch.num_rows
+    return n
 
 
 def _qrels_tsv_fast(path: Path) -> pa.Table | None:
