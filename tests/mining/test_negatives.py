@@ -67,3 +67,18 @@ def test_dense_negatives(tiny, tmp_path):
 def test_bad_format_is_an_error(tiny, tmp_path):
     with pytest.raises(DataError, match="format"):
         mine_negatives(tiny, tmp_path / "x.jsonl", fmt="csv")
+
+
+def test_mined_file_is_a_training_source_with_group_random_k(tiny, tmp_path):
+    from sycl.data.pool import PassagePool
+    from sycl.data.specs import SourceSpec
+
+    out = tmp_path / "neg.jsonl"
+    mine_negatives(tiny, out, k=5, show_progress=False)
+    spec = SourceSpec(path=str(tiny), qrels=str(out), score_transform=0, group_random_k=2)
+    pool = PassagePool.load([spec], seed=0)
+    groups = pool.groups(epoch=0)
+    assert pool.n_queries == len(read_qrels(out))
+    for q in range(pool.n_queries):
+        passages, labels = groups.of(q)
+        assert len(passages) == 2 and (labels == 0).all()
