@@ -132,13 +132,14 @@ class Runner:
                     lambda: split_holdout(self.dir / "generated", out, h.fraction, seed))
 
     def _mine(self) -> None:
-        from sycl.mining import mine
+        from sycl.mining import mine_negatives
 
         m = self.cfg.mine
         settings = substitute(m.model_dump(), self.paths)
         out = Path(self.paths["negatives"])
         self._stage("mine", "mine", settings, ["holdout", "generate"], out,
-                    lambda: mine(settings["dataset"], out, split=m.split, k=m.k, model=settings["model"]))
+                    lambda: mine_negatives(settings["dataset"], out, split=m.split, k=m.k, model=settings["model"],
+                                           show_progress=False))
 
     def _train(self) -> list[tuple[str, Path]]:
         from sycl.training import train
@@ -176,6 +177,10 @@ class Runner:
             out = self.dir / "eval" / name
             self._stage(f"evaluate/{name}", "evaluate", settings, upstream + ["holdout"], out / "metrics.json",
                         lambda m=model, o=out: evaluate(m, datasets, o, split=e.split, **e.settings))
+            if upstream:  # a trained model: its card gets the evaluation results
+                from sycl.reporting import write_model_card
+
+                write_model_card(Path(model), [out / "metrics.json"])
 
     def _report(self) -> None:
         from sycl.reporting import build_report
