@@ -11,6 +11,11 @@ its defaults (fp32) and, for reference, with ``bf16=True``.
     .venv/bin/python benchmarks/bench_train_throughput.py [--steps 12] [--warmup 2] [--batch 16]
 
 Prints JSON: query-groups/s, seconds per step, peak RSS (GB) per trainer and the ratios.
+
+``--quality`` instead checks that bf16 autocast trains to the same quality as fp32: Cranfield's
+225 queries are split in fixed halves (seed 0), the default recipe trains one epoch on the first
+half under each precision, and nDCG@10 on the second half (exact search over the whole corpus,
+fp32 encoding for both) is compared with zero-shot.
 """
 from __future__ import annotations
 
@@ -89,6 +94,49 @@ def run_st(args) -> dict:
     return {"step_times": times, "peak_rss_gb": peak_gb()}
 
 
+def quality(args) -> dict:
+    import numpy as np
+
+    from sycl.evaluation.metrics import compute_metrics
+    from sycl.io import read_qrels, read_queries
+    from sycl.io.corpus import Corpus
+    from sycl.modeling import BiEncoder
+    from sycl.training import train
+
+    qrels = read_qrels(DATA / "qrels" / "test.tsv")
+    queries = read_queries(DATA / "queries.jsonl")
+    qids = sorted(qrels)
+    rng = np.random.default_rng(0)
+    perm = rng.permutation(len(qids))
+    train_ids, test_ids = [qids[i] for i in perm[: len(qids) // 2]], [qids[i] for i in perm[len(qids) // 2:]]
+    work = Path(tempfile.mkdtemp())
+    (work / "train_ids.txt").write_text("\n".join(train_ids) + "\n")
+    corpus = Corpus.open(DATA / "corpus.jsonl")
+    doc_texts = [t for _, batch in corpus.iter_batches() for t in batch]
+    doc_ids = corpus.ids.to_pylist()
+
+    def ndcg(model_dir) -> float:
+        enc = BiEncoder.from_pretrained(str(model_dir)) if model_dir else BiEncoder.from_pretrained(
+            max_query_length=args.max_length, max_passage_length=args.max_length)
+        d = enc.encode(doc_texts, "passage", precision="fp32")
+        q = enc.encode([queries[i] for i in test_ids], "query", precision="fp32")
+        scores = q @ d.T
+        top = np.argsort(-scores, axis=1)[:, :100]
+        run = {qid: {doc_ids[j]: float(scores[i, j]) for j in top[i]} for i, qid in enumerate(test_ids)}
+        return compute_metrics({k: qrels[k] for k in test_ids}, run, ["nDCG@10"])[0]["nDCG@10"]
+
+    out = {"split": {"train": len(train_ids), "test": len(test_ids), "seed": 0}, "zero_shot": round(ndcg(None), 4)}
+    for precision in ("fp32", "bf16"):
+        t0 = time.perf_counter()
+        model = train({"name": f"q-{precision}", "model": {"max_query_length": args.max_length, "max_passage_length": args.max_length},
+                       "data": {"sources": [{"path": str(DATA), "qrels": "test", "query_subset": str(work / "train_ids.txt")}],
+                                "group_size": args.k},
+                       "train": {"batch_size": args.batch, "epochs": 1, "lr": 2e-5, "precision": precision, "seed": 1,
+                                 "save_every": 0}}, out=work / precision)
+        out[precision] = {"nDCG@10": round(ndcg(model), 4), "train_seconds": round(time.perf_counter() - t0, 1)}
+    return out
+
+
 def summarise(name: str, res: dict, args) -> dict:
     t = res["step_times"]
     steady = t[args.warmup:]
@@ -108,7 +156,12 @@ def main() -> None:
     ap.add_argument("--peer-bf16", action="store_true")
     ap.add_argument("--child", choices=["sycl", "st"])
     ap.add_argument("--skip-peer-bf16", action="store_true")
+    ap.add_argument("--quality", action="store_true", help="bf16 vs fp32 training quality instead of speed")
     args = ap.parse_args()
+    if args.quality:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        print(json.dumps(quality(args), indent=2))
+        return
     if args.child:
         res = run_sycl(args) if args.child == "sycl" else run_st(args)
         print(json.dumps(res))

@@ -188,10 +188,13 @@ class Trainer:
         window = {"loss": 0.0, "n": 0, "groups": 0, "t": time.perf_counter()}
         stopped = None
         accum = tc.gradient_accumulation
+        cached_epoch, batches = -1, []
         while self.step < self.total_steps and stopped is None:
             epoch = self.step // self.steps_per_epoch
-            self.dataset.set_epoch(epoch)
-            batches = batch_order(len(self.dataset), tc.batch_size, tc.seed, epoch, ctx.world_size)
+            if cached_epoch != epoch:
+                self.dataset.set_epoch(epoch)
+                batches = batch_order(len(self.dataset), tc.batch_size, tc.seed, epoch, ctx.world_size)
+                cached_epoch = epoch
             s = self.step - epoch * self.steps_per_epoch
             micro = batches[s * accum:(s + 1) * accum]
             step_loss = 0.0
