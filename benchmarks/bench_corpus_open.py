@@ -8,6 +8,8 @@ MARCO, and 500,000 queries) in a temporary folder, then measures, each in a fres
   of one query's passages), seconds and extra RSS over the process after imports;
 * ``naive`` (the peer): ``{d["_id"]: d for d in map(json.loads, corpus)}`` + the same
   queries, seconds and extra RSS;
+* ``qrels``/``qrels_table``: the 2M judgements of ``qrels/train.tsv`` as dicts
+  (``read_qrels``) and as an Arrow table (``read_qrels_table``), for the record;
 * ``hash``: id hashing of all passage ids, vectorised (``hash_ids``) vs per-id blake2b
   in Python (the previous implementation).
 
@@ -139,6 +141,16 @@ def worker_qrels(folder: Path) -> dict:
     return {"seconds": sec, "extra_rss_mb": (rss_kb()[0] - base) / 1024, "judgements": sum(map(len, q.values()))}
 
 
+def worker_qrels_table(folder: Path) -> dict:
+    from sycl.io.columnar import read_qrels_table
+
+    base = rss_kb()[0]
+    t0 = time.perf_counter()
+    t = read_qrels_table(folder / "qrels" / "train.tsv")
+    sec = time.perf_counter() - t0
+    return {"seconds": sec, "extra_rss_mb": (rss_kb()[0] - base) / 1024, "judgements": t.num_rows}
+
+
 def worker_hash(cache: Path) -> dict:
     import hashlib
 
@@ -188,6 +200,7 @@ def main() -> None:
                "sycl": lambda: worker_sycl(folder, cache, n_p, n_q),
                "naive": lambda: worker_naive(folder, n_p, n_q),
                "qrels": lambda: worker_qrels(folder),
+               "qrels_table": lambda: worker_qrels_table(folder),
                "hash": lambda: worker_hash(cache)}[args.worker]()
         print(json.dumps(res))
         return
@@ -210,6 +223,7 @@ def main() -> None:
         res["sycl"] = run_worker("sycl", *a)
         res["naive"] = run_worker("naive", *a)
         res["qrels"] = run_worker("qrels", *a)
+        res["qrels_table"] = run_worker("qrels_table", *a)
         res["hash"] = run_worker("hash", *a, env={"BENCH_FOLDER": str(folder)})
         res["machine"] = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
         res["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
@@ -227,6 +241,7 @@ def main() -> None:
 | extra RSS to first sample (MB) | {s['extra_rss_mb']:.0f} | {n['extra_rss_mb']:.0f} | {n['extra_rss_mb'] / max(s['extra_rss_mb'], 1):.1f}x less |
 | Corpus.open alone, warm (s) | {s['open_seconds']:.3f} | - | - |
 | cold conversion JSONL -> Arrow (s) | {res['convert']['seconds']:.1f} ({res['convert']['path']} path, peak RSS {res['convert']['peak_rss_mb']:.0f} MB) | - | - |
+| read 2M-judgement qrels (s / extra MB) | {res['qrels_table']['seconds']:.1f} / {res['qrels_table']['extra_rss_mb']:.0f} as Arrow table | {res['qrels']['seconds']:.1f} / {res['qrels']['extra_rss_mb']:.0f} as dicts (read_qrels) | - |
 | hash {res['hash']['n']:,} ids (s) | {res['hash']['vectorised_s']:.2f} vectorised | {res['hash']['python_blake2b_s']:.2f} per-id blake2b | {res['hash']['python_blake2b_s'] / res['hash']['vectorised_s']:.0f}x |
 """)
 

@@ -24,7 +24,8 @@ _HEADER_WORDS = ("query-id", "query_id", "qid")
 
 
 def _blank(arr) -> bool:
-    return bool(pc.any(pc.equal(pc.utf8_trim_whitespace(arr), "")).as_py())
+    """True when some value is empty or whitespace (no Python scalar argument: it imports pandas)."""
+    return len(arr) > 0 and pc.min(pc.utf8_length(pc.utf8_trim_whitespace(arr))).as_py() == 0
 
 
 def queries_fast(path: Path) -> dict[str, str] | None:
@@ -69,7 +70,7 @@ def _qrels_tsv_fast(path: Path) -> pa.Table | None:
         skip = 1 if head.split(b"\t")[0].strip().decode("utf-8", "replace").lower() in _HEADER_WORDS else 0
         table = pacsv.read_csv(
             str(path),
-            read_options=pacsv.ReadOptions(column_names=["query-id", "corpus-id", "score"], skip_rows=skip),
+            read_options=pacsv.ReadOptions(column_names=["query-id", "corpus-id", "score"], skip_rows=skip, block_size=4 << 20),
             parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False, ignore_empty_lines=True),
             convert_options=pacsv.ConvertOptions(
                 column_types={"query-id": pa.string(), "corpus-id": pa.string(), "score": pa.float64()},
@@ -78,25 +79,29 @@ def _qrels_tsv_fast(path: Path) -> pa.Table | None:
         table.validate(full=True)
     except (pa.ArrowException, UnicodeDecodeError, OSError):
         return None
-    q = pc.utf8_trim_whitespace(table.column("query-id"))
-    d = pc.utf8_trim_whitespace(table.column("corpus-id"))
-    s = table.column("score")
+    table = table.combine_chunks()
+    q = pc.utf8_trim_whitespace(table.column("query-id").chunk(0))
+    d = pc.utf8_trim_whitespace(table.column("corpus-id").chunk(0))
+    s = table.column("score").chunk(0)
     if not table.num_rows or s.null_count or _blank(q) or _blank(d):
         return None
-    sv = s.to_numpy()
+    sv = np.frombuffer(s.buffers()[1], dtype=np.float64)[s.offset: s.offset + len(s)]  # Array.to_numpy may import pandas
     if not np.isfinite(sv).all() or (sv != np.round(sv)).any():
         return None
-    return pa.table([q, d, pa.chunked_array([sv.astype(np.int64)])], schema=QRELS_SCHEMA)
+    labels = np.ascontiguousarray(sv, dtype=np.int64)
+    labels_arr = pa.Array.from_buffers(pa.int64(), len(labels), [None, pa.py_buffer(labels)])  # no pandas import
+    return pa.table([q, d, pa.chunked_array([labels_arr])], schema=QRELS_SCHEMA)
 
 
 def _has_duplicates(table: pa.Table) -> bool:
     from sycl.io.corpus import hash_ids
 
-    pairs = pc.binary_join_element_wise(table.column("query-id"), table.column("corpus-id"), "\t")
-    h = np.sort(hash_ids(pairs))
+    q, d = table.column("query-id"), table.column("corpus-id")
+    h = hash_ids(q) * np.uint64(0x9E3779B97F4A7C15) ^ hash_ids(d)  # pair hash, wrapping uint64
+    h.sort()
     if not (h[1:] == h[:-1]).any():
         return False
-    keys = pairs.to_pylist()  # a 64-bit collision or a real duplicate: check exactly
+    keys = list(zip(q.to_pylist(), d.to_pylist()))  # a 64-bit collision or a real duplicate: check exactly
     return len(set(keys)) != len(keys)
 
 
@@ -113,7 +118,9 @@ def read_qrels_table(path: str | Path) -> pa.Table:
     if not path.exists():
         raise DataError(path, "file not found")
     table = _qrels_tsv_fast(path) if path.suffix not in (".jsonl", ".json") else None
+    pa.default_memory_pool().release_unused()  # the CSV reader's buffers
     if table is not None and not _has_duplicates(table):
+        pa.default_memory_pool().release_unused()
         return table
     read_qrels(path)  # raises the precise error (duplicate, bad label, ...) if there is one
     rows = list(zip(*[(q, d, r) for _, q, d, r in iter_qrels(path)]))
