@@ -241,7 +241,8 @@ def convert_hub_layout(src: Path, dst: Path) -> Path:
         raise DataError(src, "no corpus/queries found (expected corpus.jsonl[.gz] or corpus/*.parquet, and the same for queries)")
     splits = _qrels_files(src)
     if not splits:
-        raise DataError(src, "no qrels found (expected qrels/<split>.tsv or qrels/<split>-*.parquet)")
+        raise DataError(src, "no qrels found (expected qrels/<split>.tsv or qrels/<split>-*.parquet; "
+                             "the BeIR/<name> hub repositories keep them in BeIR/<name>-qrels)")
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", dir=dst.parent))
     try:
