@@ -1,0 +1,127 @@
+"""`sycl run` end to end on a real local chat server and a tiny model: stages, skipping, --from."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sycl.cli import main
+from sycl.io import read_qrels, read_queries
+from sycl.io.errors import DataError
+from sycl.pipeline import Runner, load_run_config
+
+HERE = Path(__file__).resolve().parent
+SERVER = HERE.parent / "generation" / "chat_server.py"
+
+
+@pytest.fixture(scope="module")
+def server():
+    proc = subprocess.Popen([sys.executable, str(SERVER), "--port", "0"], stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    assert line.startswith("PORT"), line
+    yield f"http://127.0.0.1:{int(line.split()[1])}/v1"
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    sys.path.insert(0, str(HERE.parent / "training"))
+    from tinyexp import make_tiny_model
+
+    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+
+
+def write_experiment(tmp_path: Path, server: str, model: Path, **extra) -> Path:
+    queries = tmp_path / "queries.tsv"
+    queries.write_text("".join(f"q{i}\thow do {t} work\n" for i, t in enumerate(
+        ["solar panels", "river floods", "coffee roasting", "chess openings", "bee colonies", "glacier melt",
+         "bread yeast", "violin strings", "tide pools", "wind turbines"])))
+    train = {"epochs": 1, "batch_size": 4, "lr": 1e-4, "precision": "fp32", "log_every": 1, "save_every": 0}
+    mdl = {"model": str(model), "max_query_length": 16, "max_passage_length": 32}
+    cfg = {
+        "name": "t", "out": str(tmp_path / "run"), "seed": 5,
+        "generate": {"queries": str(queries), "backend": "openai", "base_url": server, "model": "test",
+                     "concurrency": 4, "judge": None},
+        "holdout": {"fraction": 0.3},
+        "train": {
+            "listwise": {"model": dict(mdl), "data": {"sources": [{"path": "{data}"}], "group_size": 4},
+                         "loss": {"name": "kl", "temperature": 0.5, "label_temperature": 0.5}, "train": dict(train)},
+            "infonce": {"model": dict(mdl), "data": {"sources": [{"path": "{data}"}], "format": "binary",
+                                               "positive_threshold": 2, "group_size": 3},
+                        "loss": "infonce", "train": dict(train)},
+        },
+        "evaluate": {"datasets": ["{heldout}"], "settings": {"show_progress": False, "precision": "fp32"}},
+        "report": True,
+    }
+    cfg.update(extra)
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_run_stages_skip_and_force(tmp_path, server, tiny_model, capsys):
+    exp = write_experiment(tmp_path, server, tiny_model)
+    assert main(["--quiet", "run", str(exp)]) == 0
+    run = tmp_path / "run"
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["kind"] == "run" and manifest["seed"] == 5 and "torch" in manifest["versions"]
+    stages = set(manifest["stages"])
+    assert stages == {"generate", "holdout", "train/listwise", "train/infonce", "evaluate/base",
+                      "evaluate/listwise", "evaluate/infonce", "report"}
+    # the held-out split: 3 of 10 queries, disjoint from the training queries, one corpus for both
+    split = json.loads((run / "holdout" / "split.json").read_text())
+    assert len(split["test"]) == 3 and not set(split["test"]) & set(split["train"])
+    assert set(read_queries(run / "holdout" / "test" / "queries.jsonl")) == set(split["test"])
+    assert set(read_qrels(run / "holdout" / "train" / "qrels" / "train.tsv")) == set(split["train"])
+    for name in ("base", "listwise", "infonce"):
+        metrics = json.loads((run / "eval" / name / "metrics.json").read_text())
+        assert metrics["results"][0]["n_queries"] == 3
+    assert "## " in (run / "models" / "listwise" / "README.md").read_text()  # model card with results
+    assert (run / "report" / "report.html").stat().st_size > 10_000
+    out = capsys.readouterr().out
+    assert "| listwise |" in out and "nDCG@10" in out
+
+    # a rerun with nothing changed skips every stage
+    assert main(["--quiet", "run", str(exp)]) == 0
+    again = json.loads((run / "manifest.json").read_text())
+    assert again["executed"] == [] and len(again["skipped"]) == len(stages)
+    assert again["stages"]["train/listwise"]["finished"] == manifest["stages"]["train/listwise"]["finished"]
+
+    # changing one model's settings redoes that model, its evaluation and the report only
+    cfg = yaml.safe_load(exp.read_text())
+    cfg["train"]["infonce"]["train"]["lr"] = 5e-5
+    exp.write_text(yaml.safe_dump(cfg))
+    assert main(["--quiet", "run", str(exp)]) == 0
+    third = json.loads((run / "manifest.json").read_text())
+    assert third["executed"] == ["train/infonce", "evaluate/infonce", "report"]
+
+    # --from train redoes training and everything after it, not generation
+    assert main(["--quiet", "run", str(exp), "--from", "train"]) == 0
+    forced = json.loads((run / "manifest.json").read_text())
+    assert "generate" in forced["skipped"] and "holdout" in forced["skipped"]
+    assert {"train/listwise", "train/infonce", "evaluate/base", "report"} <= set(forced["executed"])
+
+
+def test_run_config_errors_name_the_key(tmp_path, server, tiny_model):
+    exp = write_experiment(tmp_path, server, tiny_model, evalute={"datasets": ["x"]})
+    with pytest.raises(DataError, match="evalute: unknown key"):
+        load_run_config(exp)
+    exp = write_experiment(tmp_path, server, tiny_model)
+    cfg = yaml.safe_load(exp.read_text())
+    cfg["train"]["listwise"]["loss"]["temprature"] = 1
+    exp.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(DataError, match="train.listwise"):
+        load_run_config(exp)
+    assert main(["run", str(exp)]) == 2
+
+
+def test_unknown_stage_for_from(tmp_path, server, tiny_model):
+    cfg = load_run_config(write_experiment(tmp_path, server, tiny_model))
+    with pytest.raises(DataError, match="unknown stage"):
+        Runner(cfg, force_from="bake")
