@@ -75,14 +75,20 @@ def test_qrels_roundtrip_beir_tsv(tmp_path):
 
 def test_qrels_trec_four_columns(tmp_path):
     p = _write(tmp_path / "qrels.txt", "301 0 FBIS3-10082 1\n301 0 FBIS3-10169 0\n302 Q0 LA-1 2.0\n")
-    assert read_qrels(p) == {"301": {"FBIS3-10082": 1, "FBIS3-10169": 0}, "302": {"LA-1": 2}}
+    qrels = read_qrels(p)
+    assert qrels == {"301": {"FBIS3-10082": 1, "FBIS3-10169": 0}, "302": {"LA-1": 2}}
+    write_qrels(tmp_path / "qrels" / "test.tsv", qrels)  # TREC -> BEIR -> same judgements
+    assert read_qrels(tmp_path / "qrels" / "test.tsv") == qrels
 
 
 def test_qrels_grouped_jsonl(tmp_path):
     p = _write(tmp_path / "negatives.jsonl",
                json.dumps({"qid": "q1", "docid": ["a", "b"], "score": [1, 0]}) + "\n"
                + json.dumps({"qid": "q2", "docid": [7, "c"]}) + "\n")
-    assert read_qrels(p) == {"q1": {"a": 1, "b": 0}, "q2": {"7": 0, "c": 0}}
+    qrels = read_qrels(p)
+    assert qrels == {"q1": {"a": 1, "b": 0}, "q2": {"7": 0, "c": 0}}
+    write_qrels(tmp_path / "g.tsv", qrels)  # grouped -> BEIR -> same judgements
+    assert read_qrels(tmp_path / "g.tsv") == qrels
     assert [r[0] for r in iter_qrels(p)] == [1, 1, 2, 2]
 
 
