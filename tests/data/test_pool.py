@@ -153,3 +153,18 @@ def test_spec_errors_name_keys():
         validate(DataConfig, {"sources": [{"path": "x", "min_score": 2, "max_score": 2}]})
     with pytest.raises(DataError, match="path"):
         validate(DataConfig, {"sources": [{"corpus": "c.jsonl"}]})
+
+
+def test_cached_pool_is_mapped_and_invalidated_by_edits(tmp_path):
+    root = graded(tmp_path)
+    spec = [SourceSpec(path=str(root), max_score=3)]
+    first = per_query(PassagePool.load(spec))
+    again = PassagePool.load(spec)
+    assert isinstance(again.sources[0].passage, np.memmap)  # read from the cache
+    assert per_query(again) == first
+    qrels = root / "qrels" / "train.tsv"
+    qrels.write_text(qrels.read_text() + "q0\td1-3\t1\n")
+    edited = PassagePool.load(spec)
+    assert not isinstance(edited.sources[0].passage, np.memmap)
+    assert per_query(edited)["q0"] == {**first["q0"], "d1-3": 1.0}
+    assert per_query(PassagePool.load(spec, cache=False)) == per_query(edited)

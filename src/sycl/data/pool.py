@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sycl.data import pool_cache
 from sycl.data.specs import SourceSpec
 from sycl.data.tables import QrelsTable, read_id_list, read_qrels_table, read_queries_table
 from sycl.io.beir import qrels_path
@@ -95,8 +96,8 @@ def _resolve(spec: SourceSpec) -> tuple[Path, Path, Path]:
 class PassagePool:
     """All sources of a training set, loaded as arrays. ``PassagePool.load(specs)``."""
 
-    def __init__(self, sources: list[_Loaded], corpora: list[Corpus], corpus_names: list[str],
-                 query_ids: pa.Array, query_texts: pa.Array, seed: int):
+    def __init__(self, sources: list[_Loaded], query_ids: pa.Array, query_texts: pa.Array, *,
+                 corpora: list[Corpus], corpus_names: list[str], seed: int = 0):
         self.sources = sources
         self.corpora = corpora
         self.corpus_names = corpus_names
@@ -108,11 +109,16 @@ class PassagePool:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, specs: list[SourceSpec], seed: int = 0) -> "PassagePool":
+    def load(cls, specs: list[SourceSpec], seed: int = 0, cache: bool = True) -> "PassagePool":
+        """Load ``specs``; with ``cache`` the filtered arrays are kept under ``$SYCL_CACHE/pool/``.
+
+        The cache key covers every spec and the path, size and modification time of every file
+        read, so editing a qrels file or a spec rebuilds it. A cached pool is memory-mapped.
+        """
         corpora: list[Corpus] = []
         corpus_names: list[str] = []
         by_file: dict[Path, int] = {}
-        raw = []
+        resolved = []
         for i, spec in enumerate(specs):
             name = spec.name or f"source{i}"
             corpus_file, queries_file, qrels_file = _resolve(spec)
@@ -121,52 +127,27 @@ class PassagePool:
                 by_file[key] = len(corpora)
                 corpora.append(Corpus.open(corpus_file))
                 corpus_names.append(name)
-            raw.append((spec, name, by_file[key], queries_file, read_qrels_table(qrels_file)))
-        offsets = np.cumsum([0] + [len(c) for c in corpora]).astype(np.int64)
-
-        # filter, then collect the used queries of every source (ids + texts)
-        kept, q_ids, q_texts = [], [], []
-        for spec, name, ci, queries_file, table in raw:
-            table = _filter(spec, table)
-            ids, texts = read_queries_table(queries_file)
-            pos = pc.index_in(table.qid, value_set=ids)
-            if pos.null_count:
-                missing = pc.filter(table.qid, pc.is_null(pos)).unique()
-                raise DataError(table.path, f"{len(missing)} query id(s) are not in {queries_file}, e.g. {missing[:5].to_pylist()}")
-            rows = corpora[ci].rows_of(table.docid, missing="ignore")
-            if (rows < 0).any():
-                bad = pc.filter(table.docid, pa.array(rows < 0)).unique()
-                raise DataError(table.path, f"{len(bad)} document id(s) are not in corpus {corpora[ci].source}, e.g. {bad[:5].to_pylist()}")
-            pos = pos.to_numpy(zero_copy_only=False).astype(np.int64)
-            used = np.unique(pos)
-            q_ids.append(ids.take(pa.array(used)))
-            q_texts.append(texts.take(pa.array(used)))
-            kept.append((spec, name, table.path, pos, used, offsets[ci] + rows, table.score))
-
-        # one global index per query: the same id with the same text (e.g. MS MARCO queries in a
-        # real and a synthetic source) is one query; the same id with another text is another query
-        all_ids, all_texts = pa.concat_arrays(q_ids), pa.concat_arrays(q_texts)
-        enc = pc.binary_join_element_wise(all_ids, all_texts, "\x1f").dictionary_encode()
-        codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-        uniq, first = np.unique(codes, return_index=True)
-        order = np.argsort(first, kind="stable")  # global index in order of first appearance
-        rank = np.empty_like(order)
-        rank[order] = np.arange(len(order))
-        codes = rank[np.searchsorted(uniq, codes)]
-        query_ids = all_ids.take(pa.array(first[order]))
-        query_texts = all_texts.take(pa.array(first[order]))
-        n_ids = len(pc.unique(query_ids))
-        if n_ids < len(query_ids):
-            _log.warning("%d query id(s) appear in several sources with different texts; they are kept as "
-                         "different queries", len(query_ids) - n_ids)
-        sources, start = [], 0
-        for spec, name, path, pos, used, passage, score in kept:
-            local_to_global = np.full(int(used.max()) + 1 if used.size else 0, -1, dtype=np.int64)
-            local_to_global[used] = codes[start:start + used.size]
-            start += used.size
-            sources.append(_Loaded(spec, name, path, local_to_global[pos], passage.astype(np.int64), score))
-            _log.info("source %s: %d judgements for %d queries after filtering", name, len(score), used.size)
-        return cls(sources, corpora, corpus_names, query_ids, query_texts, seed)
+            resolved.append((spec, name, by_file[key], queries_file, qrels_file))
+        folder = None
+        if cache:
+            folder = pool_cache.cache_folder([
+                (spec.model_dump(mode="json"), [corpora[ci].source, qf, rf] + ([Path(spec.query_subset)] if spec.query_subset else []))
+                for spec, _, ci, qf, rf in resolved])
+        if folder is not None and (folder / "meta.json").exists():
+            try:
+                arrays, query_ids, query_texts = pool_cache.read(folder)
+                sources = [_Loaded(spec, name, rf, q, p, sc) for (spec, name, _, _, rf), (q, p, sc) in zip(resolved, arrays)]
+                return cls(sources, query_ids, query_texts, corpora=corpora, corpus_names=corpus_names, seed=seed)
+            except (OSError, ValueError, KeyError, pa.ArrowException) as err:  # a damaged cache is rebuilt
+                _log.warning("ignoring unreadable pool cache %s: %s", folder, err)
+        sources, query_ids, query_texts = _build(resolved, corpora)
+        if folder is not None:
+            try:
+                pool_cache.write(folder, [(s.query, s.passage, s.score) for s in sources], query_ids, query_texts)
+            except OSError as err:
+                _log.warning("could not write the pool cache %s: %s", folder, err)
+        pa.default_memory_pool().release_unused()
+        return cls(sources, query_ids, query_texts, corpora=corpora, corpus_names=corpus_names, seed=seed)
 
     # ---------------------------------------------------------------- grouping
     @property
@@ -212,6 +193,59 @@ class PassagePool:
         """Namespaced id ``<corpus name>/<doc id>`` of a global passage index."""
         c = int(np.searchsorted(self.offsets, passage, side="right") - 1)
         return f"{self.corpus_names[c]}/{self.corpora[c].id_at(int(passage - self.offsets[c]))}"
+
+
+def _build(resolved, corpora: list[Corpus]) -> tuple[list[_Loaded], pa.Array, pa.Array]:
+    """Read, filter and index every source (the uncached path of :meth:`PassagePool.load`)."""
+    offsets = np.cumsum([0] + [len(c) for c in corpora]).astype(np.int64)
+    raw = [(spec, name, ci, queries_file, read_qrels_table(qrels_file))
+           for spec, name, ci, queries_file, qrels_file in resolved]
+
+    # filter, then collect the used queries of every source (ids + texts)
+    kept, q_ids, q_texts = [], [], []
+    for spec, name, ci, queries_file, table in raw:
+        table = _filter(spec, table)
+        ids, texts = read_queries_table(queries_file)
+        pos = pc.index_in(table.qid, value_set=ids)
+        if pos.null_count:
+            missing = pc.filter(table.qid, pc.is_null(pos)).unique()
+            raise DataError(table.path, f"{len(missing)} query id(s) are not in {queries_file}, e.g. {missing[:5].to_pylist()}")
+        rows = corpora[ci].rows_of(table.docid, missing="ignore")
+        if (rows < 0).any():
+            bad = pc.filter(table.docid, pa.array(rows < 0)).unique()
+            raise DataError(table.path, f"{len(bad)} document id(s) are not in corpus {corpora[ci].source}, e.g. {bad[:5].to_pylist()}")
+        pos = pos.to_numpy(zero_copy_only=False).astype(np.int64)
+        seen = np.zeros(len(ids), dtype=bool)
+        seen[pos] = True
+        used = np.nonzero(seen)[0]
+        q_ids.append(ids.take(pa.array(used)))
+        q_texts.append(texts.take(pa.array(used)))
+        kept.append((spec, name, table.path, pos, used, offsets[ci] + rows, table.score))
+
+    # one global index per query: the same id with the same text (e.g. MS MARCO queries in a
+    # real and a synthetic source) is one query; the same id with another text is another query
+    all_ids, all_texts = pa.concat_arrays(q_ids), pa.concat_arrays(q_texts)
+    enc = pc.binary_join_element_wise(all_ids, all_texts, "\x1f").dictionary_encode()
+    codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    uniq, first = np.unique(codes, return_index=True)
+    order = np.argsort(first, kind="stable")  # global index in order of first appearance
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    codes = rank[np.searchsorted(uniq, codes)]
+    query_ids = all_ids.take(pa.array(first[order]))
+    query_texts = all_texts.take(pa.array(first[order]))
+    n_ids = len(pc.unique(query_ids))
+    if n_ids < len(query_ids):
+        _log.warning("%d query id(s) appear in several sources with different texts; they are kept as "
+                     "different queries", len(query_ids) - n_ids)
+    sources, start = [], 0
+    for spec, name, path, pos, used, passage, score in kept:
+        local_to_global = np.full(int(used.max()) + 1 if used.size else 0, -1, dtype=np.int64)
+        local_to_global[used] = codes[start:start + used.size]
+        start += used.size
+        sources.append(_Loaded(spec, name, path, local_to_global[pos], passage.astype(np.int64), score))
+        _log.info("source %s: %d judgements for %d queries after filtering", name, len(score), used.size)
+    return sources, query_ids, query_texts
 
 
 def _filter(spec: SourceSpec, table: QrelsTable) -> QrelsTable:
