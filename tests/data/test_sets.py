@@ -103,3 +103,16 @@ def test_batch_order_global_batches_split_by_rank():
     assert np.array_equal(np.concatenate(two), np.concatenate(one)[:8])
     assert np.array_equal(np.concatenate([local_slice(two[0], r, 2) for r in range(2)]), two[0])
     assert not np.array_equal(np.concatenate(batch_order(10, 4, 3, 1)), np.concatenate(one))
+
+
+def test_binary_with_random_k_keeps_both_sides(tmp_path):
+    queries = {"q0": "only query"}
+    docs = [{"_id": f"d{j}", "text": f"passage {j}"} for j in range(6)]
+    qrels = {"train": {"q0": {"d0": 1, **{f"d{j}": 0 for j in range(1, 6)}}}}
+    root = write_beir(tmp_path / "r", docs, queries, qrels)
+    pool = PassagePool.load([SourceSpec(path=str(root), group_random_k=2)])
+    ds = BinarySet(pool, group_size=3)
+    for epoch in range(6):  # some epochs draw two negatives only; the positive must still come first
+        ds.set_epoch(epoch)
+        q, passages, labels = ds.group(0)
+        assert pool.passage_id(int(passages[0])).endswith("/d0") and labels.tolist() == [1, 0, 0]

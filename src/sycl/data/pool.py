@@ -106,6 +106,7 @@ class PassagePool:
         self.query_texts = query_texts
         self.seed = seed
         self._static: Groups | None = None
+        self._unselected: Groups | None = None
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -163,6 +164,8 @@ class PassagePool:
         """Selected, relabelled and merged passages per query for ``epoch`` (``select=False``: no per-query selection)."""
         if select and not self.resampled and self._static is not None:
             return self._static
+        if not select and self._unselected is not None:
+            return self._unselected
         qs, ps, ls = [], [], []
         for si, src in enumerate(self.sources):
             keep = _select(src, np.random.default_rng([self.seed, epoch, si])) if select else np.arange(len(src.score))
@@ -172,6 +175,8 @@ class PassagePool:
         groups = _merge(np.concatenate(qs), np.concatenate(ps), np.concatenate(ls), self.n_queries)
         if select and not self.resampled:
             self._static = groups
+        elif not select:
+            self._unselected = groups
         return groups
 
     # ---------------------------------------------------------------- texts

@@ -125,7 +125,7 @@ class BinarySet(_GroupSet):
         if group_size < 2:
             raise DataError(None, "a binary training set needs group_size >= 2 (one positive and at least one negative)")
         self.threshold = float(positive_threshold)
-        g = pool.groups(0) if not pool.resampled else pool.groups(0, select=False)
+        g = pool.groups(0, select=not pool.resampled)
         both = np.nonzero((g.label_min < self.threshold) & (g.labels >= self.threshold))[0]
         if both.size:
             q = int(np.searchsorted(g.indptr, both[0], side="right") - 1)
@@ -133,9 +133,10 @@ class BinarySet(_GroupSet):
                                   f"(label >= {self.threshold:g} in one source, below in another), e.g. query "
                                   f"{pool.query_ids[q].as_py()!r} with passage {pool.passage_id(int(g.passages[both[0]]))}; "
                                   "exclude those passages from the negative source")
-        pos = np.add.reduceat((self._groups.labels >= self.threshold).astype(np.int64), self._groups.indptr[:-1]) \
-            if len(self._groups.labels) else np.zeros(pool.n_queries, np.int64)
-        counts = np.diff(self._groups.indptr)
+        # which queries can form a group: judged on all their passages (a random_k draw varies per epoch)
+        pos = np.add.reduceat((g.labels >= self.threshold).astype(np.int64), g.indptr[:-1]) \
+            if len(g.labels) else np.zeros(pool.n_queries, np.int64)
+        counts = np.diff(g.indptr)
         pos = np.where(counts > 0, pos, 0)
         neg = counts - pos
         self.items = np.nonzero((pos > 0) & (neg > 0))[0].astype(np.int64)
@@ -151,6 +152,10 @@ class BinarySet(_GroupSet):
         passages, labels = self._groups.of(q)
         rng = self._rng(q)
         is_pos = labels >= self.threshold
+        if is_pos.all() or not is_pos.any():
+            # a per-epoch random selection (group_random_k) left this query one-sided: use all its passages
+            passages, labels = self.pool.groups(self.epoch, select=False).of(q)
+            is_pos = labels >= self.threshold
         positives, negatives = np.nonzero(is_pos)[0], np.nonzero(~is_pos)[0]
         p = positives[rng.integers(len(positives))]
         k = self.group_size - 1
