@@ -161,6 +161,7 @@ def test_cached_pool_is_mapped_and_invalidated_by_edits(tmp_path):
     first = per_query(PassagePool.load(spec))
     again = PassagePool.load(spec)
     assert isinstance(again.sources[0].passage, np.memmap)  # read from the cache
+    assert isinstance(again.groups().passages, np.memmap)  # epoch-independent groups cached too
     assert per_query(again) == first
     qrels = root / "qrels" / "train.tsv"
     qrels.write_text(qrels.read_text() + "q0\td1-3\t1\n")

@@ -136,19 +136,24 @@ class PassagePool:
                 for spec, _, ci, qf, rf in resolved])
         if folder is not None and (folder / "meta.json").exists():
             try:
-                arrays, query_ids, query_texts = pool_cache.read(folder)
+                arrays, query_ids, query_texts, groups = pool_cache.read(folder)
                 sources = [_Loaded(spec, name, rf, q, p, sc) for (spec, name, _, _, rf), (q, p, sc) in zip(resolved, arrays)]
-                return cls(sources, query_ids, query_texts, corpora=corpora, corpus_names=corpus_names, seed=seed)
+                pool = cls(sources, query_ids, query_texts, corpora=corpora, corpus_names=corpus_names, seed=seed)
+                if groups and not pool.resampled:
+                    pool._static = Groups(**groups)
+                return pool
             except (OSError, ValueError, KeyError, pa.ArrowException) as err:  # a damaged cache is rebuilt
                 _log.warning("ignoring unreadable pool cache %s: %s", folder, err)
         sources, query_ids, query_texts = _build(resolved, corpora)
+        pool = cls(sources, query_ids, query_texts, corpora=corpora, corpus_names=corpus_names, seed=seed)
         if folder is not None:
+            groups = None if pool.resampled else vars(pool.groups(0))
             try:
-                pool_cache.write(folder, [(s.query, s.passage, s.score) for s in sources], query_ids, query_texts)
+                pool_cache.write(folder, [(s.query, s.passage, s.score) for s in sources], query_ids, query_texts, groups)
             except OSError as err:
                 _log.warning("could not write the pool cache %s: %s", folder, err)
         pa.default_memory_pool().release_unused()
-        return cls(sources, query_ids, query_texts, corpora=corpora, corpus_names=corpus_names, seed=seed)
+        return pool
 
     # ---------------------------------------------------------------- grouping
     @property

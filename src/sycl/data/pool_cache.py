@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from sycl.io.corpus import cache_root
 
-_FORMAT = "pool-v1"
+_FORMAT = "pool-v2"
 
 
 def _stat(path: Path) -> list:
@@ -38,8 +38,9 @@ def cache_folder(specs_and_files: list[tuple[dict, list[Path]]]) -> Path:
 
 
 def write(folder: Path, arrays: list[tuple[np.ndarray, np.ndarray, np.ndarray]], query_ids: pa.Array,
-          query_texts: pa.Array) -> None:
-    """Save per-source ``(query, passage, score)`` arrays and the query table atomically (best effort)."""
+          query_texts: pa.Array, groups: dict[str, np.ndarray] | None = None) -> None:
+    """Save per-source ``(query, passage, score)`` arrays, the query table and, when the grouping does
+    not change per epoch, the grouped arrays (``groups.<name>.npy``) atomically."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
@@ -47,10 +48,13 @@ def write(folder: Path, arrays: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
             np.save(tmp / f"s{i}.query.npy", np.asarray(q, dtype=np.int64))
             np.save(tmp / f"s{i}.passage.npy", np.asarray(p, dtype=np.int64))
             np.save(tmp / f"s{i}.score.npy", np.asarray(s, dtype=np.float64))
+        for name, arr in (groups or {}).items():
+            np.save(tmp / f"groups.{name}.npy", arr)
         table = pa.table({"_id": query_ids, "text": query_texts})
         with pa.OSFile(str(tmp / "queries.arrow"), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
             w.write_table(table, max_chunksize=max(1, table.num_rows))
-        (tmp / "meta.json").write_text(json.dumps({"format": _FORMAT, "sources": len(arrays), "queries": len(query_ids)}))
+        (tmp / "meta.json").write_text(json.dumps({"format": _FORMAT, "sources": len(arrays), "queries": len(query_ids),
+                                                   "groups": sorted(groups or {})}))
         try:
             os.replace(tmp, folder)
         except OSError:  # another process wrote the same cache first
@@ -60,8 +64,8 @@ def write(folder: Path, arrays: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
         raise
 
 
-def read(folder: Path) -> tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray]], pa.Array, pa.Array]:
-    """Map a cache folder: per-source arrays (read-only memory maps) and the query ids and texts."""
+def read(folder: Path) -> tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray]], pa.Array, pa.Array, dict]:
+    """Map a cache folder: per-source arrays (read-only memory maps), the query ids and texts, the groups."""
     meta = json.loads((folder / "meta.json").read_text())
     if meta.get("format") != _FORMAT:
         raise ValueError(f"unknown pool cache format {meta.get('format')!r}")
@@ -71,4 +75,5 @@ def read(folder: Path) -> tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray]],
     ids, texts = table.column("_id"), table.column("text")
     ids = ids.chunk(0) if ids.num_chunks == 1 else ids.combine_chunks()
     texts = texts.chunk(0) if texts.num_chunks == 1 else texts.combine_chunks()
-    return arrays, ids, texts
+    groups = {name: np.load(folder / f"groups.{name}.npy", mmap_mode="r") for name in meta.get("groups", [])}
+    return arrays, ids, texts, groups
