@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -34,10 +35,17 @@ def _env():
 
 
 def torchrun(*args, cwd=None):
+    """Run ``torchrun --standalone --nproc_per_node=2 ARGS``; on timeout kill its whole process group."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", *map(str, args)]
-    done = subprocess.run(cmd, env=_env(), cwd=cwd, capture_output=True, text=True, timeout=240)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done
+    proc = subprocess.Popen(cmd, env=_env(), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"torchrun timed out:\n{err[-3000:]}")
+    assert proc.returncode == 0, out[-3000:] + err[-3000:]
 
 
 def run_worker(cfg: dict, tmp: Path, processes: int) -> dict:
