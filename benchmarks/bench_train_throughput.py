@@ -156,6 +156,7 @@ def main() -> None:
     ap.add_argument("--peer-bf16", action="store_true")
     ap.add_argument("--child", choices=["sycl", "st"])
     ap.add_argument("--skip-peer-bf16", action="store_true")
+    ap.add_argument("--threads", type=int, help="OMP_NUM_THREADS for both trainers (1 on a machine shared with other jobs)")
     ap.add_argument("--quality", action="store_true", help="bf16 vs fp32 training quality instead of speed")
     args = ap.parse_args()
     if args.quality:
@@ -167,6 +168,8 @@ def main() -> None:
         print(json.dumps(res))
         return
     env = dict(os.environ, HF_HUB_OFFLINE="1", SYCL_QUIET="1", TOKENIZERS_PARALLELISM="false")
+    if args.threads:
+        env["OMP_NUM_THREADS"] = str(args.threads)
     base = [sys.executable, __file__, "--steps", str(args.steps), "--batch", str(args.batch), "--k", str(args.k),
             "--max-length", str(args.max_length), "--precision", args.precision]
     runs = [("sycl (precision %s)" % args.precision, ["--child", "sycl"]), ("sentence-transformers fp32", ["--child", "st"])]
@@ -180,7 +183,7 @@ def main() -> None:
         out.append(summarise(name, json.loads(done.stdout.strip().splitlines()[-1]), args))
         print(json.dumps(out[-1]), file=sys.stderr)
     ours = out[0]["groups_per_s"]
-    report = {"settings": {"batch": args.batch, "k": args.k, "max_length": args.max_length, "steps": args.steps,
+    report = {"settings": {"threads": args.threads, "batch": args.batch, "k": args.k, "max_length": args.max_length, "steps": args.steps,
                            "warmup": args.warmup, "model": "all-MiniLM-L6-v2", "data": "cranfield"},
               "results": out, "ratios": {r["trainer"]: round(ours / r["groups_per_s"], 2) for r in out[1:]}}
     print(json.dumps(report, indent=2))

@@ -95,6 +95,8 @@ class TrainConfig(StrictModel):
     save_total_limit: int = Field(default=1, gt=0, description="checkpoints kept while training")
     keep_checkpoints: bool = Field(default=False, description="keep checkpoints after the final model is saved")
     deepspeed: str | None = Field(default=None, description="DeepSpeed JSON config (ZeRO); needs the deepspeed extra")
+    threads: int | None = Field(default=None, gt=0, description="torch CPU threads per process (default: torch's); "
+                                "1 avoids thread hand-off stalls on a machine shared with other jobs")
 
 
 class GuardConfig(StrictModel):

@@ -50,7 +50,7 @@ class TorchEngine:
         if self.scaler is not None:
             self.scaler.unscale_(self.optimizer)
         if self.max_grad_norm is not None:
-            norm = torch.nn.utils.clip_grad_norm_(self.params, self.max_grad_norm)
+            norm = torch.nn.utils.clip_grad_norm_(self.params, self.max_grad_norm, foreach=True)
         else:
             norm = torch.linalg.vector_norm(torch.stack([p.grad.detach().norm() for p in self.params if p.grad is not None]))
         if self.scaler is not None:

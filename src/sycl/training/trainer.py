@@ -67,7 +67,7 @@ def _fingerprint(config: ExperimentConfig) -> dict:
     """The settings a resumed run must share with the checkpoint (everything but logging/output)."""
     d = config.model_dump(mode="json")
     d.pop("out", None)
-    d["train"] = {k: v for k, v in d["train"].items() if k not in ("log_every", "save_every", "save_total_limit", "keep_checkpoints")}
+    d["train"] = {k: v for k, v in d["train"].items() if k not in ("log_every", "save_every", "save_total_limit", "keep_checkpoints", "threads")}
     return d
 
 
@@ -87,6 +87,8 @@ class Trainer:
     def prepare(self) -> None:
         """Load data, model, loss, optimiser and scheduler (called by :meth:`run`)."""
         cfg, tc = self.config, self.config.train
+        if tc.threads:
+            torch.set_num_threads(tc.threads)
         seed_everything(tc.seed)
         self.dataset = build_training_set(cfg.data, seed=tc.seed)
         settings = {k: v for k, v in cfg.model.model_dump().items() if k != "model" and v is not None}
@@ -103,7 +105,10 @@ class Trainer:
         self.steps_per_epoch = math.ceil(self.n_batches / tc.gradient_accumulation)
         total = self.steps_per_epoch * tc.epochs
         self.total_steps = min(total, tc.max_steps) if tc.max_steps else total
-        optimizer = torch.optim.AdamW(_param_groups(self.model, tc.weight_decay), lr=tc.lr)
+        try:  # one fused kernel per parameter group instead of several ops per tensor
+            optimizer = torch.optim.AdamW(_param_groups(self.model, tc.weight_decay), lr=tc.lr, fused=True)
+        except (RuntimeError, TypeError, ValueError):
+            optimizer = torch.optim.AdamW(_param_groups(self.model, tc.weight_decay), lr=tc.lr)
         from transformers import get_scheduler
         scheduler = get_scheduler(tc.schedule, optimizer, num_warmup_steps=math.ceil(tc.warmup_ratio * self.total_steps),
                                   num_training_steps=self.total_steps)
