@@ -76,10 +76,38 @@ def _group_size(n: int, c: int) -> int:
     return 1
 
 
-def _block_candidates(q: torch.Tensor, d: torch.Tensor, start: int, c: int,
-                      excl_cols: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top-``c`` (score, global row) of one block. ``q [Qb, dim]``, ``d [n, dim]`` in the search dtype."""
+def _top_idx(vals: torch.Tensor, ids: torch.Tensor, c: int, exact: bool) -> torch.Tensor:
+    """Column indices of the ``c`` best entries per row of ``vals [Q, n]`` (any float dtype).
+
+    A plain ``topk`` does the work; with ``exact``, rows whose ``c``-th and ``c+1``-th values
+    tie are redone on 64-bit keys so that the lower ``ids`` win the tie (rare: exact ties).
+    """
+    n = vals.shape[1]
+    if c >= n:
+        return torch.arange(n).expand(vals.shape[0], n)
+    kk = c + 1 if exact else c
+    v, idx = torch.topk(vals, kk, dim=1)
+    if exact:
+        tied = torch.nonzero(v[:, c - 1] == v[:, c]).squeeze(1)
+        if tied.numel():
+            keys = sort_keys(vals[tied].float(), ids[tied] if ids.shape[0] > 1 else ids.expand(len(tied), -1))
+            idx[tied, :c] = torch.topk(keys, c, dim=1).indices
+        idx = idx[:, :c]
+    return idx
+
+
+def _block_candidates(q: torch.Tensor, d: torch.Tensor, start: int, c: int, excl_cols: torch.Tensor | None,
+                      floor: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-``c`` (score, global row) of one block. ``q [Qb, dim]``, ``d [n, dim]`` in the search dtype.
+
+    ``floor [Qb]`` is each query's current ``c``-th best score: groups whose maximum is below
+    it cannot contribute, so only as many groups as the neediest query has above its floor
+    are examined (few, once the running top-k has filled). In float32 the selection is exact
+    with the total order; in bfloat16 it is a candidate set (ties among rounded scores are
+    broken arbitrarily) to be rescored.
+    """
     n = d.shape[0]
+    exact = d.dtype == torch.float32
     g = _group_size(n, c)
     n_groups = -(-n // g)
     pad = n_groups * g - n
@@ -95,18 +123,19 @@ def _block_candidates(q: torch.Tensor, d: torch.Tensor, start: int, c: int,
             s[:, g - pad:, n_groups - 1] = float("-inf")
         s = s.view(q.shape[0], -1)
         if excl_cols is not None:
-            hit = excl_cols >= 0
-            qi = torch.nonzero(hit).squeeze(1)
+            qi = torch.nonzero(excl_cols >= 0).squeeze(1)
             local = excl_cols[qi]
             s[qi, (local % g) * n_groups + local // g] = float("-inf")
-    s3 = s.view(-1, g, n_groups)
-    gmax = s3.amax(1).float()  # [Qb, n_groups]
-    gidx = torch.arange(n_groups, dtype=torch.int64).expand_as(gmax)
-    _, best = select_top(gmax, gidx, c)  # [Qb, c'] group ids
+    gmax = s.view(-1, g, n_groups).amax(1)  # [Qb, n_groups]
+    need = int((gmax.float() >= floor.unsqueeze(1)).sum(1).max())
+    if need == 0:
+        return torch.empty(q.shape[0], 0), torch.empty(q.shape[0], 0, dtype=torch.int64)
+    best = _top_idx(gmax, torch.arange(n_groups).unsqueeze(0), min(c, need), exact)  # group ids [Qb, c']
     cols = (best.unsqueeze(2) + n_groups * torch.arange(g).view(1, 1, g)).reshape(q.shape[0], -1)
-    vals = s.gather(1, cols).float()
+    vals = s.gather(1, cols)
     rows = start + (best.unsqueeze(2) * g + torch.arange(g).view(1, 1, g)).reshape(q.shape[0], -1)
-    return select_top(vals, rows, c)
+    pick = _top_idx(vals, rows, c, exact)
+    return vals.gather(1, pick).float(), rows.gather(1, pick)
 
 
 def _rescore(q: torch.Tensor, docs: np.ndarray, rows: torch.Tensor, row_offset: int) -> torch.Tensor:
@@ -165,7 +194,7 @@ def exact_search(
                     ex = torch.where((e >= 0) & (e < stop - start), e, torch.full_like(e, -1))
                     if not bool((ex >= 0).any()):
                         ex = None
-                s, r = _block_candidates(q_all[qs:qe].to(dtype), d, row_offset + start, c, ex)
+                s, r = _block_candidates(q_all[qs:qe].to(dtype), d, row_offset + start, c, ex, best_s[qs:qe, -1])
                 s = torch.cat([best_s[qs:qe], s], 1)
                 r = torch.cat([best_r[qs:qe], r], 1)
                 best_s[qs:qe], best_r[qs:qe] = select_top(s, torch.where(torch.isneginf(s), -1, r), c)
