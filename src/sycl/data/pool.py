@@ -25,7 +25,7 @@ from sycl.data import pool_cache
 from sycl.data.specs import SourceSpec
 from sycl.data.tables import QrelsTable, read_id_list, read_qrels_table, read_queries_table
 from sycl.io.beir import qrels_path
-from sycl.io.corpus import Corpus
+from sycl.io.corpus import Corpus, hash_ids
 from sycl.io.errors import DataError
 from sycl.log import get_logger
 
@@ -220,7 +220,11 @@ def _build(resolved, corpora: list[Corpus]) -> tuple[list[_Loaded], pa.Array, pa
         if pos.null_count:
             missing = pc.filter(table.qid, pc.is_null(pos)).unique()
             raise DataError(table.path, f"{len(missing)} query id(s) are not in {queries_file}, e.g. {missing[:5].to_pylist()}")
-        rows = corpora[ci].rows_of(table.docid, missing="ignore")
+        # look the ids up in hash order: the binary search over the corpus's sorted hashes then walks
+        # memory forwards instead of jumping (several times faster for millions of ids)
+        order = np.argsort(hash_ids(table.docid), kind="stable")
+        rows = np.empty(len(order), dtype=np.int64)
+        rows[order] = corpora[ci].rows_of(table.docid.take(pa.array(order)), missing="ignore")
         if (rows < 0).any():
             bad = pc.filter(table.docid, pa.array(rows < 0)).unique()
             raise DataError(table.path, f"{len(bad)} document id(s) are not in corpus {corpora[ci].source}, e.g. {bad[:5].to_pylist()}")
