@@ -16,7 +16,7 @@ from sycl.generation.backends.base import BatchBackend, ChatRequest, Completion
 from sycl.log import get_logger
 
 log = get_logger(__name__)
-_LOADED: dict[tuple, tuple] = {}  # (path, gguf, dtype, device) -> (model, tokenizer): load once per process
+_LOADED: dict[tuple, tuple] = {}  # (model, dtype, device) -> (model, tokenizer): load once per process
 
 
 def _cpu_has_bf16() -> bool:
@@ -39,25 +39,73 @@ def resolve_dtype(dtype: str, device: str):
     return torch.bfloat16 if _cpu_has_bf16() else torch.float32
 
 
+def _gguf_cache_dir(gguf: Path) -> Path:
+    import os
+
+    st = gguf.stat()
+    root = Path(os.environ.get("SYCL_CACHE", Path.home() / ".cache" / "sycl"))
+    return root / "gguf" / f"{gguf.stem}-{st.st_size}-{int(st.st_mtime)}"
+
+
+def _dequantized_dir(gguf: Path) -> Path:
+    """A ``save_pretrained`` copy of a GGUF model (de-quantising takes ~30-60 s; loading the copy ~1 s).
+
+    Written once to ``$SYCL_CACHE/gguf/<name>-<size>-<mtime>/`` through a temporary sibling and a rename.
+    """
+    import shutil
+    import tempfile
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    target = _gguf_cache_dir(gguf)
+    if (target / "config.json").exists():
+        return target
+    t0 = time.monotonic()
+    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    lm = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    lm.hf_quantizer = None  # the weights are plain tensors now; transformers refuses to save "gguf-quantized" ones
+    lm.is_quantized = False
+    if hasattr(lm.config, "quantization_config"):
+        del lm.config.quantization_config
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        lm.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        try:
+            tmp.rename(target)
+        except OSError:  # another process finished first
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info("de-quantised %s once in %.1f s (cached in %s)", gguf.name, time.monotonic() - t0, target)
+    return target
+
+
 def load_causal_lm(model: str, dtype: str = "auto", device: str | None = None):
-    """``(model, tokenizer, torch_dtype, device)`` for a directory, hub name or ``.gguf`` file; cached per process."""
+    """``(model, tokenizer, torch_dtype, device)`` for a directory, hub name or ``.gguf`` file; cached per process.
+
+    A ``.gguf`` file is de-quantised once and kept as a ``save_pretrained`` copy under
+    ``$SYCL_CACHE/gguf/`` (see :func:`_dequantized_dir`).
+    """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     torch_dtype = resolve_dtype(dtype, device)
-    path, gguf = model, None
-    if model.endswith(".gguf"):
-        p = Path(model)
-        if not p.is_file():
-            raise FileNotFoundError(f"GGUF file not found: {model}")
-        path, gguf = str(p.parent), p.name
-    key = (path, gguf, str(torch_dtype), device)
+    key = (model, str(torch_dtype), device)
     if key not in _LOADED:
         t0 = time.monotonic()
-        kw = {"gguf_file": gguf} if gguf else {}
-        tok = AutoTokenizer.from_pretrained(path, **kw)
-        lm = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, **kw).to(device).eval()
+        path = model
+        if model.endswith(".gguf"):
+            gguf = Path(model)
+            if not gguf.is_file():
+                raise FileNotFoundError(f"GGUF file not found: {model}")
+            path = str(_dequantized_dir(gguf))
+        tok = AutoTokenizer.from_pretrained(path)
+        lm = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype).to(device).eval()
         tok.padding_side = "left"
         if tok.pad_token_id is None:
             tok.pad_token = tok.eos_token
