@@ -24,7 +24,7 @@ from sycl.evaluation.cache import EmbeddingCache, model_fingerprint
 from sycl.evaluation.encoding import CorpusTexts, ListTexts, encode
 from sycl.evaluation.metrics import DEFAULT_MEASURES, compute_metrics
 from sycl.evaluation.search import TopK, exact_search, merge_topk
-from sycl.evaluation.suites import DatasetEntry, expand
+from sycl.evaluation.suites import DatasetEntry, available_suites, expand
 from sycl.evaluation.summary import render_summary
 from sycl.io.atomic import atomic_write_json, atomic_write_text
 from sycl.io.beir import qrels_path, read_qrels, read_queries
@@ -48,7 +48,7 @@ class EvalSettings(StrictModel):
     measures: list[str] = Field(default_factory=lambda: list(DEFAULT_MEASURES))
     relevance_level: int | None = Field(default=None, ge=1, description="overrides every entry's level")
     ignore_identical_ids: bool = True
-    batch_size: int = Field(default=64, ge=1)
+    batch_size: int = Field(default=128, ge=1)
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     search_precision: Literal["fp32", "bf16"] = "fp32"
     index: str = Field(default="exact", description="'exact', or 'faiss:<factory>' e.g. faiss:HNSW32")
@@ -106,12 +106,22 @@ def _search(s: EvalSettings, qv: np.ndarray, dv: np.ndarray, exclude, offset: in
     raise DataError(None, f"unknown index {s.index!r}: use 'exact' or 'faiss:<factory string>'")
 
 
+def locate(entry: DatasetEntry) -> tuple[Path, Path]:
+    """``(BEIR folder, qrels file)`` of an entry; unknown data sets and splits are errors."""
+    try:
+        folder = resolve_dataset(entry.source)
+    except DataError as err:
+        if "not found" in err.problem:
+            raise DataError(err.path, f"{err.problem}, nor a suite ({', '.join(available_suites())})") from None
+        raise
+    return folder, qrels_path(folder, entry.split)
+
+
 def evaluate_dataset(model: BiEncoder, entry: DatasetEntry, s: EvalSettings, out_dir: Path | None,
                      world: D.World, cache: EmbeddingCache | None, model_fp: str | None) -> dict:
     """Evaluate one data set split; returns its ``results`` entry of ``metrics.json``."""
     t0 = time.perf_counter()
-    folder = resolve_dataset(entry.source)
-    qfile = qrels_path(folder, entry.split)
+    folder, qfile = locate(entry)
     qrels = read_qrels(qfile)
     queries = read_queries(folder / "queries.jsonl")
     corpus = Corpus.open(folder)
@@ -175,6 +185,8 @@ def evaluate(model: str | Path | BiEncoder, datasets: str | Sequence[str], out_d
     if not specs:
         raise DataError(None, "no data set to evaluate")
     entries = expand([str(x) for x in specs], s.split, s.relevance_level)
+    for entry in entries:  # fail on a bad data set or split before loading the model
+        locate(entry)
     world = D.init_world()
     enc = _load_model(model, s)
     if world.size > 1 or str(enc.device) != str(world.device()):
