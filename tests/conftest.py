@@ -88,3 +88,13 @@ def shared_datasets() -> Path:
     if not path.is_dir():
         pytest.skip(f"real collections not found at {path}")
     return path
+
+
+@pytest.fixture
+def beir_writer() -> Callable[..., Path]:
+    """``write_beir`` as a fixture: ``beir_writer(root, docs, queries, {split: qrels})`` -> root.
+
+    Prefer this to ``from conftest import write_beir``: with several ``conftest.py`` files in
+    the tree, the module named ``conftest`` is whichever pytest imported first.
+    """
+    return write_beir
