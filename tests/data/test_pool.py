@@ -6,11 +6,18 @@ import json
 import numpy as np
 import pytest
 
-from conftest import write_beir
 from sycl.config import validate
 from sycl.data import DataConfig, PassagePool, SourceSpec
 from sycl.data.tables import read_qrels_table
 from sycl.io.errors import DataError
+
+write_beir = None  # set per test from the shared ``beir_writer`` fixture (tests/conftest.py)
+
+
+@pytest.fixture(autouse=True)
+def _beir_writer(beir_writer):
+    global write_beir
+    write_beir = beir_writer
 
 
 def graded(tmp_path, name="g", n_queries=4, levels=(3, 2, 1, 0), prefix=""):

@@ -6,10 +6,17 @@ import json
 import numpy as np
 import pytest
 
-from conftest import write_beir
 from sycl.data import BinarySet, Collator, MultiLevelSet, PassagePool, SourceSpec, batch_order
 from sycl.data.collator import local_slice
 from sycl.io.errors import DataError
+
+write_beir = None  # set per test from the shared ``beir_writer`` fixture (tests/conftest.py)
+
+
+@pytest.fixture(autouse=True)
+def _beir_writer(beir_writer):
+    global write_beir
+    write_beir = beir_writer
 
 
 @pytest.fixture
