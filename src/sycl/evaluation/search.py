@@ -13,7 +13,7 @@ of shards a corpus is split into.
 
 Precision: ``fp32`` scores every pair in float32. ``bf16`` selects candidates with a
 bfloat16 matrix product (several times faster on CPUs with AMX) and keeps ``candidates``
-per query (default ``max(2k, k + 100)``); the final scores of the candidates are always
+per query (default ``max(2k, k + 32)``); the final scores of the candidates are always
 recomputed exactly in float32, one pair at a time, so the returned scores do not depend on
 block shapes or sharding.
 """
@@ -174,7 +174,7 @@ def exact_search(
     n_q, n_d = queries.shape[0], docs.shape[0]
     if n_d and queries.shape[1] != docs.shape[1]:
         raise ValueError(f"dimension mismatch: queries {queries.shape[1]}, documents {docs.shape[1]}")
-    c = k if precision == "fp32" else max(candidates or 0, 2 * k, k + 100)
+    c = k if precision == "fp32" else max(candidates or 0, 2 * k, k + 32)
     c = max(1, min(c, n_d)) if n_d else 1
     dtype = torch.float32 if precision == "fp32" else torch.bfloat16
     q_all = torch.from_numpy(np.array(queries, dtype=np.float32, order="C"))  # a writable copy
