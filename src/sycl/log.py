@@ -5,7 +5,7 @@ import logging
 import os
 import sys
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 _QUIET = False
 

@@ -13,7 +13,8 @@ import yaml
 from sycl.cli import main
 from sycl.io import read_qrels, read_queries
 from sycl.io.errors import DataError
-from sycl.pipeline import Runner, load_run_config
+from sycl.pipeline.config import load_run_config
+from sycl.pipeline.runner import Runner
 
 HERE = Path(__file__).resolve().parent
 SERVER = HERE.parent / "generation" / "chat_server.py"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sycl.modeling.encoder import EMBEDDED_ENCODER
+from sycl.defaults import EMBEDDED_ENCODER
 
 
 def register(subparsers) -> None:

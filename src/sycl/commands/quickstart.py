@@ -29,7 +29,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sycl.pipeline import Runner, print_summary
+    from sycl.pipeline.runner import Runner
+    from sycl.pipeline.summary import print_summary
     from sycl.pipeline.quickstart import WEAK_GENERATOR_NOTE, quickstart_config
 
     cfg = quickstart_config(out=args.out, backend=args.backend, model=args.model, base_url=args.base_url,

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import argparse
 
-from sycl.reporting.content import DEFAULT_MEASURE
-from sycl.reporting.report import build_report
 
 
 def register(subparsers) -> None:
@@ -17,13 +15,15 @@ def register(subparsers) -> None:
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run, model, evaluation or generation directories")
     p.add_argument("--out", default=None, metavar="DIR", help="output folder (default RUN_DIR/report; required with several)")
     p.add_argument("--title", default=None, help="page title")
-    p.add_argument("--measure", default=DEFAULT_MEASURE, help=f"headline measure of the chart and summary (default {DEFAULT_MEASURE})")
+    p.add_argument("--measure", default="nDCG@10", help="headline measure of the chart and summary (default nDCG@10)")
     p.add_argument("--samples", type=int, default=3, metavar="N", help="sample ranking contexts per generated set (default 3)")
     p.add_argument("--max-chars", type=int, default=320, metavar="N", help="characters shown per passage (default 320)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from sycl.reporting.report import build_report
+
     html_path, md_path = build_report(args.run_dirs, args.out, args.title, measure=args.measure,
                                       n_samples=args.samples, max_chars=args.max_chars)
     print(f"report: {html_path}")

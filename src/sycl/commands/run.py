@@ -21,7 +21,9 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sycl.pipeline import Runner, load_run_config, print_summary
+    from sycl.pipeline.config import load_run_config
+    from sycl.pipeline.runner import Runner
+    from sycl.pipeline.summary import print_summary
 
     overrides = list(args.overrides) + ([f"out={args.out}"] if args.out else [])
     cfg = load_run_config(args.config, overrides)

@@ -22,12 +22,12 @@ from pydantic import Field
 from torch import nn
 
 from sycl.config import StrictModel
+from sycl.defaults import EMBEDDED_ENCODER
 from sycl.io.atomic import atomic_write_json
 from sycl.io.errors import DataError
 from sycl.log import progress
 from sycl.modeling.precision import Precision, autocast
 
-EMBEDDED_ENCODER = "embedded:all-MiniLM-L6-v2"
 
 
 def embedded_encoder_path() -> str:

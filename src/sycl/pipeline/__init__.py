@@ -1,6 +1,6 @@
-"""Whole experiments: ``sycl run`` (an experiment file) and ``sycl quickstart`` (embedded defaults)."""
-from sycl.pipeline.config import RunConfig, load_run_config
-from sycl.pipeline.runner import Runner, split_holdout
-from sycl.pipeline.summary import headline_table, print_summary
+"""Whole experiments: ``sycl run`` (an experiment file) and ``sycl quickstart`` (embedded defaults).
 
-__all__ = ["RunConfig", "Runner", "load_run_config", "split_holdout", "headline_table", "print_summary"]
+``config`` (the experiment file), ``fingerprint`` (when a stage is current), ``runner`` (the
+stages), ``quickstart`` (the built-in experiment), ``summary`` (what is printed at the end).
+Import from the submodules; this package imports nothing heavy so the CLI starts fast.
+"""
