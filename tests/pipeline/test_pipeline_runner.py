@@ -126,3 +126,9 @@ def test_unknown_stage_for_from(tmp_path, server, tiny_model):
     cfg = load_run_config(write_experiment(tmp_path, server, tiny_model))
     with pytest.raises(DataError, match="unknown stage"):
         Runner(cfg, force_from="bake")
+
+
+@pytest.mark.parametrize("path", sorted((HERE.parents[1] / "configs" / "run").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_run_configs_validate(path):
+    cfg = load_run_config(path)
+    assert cfg.train and cfg.evaluate is not None
