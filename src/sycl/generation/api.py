@@ -7,6 +7,7 @@ does not pay the load again.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from dataclasses import dataclass
@@ -140,8 +141,6 @@ def _judge(cfg: GenerationConfig, contexts, out: Path):
     summary["min_tau"] = cfg.min_tau
     summary["dropped"] = len(contexts) - len(kept)
     summary["seconds"] = round(time.monotonic() - t0, 3)
-    import json
-
     with atomic_open(out / "quality.jsonl") as fh:
         for r in rows:
             fh.write(json.dumps(r, ensure_ascii=False) + "\n")

