@@ -44,7 +44,10 @@ def test_loss_defaults_and_shortcuts(tmp_path):
     assert tuned.name == "kl" and tuned.label_temperature == 0.1 and tuned.in_batch == "lowest"
 
 
-@pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*/*.yaml")), ids=lambda p: f"{p.parent.name}/{p.name}")
+EXPERIMENTS = sorted([*(REPO / "configs" / "paper").glob("*.yaml"), *(REPO / "configs" / "local").glob("*.yaml")])
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_shipped_configs_validate(path):
     cfg = load_experiment(path)
     assert cfg.data.sources and cfg.loss.build() is not None
