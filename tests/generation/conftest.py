@@ -59,3 +59,12 @@ def write_queries():
                 fh.write(json.dumps({"_id": qid, "text": text}) + "\n")
         return path
     return write
+
+
+@pytest.fixture(scope="session")
+def chat_server_class():
+    """The :class:`ChatServer` class, for tests that need a server with their own settings.
+
+    (``from conftest import ...`` would resolve to whichever ``conftest`` module was imported first.)
+    """
+    return ChatServer

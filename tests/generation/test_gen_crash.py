@@ -34,10 +34,8 @@ def corpus(out: Path) -> list[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def slow_server(tmp_path_factory):
-    from conftest import ChatServer as Server  # the module-level conftest of this folder
-
-    server = Server(tmp_path_factory.mktemp("slow-server"), latency=0.03)
+def slow_server(tmp_path_factory, chat_server_class):
+    server = chat_server_class(tmp_path_factory.mktemp("slow-server"), latency=0.03)
     yield server
     server.stop()
 
