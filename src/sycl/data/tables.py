@@ -9,7 +9,6 @@ scores; :func:`sycl.io.beir.read_qrels` stays the strict integer reader for eval
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,10 +18,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 
-from sycl.io.beir import iter_jsonl, iter_lines, read_queries
+from sycl.io.beir import QRELS_HEADER, finite_score, iter_lines, iter_qrels, read_queries
 from sycl.io.errors import DataError
-
-_HEADER = ("query-id", "query_id", "qid")
 
 
 @dataclass
@@ -48,50 +45,13 @@ def _string(arr) -> pa.Array:
     return arr.cast(pa.string()) if arr.type != pa.string() else arr
 
 
-def _float(path: Path, lineno: int, raw) -> float:
-    try:
-        val = float(raw)
-    except (TypeError, ValueError):
-        raise DataError(path, f"score {raw!r} is not a number", lineno) from None
-    if not math.isfinite(val):
-        raise DataError(path, f"score {raw!r} is not finite", lineno)
-    return val
-
-
 def _read_lines(path: Path) -> QrelsTable:
-    """The checked path: line by line, errors name the line (same layouts as ``sycl.io.beir.iter_qrels``)."""
+    """The checked path: :func:`sycl.io.beir.iter_qrels` with float scores; errors name the line."""
     q, d, s = [], [], []
-    if path.suffix in (".jsonl", ".json"):
-        for lineno, obj in iter_jsonl(path):
-            qid = obj.get("qid")
-            if not isinstance(qid, (str, int)) or isinstance(qid, bool) or not str(qid).strip():
-                raise DataError(path, "field 'qid' must be a non-empty string", lineno)
-            dids = obj.get("docid")
-            if not isinstance(dids, list):
-                raise DataError(path, "field 'docid' must be a list", lineno)
-            scores = obj.get("score", [0] * len(dids))
-            if not isinstance(scores, list) or len(scores) != len(dids):
-                raise DataError(path, "field 'score' must be a list as long as 'docid'", lineno)
-            for did, sc in zip(dids, scores):
-                if not isinstance(did, (str, int)) or isinstance(did, bool) or not str(did).strip():
-                    raise DataError(path, f"document id {did!r} in 'docid' must be a non-empty string", lineno)
-                q.append(str(qid))
-                d.append(str(did))
-                s.append(_float(path, lineno, sc))
-    else:
-        for lineno, line in iter_lines(path):
-            parts = [p.strip() for p in line.strip().split("\t")] if "\t" in line else line.split()
-            if lineno == 1 and parts and parts[0].lower() in _HEADER:
-                continue
-            if len(parts) == 3:
-                qid, did, rel = parts
-            elif len(parts) == 4:
-                qid, _, did, rel = parts
-            else:
-                raise DataError(path, f"expected 3 columns (query-id corpus-id score) or 4 (qid 0 docid rel), got {len(parts)}", lineno)
-            q.append(qid)
-            d.append(did)
-            s.append(_float(path, lineno, rel))
+    for _, qid, did, score in iter_qrels(path, label=finite_score):
+        q.append(qid)
+        d.append(did)
+        s.append(score)
     if not s:
         raise DataError(path, "file is empty: no judgements")
     return QrelsTable(path, pa.array(q, pa.string()), pa.array(d, pa.string()), np.asarray(s, dtype=np.float64))
@@ -120,7 +80,7 @@ def _read_fast(path: Path) -> QrelsTable | None:
             if len(parts) not in (3, 4):
                 return None
             names = ["qid", "docid", "score"] if len(parts) == 3 else ["qid", "iter", "docid", "score"]
-            header = parts[0].lower() in _HEADER
+            header = parts[0].lower() in QRELS_HEADER
             table = pacsv.read_csv(
                 str(path),
                 read_options=pacsv.ReadOptions(column_names=names, skip_rows=1 if header else 0, block_size=16 << 20),
@@ -179,7 +139,7 @@ def read_id_list(path: str | Path) -> pa.Array:
     ids = []
     for lineno, line in iter_lines(path):
         token = line.split("\t")[0].strip() if "\t" in line else line.strip().split()[0]
-        if lineno == 1 and token.lower() in _HEADER + ("id", "_id"):
+        if lineno == 1 and token.lower() in QRELS_HEADER + ("id", "_id"):
             continue
         ids.append(token)
     if not ids:

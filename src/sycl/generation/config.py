@@ -53,7 +53,8 @@ class GenerationConfig(StrictModel):
     request_timeout: float = Field(120.0, gt=0)
     max_retries: int = Field(6, ge=0, description="transport retries per request (429/5xx/timeouts/connection)")
     max_attempts: int = Field(3, ge=1, description="content attempts per query or level (malformed answers)")
-    batch_size: int = Field(32, ge=1, description="prompts per batch for the local backends")
+    batch_size: int = Field(64, ge=1, description="prompts per batch for the local backends "
+                            "(64: 285 vs 242 tokens/s at 32 for the embedded model on 2 CPU cores)")
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"
     mode: Mode | None = None
     prompt_template: Path | None = None

@@ -116,20 +116,32 @@ def read_queries(path: str | Path) -> dict[str, str]:
     return out
 
 
-def _label(path: Path, lineno: int, raw, what: str = "score") -> int:
+QRELS_HEADER = ("query-id", "query_id", "qid")  # first column of an optional TSV header line
+
+
+def finite_score(path: Path, lineno: int, raw, what: str = "score") -> float:
+    """``raw`` as a finite float, or a :class:`DataError` naming the file and line."""
     try:
         val = float(raw)
     except (TypeError, ValueError):
         raise DataError(path, f"{what} {raw!r} is not a number", lineno) from None
     if val != val or val in (float("inf"), float("-inf")):
         raise DataError(path, f"{what} {raw!r} is not finite", lineno)
+    return val
+
+
+def _label(path: Path, lineno: int, raw, what: str = "score") -> int:
+    val = finite_score(path, lineno, raw, what)
     if val != int(val):
         raise DataError(path, f"{what} {raw!r} is not an integer label", lineno)
     return int(val)
 
 
-def iter_qrels(path: str | Path) -> Iterator[tuple[int, str, str, int]]:
+def iter_qrels(path: str | Path, label=_label) -> Iterator[tuple[int, str, str, int]]:
     """Yield ``(line_number, query_id, doc_id, label)`` for every judgement of a qrels file.
+
+    ``label(path, lineno, raw)`` parses each score: integer labels by default;
+    :func:`finite_score` keeps fractional ones (the training tables use it).
 
     The layout is detected per file: ``.jsonl``/``.json`` is grouped JSONL (``score`` may be
     omitted; labels then default to 0, i.e. negatives); otherwise whitespace-separated
@@ -149,12 +161,12 @@ def iter_qrels(path: str | Path) -> Iterator[tuple[int, str, str, int]]:
             for did, s in zip(dids, scores):
                 if not isinstance(did, (str, int)) or isinstance(did, bool) or not str(did).strip():
                     raise DataError(path, f"document id {did!r} in 'docid' must be a non-empty string", lineno)
-                yield lineno, qid, str(did), _label(path, lineno, s)
+                yield lineno, qid, str(did), label(path, lineno, s)
         return
     for lineno, line in iter_lines(path):
         # TSV when the line has tabs (ids may then contain spaces), else any whitespace
         parts = [p.strip() for p in line.strip().split("\t")] if "\t" in line else line.split()
-        if lineno == 1 and parts and parts[0].lower() in ("query-id", "query_id", "qid"):
+        if lineno == 1 and parts and parts[0].lower() in QRELS_HEADER:
             continue
         if len(parts) == 3:
             qid, did, rel = parts
@@ -162,7 +174,7 @@ def iter_qrels(path: str | Path) -> Iterator[tuple[int, str, str, int]]:
             qid, _, did, rel = parts
         else:
             raise DataError(path, f"expected 3 columns (query-id corpus-id score) or 4 (qid 0 docid rel), got {len(parts)}", lineno)
-        yield lineno, qid, did, _label(path, lineno, rel)
+        yield lineno, qid, did, label(path, lineno, rel)
 
 
 def read_qrels(path: str | Path) -> Qrels:

@@ -22,21 +22,14 @@ flat (``../shared/REFERENCE.md``, "Measured here": nDCG@10 0.315 -> 0.12 with th
 from __future__ import annotations
 
 import torch
-from torch import nn
 
-from sycl.losses.options import positive_float
-from sycl.losses.targets import TargetSpec
+from sycl.losses.targets import TargetedLoss
 
 
-class KLLoss(nn.Module):
+class KLLoss(TargetedLoss):
     """``mean_i KL(softmax(L_i / t) || softmax(S_i / tau))``; returns a scalar."""
 
     name = "kl"
-
-    def __init__(self, *, temperature: float = 1.0, label_temperature: float = 1.0, in_batch: str = "zero") -> None:
-        super().__init__()
-        self.temperature = positive_float(self.name, "temperature", temperature)
-        self.target = TargetSpec(label_temperature, in_batch, self.name)
 
     def forward(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         s, lab = self.target.arrange(scores, labels)
@@ -45,6 +38,3 @@ class KLLoss(nn.Module):
         t = log_t.exp()
         terms = torch.where(t > 0, t * (log_t - log_p), torch.zeros_like(t))
         return terms.sum(dim=1).mean()
-
-    def extra_repr(self) -> str:
-        return f"temperature={self.temperature}, label_temperature={self.target.label_temperature}, in_batch={self.target.in_batch!r}"

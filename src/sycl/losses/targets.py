@@ -36,6 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from sycl.losses.options import choice, positive_float
 
@@ -144,3 +145,19 @@ class TargetSpec:
     def options(self) -> dict:
         """The options as passed to :func:`sycl.losses.get` (for logs and ``repr``)."""
         return {"label_temperature": self.label_temperature, "in_batch": self.in_batch}
+
+
+class TargetedLoss(nn.Module):
+    """Base of the list-wise losses that compare ``softmax(scores / temperature)`` with a :class:`TargetSpec`
+    target (``kl``, ``wasserstein1d``, ``ws2``): the shared options, their validation and ``repr``."""
+
+    name = "loss"
+
+    def __init__(self, *, temperature: float = 1.0, label_temperature: float = 1.0, in_batch: str = "zero") -> None:
+        super().__init__()
+        self.temperature = positive_float(self.name, "temperature", temperature)
+        self.target = TargetSpec(label_temperature, in_batch, self.name)
+
+    def extra_repr(self) -> str:
+        return (f"temperature={self.temperature}, label_temperature={self.target.label_temperature}, "
+                f"in_batch={self.target.in_batch!r}")

@@ -39,10 +39,8 @@ loss of exactly 0 (no gradient).
 from __future__ import annotations
 
 import torch
-from torch import nn
 
-from sycl.losses.options import positive_float
-from sycl.losses.targets import TargetSpec
+from sycl.losses.targets import TargetedLoss
 
 
 def level_wasserstein(p: torch.Tensor, t: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
@@ -54,21 +52,13 @@ def level_wasserstein(p: torch.Tensor, t: torch.Tensor, levels: torch.Tensor) ->
     return (diff.abs() * gaps).sum(dim=1)
 
 
-class Wasserstein1DLoss(nn.Module):
+class Wasserstein1DLoss(TargetedLoss):
     """Mean over queries of the 1-D earth mover's distance between predicted and target mass per level."""
 
     name = "wasserstein1d"
-
-    def __init__(self, *, temperature: float = 1.0, label_temperature: float = 1.0, in_batch: str = "zero") -> None:
-        super().__init__()
-        self.temperature = positive_float(self.name, "temperature", temperature)
-        self.target = TargetSpec(label_temperature, in_batch, self.name)
 
     def forward(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         s, lab = self.target.arrange(scores, labels)
         p = torch.softmax(s / self.temperature, dim=1)
         t = self.target.distribution(lab)
         return level_wasserstein(p, t, lab).mean()
-
-    def extra_repr(self) -> str:
-        return f"temperature={self.temperature}, label_temperature={self.target.label_temperature}, in_batch={self.target.in_batch!r}"

