@@ -29,7 +29,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", type=Path, default=SCIFACT)
     ap.add_argument("--n", type=int, default=1000, help="passages to time (0: the whole corpus)")
-    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--batch-size", type=int, default=None, help="sycl batch size (default: sycl's, 16 on CPU)")
     ap.add_argument("--precision", default="auto")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--quality", action="store_true", help="also compare nDCG@10 on SciFact test, fp32 vs bf16")

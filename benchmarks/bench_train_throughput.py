@@ -56,7 +56,7 @@ def run_sycl(args) -> dict:
                  "passage_selection_strategy": "most_relevant"},
         "loss": {"name": "infonce", "temperature": 0.05},
         "train": {"batch_size": args.batch, "max_steps": args.steps, "lr": 2e-5, "precision": args.precision,
-                  "log_every": 1000, "save_every": 0, "warmup_ratio": 0.0},
+                  "log_every": 1000, "save_every": 0, "warmup_ratio": 0.0, "chunk_size": args.chunk_size},
         "guard": {"every": 0},
     }
     train(cfg, out=out, callbacks=[lambda trainer, rec: times.append(time.perf_counter())])
@@ -153,6 +153,7 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=4, help="passages per query")
     ap.add_argument("--max-length", type=int, default=256)
     ap.add_argument("--precision", default="auto", help="sycl's precision")
+    ap.add_argument("--chunk-size", type=int, default=None, help="sycl's train.chunk_size (default: sycl's)")
     ap.add_argument("--peer-bf16", action="store_true")
     ap.add_argument("--child", choices=["sycl", "st"])
     ap.add_argument("--skip-peer-bf16", action="store_true")
@@ -172,6 +173,8 @@ def main() -> None:
         env["OMP_NUM_THREADS"] = str(args.threads)
     base = [sys.executable, __file__, "--steps", str(args.steps), "--batch", str(args.batch), "--k", str(args.k),
             "--max-length", str(args.max_length), "--precision", args.precision]
+    if args.chunk_size is not None:
+        base += ["--chunk-size", str(args.chunk_size)]
     runs = [("sycl (precision %s)" % args.precision, ["--child", "sycl"]), ("sentence-transformers fp32", ["--child", "st"])]
     if not args.skip_peer_bf16:
         runs.append(("sentence-transformers bf16", ["--child", "st", "--peer-bf16"]))

@@ -52,6 +52,14 @@ RECIPES: dict[str, tuple[str, dict]] = {
     "lambdaloss": ("paper", {"name": "lambdaloss", "temperature": 0.05, "in_batch": "lowest"}),
     "kl-sharp+infonce": ("paper", {"name": "kl", "temperature": 0.05, "label_temperature": 0.1,
                                    "in_batch": "lowest", "infonce_weight": 1.0}),
+    # graded targets kept soft (label temperature 0.5: a level-3 passage gets e^4 = 55x the mass of a level-1
+    # one) with InfoNCE as the anchor that keeps the positive on top
+    "kl-soft+infonce": ("paper", {"name": "kl", "temperature": 0.05, "label_temperature": 0.5,
+                                  "in_batch": "lowest", "infonce_weight": 1.0}),
+    "w1d-sharp+infonce": ("paper", {"name": "wasserstein1d", "temperature": 0.05, "label_temperature": 0.1,
+                                    "in_batch": "lowest", "infonce_weight": 1.0}),
+    "lambdaloss+infonce": ("paper", {"name": "lambdaloss", "temperature": 0.05, "in_batch": "lowest",
+                                     "infonce_weight": 1.0}),
     "kl-sharp-graded": ("graded", {"name": "kl", "temperature": 0.05, "label_temperature": 0.1, "in_batch": "lowest"}),
     "kl-sharp+infonce-graded": ("graded", {"name": "kl", "temperature": 0.05, "label_temperature": 0.1,
                                            "in_batch": "lowest", "infonce_weight": 1.0}),

@@ -82,3 +82,17 @@ def test_missing_model_files_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="config.json is missing"):
         BiEncoder.from_pretrained(str(tmp_path / "empty"))
+
+
+def test_chunked_embed_equals_forward_values_and_gradients(minilm):
+    texts = TEXTS * 3 + ["a much longer passage about glaciers, erosion and the carving of fjords " * 4, "x"]
+    feats = minilm.tokenize(texts, "passage")
+    minilm.eval()  # no dropout, so both paths compute the same function
+    whole = minilm(feats)
+    (g_whole,) = torch.autograd.grad(whole.pow(2).sum() + whole[0, 0], [minilm.transformer.embeddings.word_embeddings.weight])
+    for chunk in (1, 4, 5):
+        part = minilm.embed(feats, chunk)
+        torch.testing.assert_close(part, whole, atol=2e-5, rtol=1e-4)
+        (g_part,) = torch.autograd.grad(part.pow(2).sum() + part[0, 0], [minilm.transformer.embeddings.word_embeddings.weight])
+        torch.testing.assert_close(g_part, g_whole, atol=1e-5, rtol=1e-3)
+    assert minilm.embed(feats, None) is not None and minilm.embed(feats, 100).shape == whole.shape

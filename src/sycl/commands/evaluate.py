@@ -31,7 +31,7 @@ def register(subparsers) -> None:
     p.add_argument("--relevance-level", type=int, help="label counted as relevant by binary measures (overrides suites)")
     p.add_argument("--keep-identical-ids", action="store_true",
                    help="do not drop a retrieved document whose id equals the query id (BEIR drops it)")
-    p.add_argument("--batch-size", type=int, default=128, help="texts per encoding batch (default 128)")
+    p.add_argument("--batch-size", type=int, default=None, help="texts per encoding batch (default: 16 on CPU, 128 on GPU)")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
                    help="encoding autocast (auto: bf16 on CPUs with AMX/AVX512-BF16 and on GPUs)")
     p.add_argument("--search-precision", choices=["fp32", "bf16"], default="fp32",

@@ -28,7 +28,7 @@ def register(subparsers) -> None:
     p.add_argument("--keep-identical-ids", action="store_true", help="allow the document whose id equals the query id")
     p.add_argument("--k1", type=float, default=0.9)
     p.add_argument("--b", type=float, default=0.4)
-    p.add_argument("--batch-size", type=int, default=64, help="encoding batch size (dense)")
+    p.add_argument("--batch-size", type=int, default=None, help="encoding batch size (dense; default: 16 on CPU, 128 on GPU)")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto", help="encoding autocast (dense)")
     p.add_argument("--no-cache", action="store_true", help="do not use the embedding cache (dense)")
     p.set_defaults(func=run)

@@ -84,6 +84,15 @@ class Encoded:
     key: str | None = None
 
 
+CPU_BATCH_SIZE = 16  # measured: SciFact passages at 256 tokens, bf16 on 2 AMX cores: 62-76/s at 16, 48/s at 128
+GPU_BATCH_SIZE = 128
+
+
+def default_batch_size(device) -> int:
+    """Texts per encoding batch when none is given: small on CPU (cache-friendly), large on accelerators."""
+    return CPU_BATCH_SIZE if str(device).startswith("cpu") else GPU_BATCH_SIZE
+
+
 def encoding_settings(model, kind: str) -> dict:
     """The model settings that change the vectors of ``kind`` texts (part of the cache key)."""
     own = ("query_prefix", "max_query_length") if kind == "query" else ("passage_prefix", "max_passage_length")
@@ -97,7 +106,7 @@ def encode(
     *,
     cache: EmbeddingCache | None = None,
     model_fp: str | None = None,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     precision: Precision = "auto",
     show_progress: bool = False,
     chunk: int | None = None,
@@ -120,7 +129,8 @@ def encode(
             _log.info("%d %s vectors from the cache (%s)", n, kind, cache.path(key).name[:12])
             return Encoded(hit, True, time.perf_counter() - t0, key)
     order = np.argsort(-source.lengths(), kind="stable")
-    chunk = chunk or batch_size * 16
+    batch_size = batch_size or default_batch_size(model.device)
+    chunk = chunk or max(batch_size * 16, 1024)
     bar = progress(total=n, desc=f"encode {kind}s", unit=kind[0], unit_scale=True,
                    disable=not show_progress or None)
 

@@ -18,7 +18,6 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field
 
-from sycl.config import StrictModel
 from sycl.evaluation import distributed as D
 from sycl.evaluation.cache import EmbeddingCache, model_fingerprint
 from sycl.evaluation.encoding import CorpusTexts, ListTexts, encode
@@ -33,14 +32,12 @@ from sycl.io.errors import DataError
 from sycl.io.sources import resolve_dataset
 from sycl.io.trec import write_run
 from sycl.log import get_logger
-from sycl.modeling.encoder import BiEncoder
+from sycl.modeling.encoder import BiEncoder, EncodingOptions
 
 _log = get_logger(__name__)
-_ENCODER_KEYS = ("pooling", "normalize", "similarity", "query_prefix", "passage_prefix",
-                 "max_query_length", "max_passage_length")
 
 
-class EvalSettings(StrictModel):
+class EvalSettings(EncodingOptions):
     """Settings of an evaluation (``None`` encoder fields keep the model's own)."""
 
     split: str = "test"
@@ -48,7 +45,7 @@ class EvalSettings(StrictModel):
     measures: list[str] = Field(default_factory=lambda: list(DEFAULT_MEASURES))
     relevance_level: int | None = Field(default=None, ge=1, description="overrides every entry's level")
     ignore_identical_ids: bool = True
-    batch_size: int = Field(default=128, ge=1)
+    batch_size: int | None = Field(default=None, ge=1, description="texts per encoding batch (None: 16 on CPU, 128 on GPU)")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     search_precision: Literal["fp32", "bf16"] = "fp32"
     index: str = Field(default="exact", description="'exact', or 'faiss:<factory>' e.g. faiss:HNSW32")
@@ -57,17 +54,10 @@ class EvalSettings(StrictModel):
     doc_block: int = Field(default=32768, ge=1)
     strict: bool = Field(default=False, description="fail when any judged document is missing from the corpus")
     show_progress: bool = True
-    pooling: Literal["mean", "cls", "last"] | None = None
-    normalize: bool | None = None
-    similarity: Literal["dot", "cosine"] | None = None
-    query_prefix: str | None = None
-    passage_prefix: str | None = None
-    max_query_length: int | None = Field(default=None, gt=0)
-    max_passage_length: int | None = Field(default=None, gt=0)
 
 
 def _load_model(model, s: EvalSettings) -> BiEncoder:
-    overrides = {k: getattr(s, k) for k in _ENCODER_KEYS if getattr(s, k) is not None}
+    overrides = s.overrides()
     if isinstance(model, BiEncoder):
         if not overrides:
             return model

@@ -31,7 +31,7 @@ _log = get_logger(__name__)
 class _Dense:
     """Dense retrieval for mining: the corpus is encoded once (cached), queries per chunk."""
 
-    def __init__(self, model, corpus: Corpus, batch_size: int, precision: str, cache: bool, show: bool):
+    def __init__(self, model, corpus: Corpus, batch_size: int | None, precision: str, cache: bool, show: bool):
         from sycl.evaluation.cache import EmbeddingCache, model_fingerprint
         from sycl.evaluation.encoding import CorpusTexts, encode
         from sycl.modeling.encoder import BiEncoder
@@ -62,7 +62,7 @@ def mine_negatives(
     ignore_identical_ids: bool = True,
     k1: float = 0.9,
     b: float = 0.4,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     precision: str = "auto",
     cache: bool = True,
     query_chunk: int = 10_000,

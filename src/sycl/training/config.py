@@ -90,6 +90,8 @@ class TrainConfig(StrictModel):
     seed: int = 42
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     in_batch_negatives: bool = True
+    chunk_size: int | None = Field(default=None, ge=0, description="texts per encoder call within a batch, "
+                                   "length-sorted (None: 8 on CPU, whole batch on GPU; 0: whole batch)")
     log_every: int = Field(default=10, gt=0)
     save_every: int = Field(default=500, ge=0, description="checkpoint every N steps (0: never)")
     save_total_limit: int = Field(default=1, gt=0, description="checkpoints kept while training")

@@ -33,6 +33,8 @@ from sycl.io.errors import DataError
 from sycl.log import get_logger, progress
 from sycl.modeling.encoder import BiEncoder
 from sycl.modeling.precision import autocast, resolve_dtype
+
+CPU_CHUNK_SIZE = 8  # see TrainConfig.chunk_size and benchmarks/RESULTS.md (training throughput)
 from sycl.training.checkpoint import latest_checkpoint, list_checkpoints, remove_checkpoints
 from sycl.training.config import ExperimentConfig
 from sycl.training.distributed import DistContext, gather_tensor, gather_with_grad
@@ -120,6 +122,8 @@ class Trainer:
             self.engine = TorchEngine(self.model, optimizer, scheduler, self.ctx, tc.max_grad_norm,
                                       fp16=self.dtype == torch.float16)
         self.guard = CollapseGuard(cfg.guard)
+        self.chunk_size = tc.chunk_size if tc.chunk_size is not None else (
+            CPU_CHUNK_SIZE if self.ctx.device.type == "cpu" else 0)
         opts = cfg.loss.loss_options()
         self.diag = dict(temperature=float(opts.get("temperature", 1.0)),
                          label_temperature=float(opts.get("label_temperature", 1.0)),
@@ -134,8 +138,8 @@ class Trainer:
         """
         feats = self.collate(self.dataset.batch(items))
         with autocast(self.config.train.precision, self.ctx.device):
-            q = self.model(feats["query"])
-            p = self.model(feats["passage"])
+            q = self.model.embed(feats["query"], self.chunk_size)
+            p = self.model.embed(feats["passage"], self.chunk_size)
         q, p = q.float(), p.float()
         labels = feats["labels"].to(self.ctx.device)
         q, p = gather_with_grad(q, self.ctx), gather_with_grad(p, self.ctx)
