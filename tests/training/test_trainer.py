@@ -96,3 +96,25 @@ def test_in_batch_options_reach_the_loss_and_gradient_accumulation(tiny, tmp_pat
     out = train(cfg)
     info = json.loads((out / "training.json").read_text())
     assert info["steps"] == 3 and info["loss_options"] == {"in_batch": "lowest", "infonce_weight": 0.5}
+
+
+def test_collapse_guard_drift_bounds_use_the_first_check():
+    from sycl.training.config import GuardConfig
+    from sycl.training.guard import CollapseGuard
+
+    # the Cranfield trajectories of the collapsing reference kl and of InfoNCE (every 5 steps)
+    kl_ref = [(0.51, 0.397), (0.413, 0.525), (0.332, 0.658), (0.288, 0.715), (0.23, 0.745)]
+    infonce = [(0.543, 0.308), (0.513, 0.29), (0.399, 0.302), (0.547, 0.309), (0.444, 0.329)]
+
+    def run(traj):
+        guard = CollapseGuard(GuardConfig(every=5))
+        return [guard.check(5 * (i + 1), {"own_group_prob": p, "passage_mean_cos": c}, 16, 4)
+                for i, (p, c) in enumerate(traj)]
+
+    msgs = run(kl_ref)
+    assert msgs[:2] == [None, None]
+    assert "rose more than 0.25 above 0.397" in msgs[2]
+    assert "fell more than 50% from 0.510" in msgs[4]
+    assert run(infonce) == [None] * 5
+    off = CollapseGuard(GuardConfig(every=5, max_own_group_drop=None, max_cos_rise=None))
+    assert [off.check(i, {"own_group_prob": p, "passage_mean_cos": c}, 16, 4) for i, (p, c) in enumerate(kl_ref)] == [None] * 5

@@ -96,9 +96,28 @@ def _top_idx(vals: torch.Tensor, ids: torch.Tensor, c: int, exact: bool) -> torc
     return idx
 
 
-def _block_candidates(q: torch.Tensor, d: torch.Tensor, start: int, c: int, excl_cols: torch.Tensor | None,
+class _GroupedBlock:
+    """One document block ``d [n, dim]`` (search dtype) laid out for group maxima, built once per block.
+
+    Rows are padded to ``n_groups * g`` and permuted so that group ``j`` (rows ``j*g .. j*g+g-1``) is
+    the strided column set ``{i * n_groups + j}``: the group maxima are then a reduction over a
+    non-contiguous axis, which vectorises well.
+    """
+
+    def __init__(self, d: torch.Tensor, c: int):
+        self.n = d.shape[0]
+        self.exact = d.dtype == torch.float32
+        self.g = _group_size(self.n, c)
+        self.n_groups = -(-self.n // self.g)
+        self.pad = self.n_groups * self.g - self.n
+        if self.pad:
+            d = torch.cat([d, d.new_zeros(self.pad, d.shape[1])])
+        self.dp_t = d.view(self.n_groups, self.g, -1).transpose(0, 1).reshape(self.n_groups * self.g, -1).T
+
+
+def _block_candidates(q: torch.Tensor, block: _GroupedBlock, start: int, c: int, excl_cols: torch.Tensor | None,
                       floor: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top-``c`` (score, global row) of one block. ``q [Qb, dim]``, ``d [n, dim]`` in the search dtype.
+    """Top-``c`` (score, global row) of one block. ``q [Qb, dim]`` in the search dtype.
 
     ``floor [Qb]`` is each query's current ``c``-th best score: groups whose maximum is below
     it cannot contribute, so only as many groups as the neediest query has above its floor
@@ -106,17 +125,8 @@ def _block_candidates(q: torch.Tensor, d: torch.Tensor, start: int, c: int, excl
     with the total order; in bfloat16 it is a candidate set (ties among rounded scores are
     broken arbitrarily) to be rescored.
     """
-    n = d.shape[0]
-    exact = d.dtype == torch.float32
-    g = _group_size(n, c)
-    n_groups = -(-n // g)
-    pad = n_groups * g - n
-    if pad:
-        d = torch.cat([d, d.new_zeros(pad, d.shape[1])])
-    # permute so that group j (rows j*g .. j*g+g-1) is the strided column set {i*n_groups + j}:
-    # the group maxima are then a reduction over a non-contiguous axis, which vectorises well
-    dp = d.view(n_groups, g, -1).transpose(0, 1).reshape(n_groups * g, -1)
-    s = q @ dp.T  # [Qb, g * n_groups]
+    exact, g, n_groups, pad = block.exact, block.g, block.n_groups, block.pad
+    s = q @ block.dp_t  # [Qb, g * n_groups]
     if pad or excl_cols is not None:
         s = s.view(-1, g, n_groups)
         if pad:
@@ -131,11 +141,16 @@ def _block_candidates(q: torch.Tensor, d: torch.Tensor, start: int, c: int, excl
     if need == 0:
         return torch.empty(q.shape[0], 0), torch.empty(q.shape[0], 0, dtype=torch.int64)
     best = _top_idx(gmax, torch.arange(n_groups).unsqueeze(0), min(c, need), exact)  # group ids [Qb, c']
-    cols = (best.unsqueeze(2) + n_groups * torch.arange(g).view(1, 1, g)).reshape(q.shape[0], -1)
-    vals = s.gather(1, cols)
-    rows = start + (best.unsqueeze(2) * g + torch.arange(g).view(1, 1, g)).reshape(q.shape[0], -1)
-    pick = _top_idx(vals, rows, c, exact)
-    return vals.gather(1, pick).float(), rows.gather(1, pick)
+    nb = best.shape[1]
+    # the g scores of each chosen group: [Qb, g, c'] (column i * n_groups + best), flattened g-major
+    vals = s.view(-1, g, n_groups).gather(2, best.unsqueeze(1).expand(-1, g, nb)).reshape(q.shape[0], -1)
+    if exact:  # the tie-break needs every candidate's row
+        rows = start + (best.unsqueeze(1) * g + torch.arange(g).view(1, g, 1)).reshape(q.shape[0], -1)
+        pick = _top_idx(vals, rows, c, exact)
+        return vals.gather(1, pick).float(), rows.gather(1, pick)
+    pick = _top_idx(vals, best, c, exact)  # rows only for the c picked entries
+    member, slot = pick // nb, pick % nb
+    return vals.gather(1, pick).float(), start + best.gather(1, slot) * g + member
 
 
 def _rescore(q: torch.Tensor, docs: np.ndarray, rows: torch.Tensor, row_offset: int) -> torch.Tensor:
@@ -178,6 +193,7 @@ def exact_search(
     c = max(1, min(c, n_d)) if n_d else 1
     dtype = torch.float32 if precision == "fp32" else torch.bfloat16
     q_all = torch.from_numpy(np.array(queries, dtype=np.float32, order="C"))  # a writable copy
+    q_search = q_all.to(dtype)
     excl = torch.from_numpy(np.asarray(exclude, dtype=np.int64)) if exclude is not None else None
     best_s = torch.full((n_q, c), float("-inf"))
     best_r = torch.full((n_q, c), -1, dtype=torch.int64)
@@ -185,7 +201,7 @@ def exact_search(
     try:
         for start in range(0, n_d, doc_block):
             stop = min(n_d, start + doc_block)
-            d = torch.from_numpy(np.array(docs[start:stop], dtype=np.float32, order="C")).to(dtype)
+            block = _GroupedBlock(torch.from_numpy(np.array(docs[start:stop], dtype=np.float32, order="C")).to(dtype), c)
             for qs in range(0, n_q, query_block):
                 qe = min(n_q, qs + query_block)
                 ex = None
@@ -194,7 +210,7 @@ def exact_search(
                     ex = torch.where((e >= 0) & (e < stop - start), e, torch.full_like(e, -1))
                     if not bool((ex >= 0).any()):
                         ex = None
-                s, r = _block_candidates(q_all[qs:qe].to(dtype), d, row_offset + start, c, ex, best_s[qs:qe, -1])
+                s, r = _block_candidates(q_search[qs:qe], block, row_offset + start, c, ex, best_s[qs:qe, -1])
                 s = torch.cat([best_s[qs:qe], s], 1)
                 r = torch.cat([best_r[qs:qe], r], 1)
                 best_s[qs:qe], best_r[qs:qe] = select_top(s, torch.where(torch.isneginf(s), -1, r), c)

@@ -10,8 +10,10 @@ Two batch statistics, cheap enough to compute every few steps:
   (off-diagonal). When every passage maps to the same direction it approaches 1.
 
 The guard warns when the first falls below ``min_own_group_prob`` (default: twice the chance
-level) or the second rises above ``max_passage_mean_cos``; with ``stop_on_collapse`` it asks
-the trainer to stop after ``patience`` consecutive warnings.
+level) or by more than ``max_own_group_drop`` of its value at the first check, or when the second
+rises above ``max_passage_mean_cos`` or by more than ``max_cos_rise`` above its first value (a
+slow collapse starts far from both absolute bounds); with ``stop_on_collapse`` it asks the
+trainer to stop after ``patience`` consecutive warnings.
 """
 from __future__ import annotations
 
@@ -50,6 +52,7 @@ class CollapseGuard:
         self.config = config
         self.strikes = 0
         self.warnings = 0
+        self.first: dict[str, float] | None = None  # statistics at the first check (the drift baseline)
 
     def due(self, step: int) -> bool:
         return self.config.every > 0 and step % self.config.every == 0
@@ -65,6 +68,16 @@ class CollapseGuard:
                                 f"(chance level {1.0 / n_queries:.3f})")
         if cfg.max_passage_mean_cos is not None and stats["passage_mean_cos"] > cfg.max_passage_mean_cos:
             problems.append(f"passage_mean_cos {stats['passage_mean_cos']:.3f} > {cfg.max_passage_mean_cos:.3f}")
+        if self.first is None:
+            self.first = {k: stats[k] for k in ("own_group_prob", "passage_mean_cos")}
+        else:
+            p0, c0 = self.first["own_group_prob"], self.first["passage_mean_cos"]
+            if cfg.max_own_group_drop is not None and stats["own_group_prob"] < (1 - cfg.max_own_group_drop) * p0:
+                problems.append(f"own_group_prob {stats['own_group_prob']:.3f} fell more than "
+                                f"{cfg.max_own_group_drop:.0%} from {p0:.3f} at the first check")
+            if cfg.max_cos_rise is not None and stats["passage_mean_cos"] > c0 + cfg.max_cos_rise:
+                problems.append(f"passage_mean_cos {stats['passage_mean_cos']:.3f} rose more than "
+                                f"{cfg.max_cos_rise} above {c0:.3f} at the first check")
         if not problems:
             self.strikes = 0
             return None
