@@ -40,8 +40,8 @@ def test_loss_defaults_and_shortcuts(tmp_path):
     assert load_experiment(p).loss.model_dump(exclude_none=True, exclude={"options"}) == DEFAULT_RECIPE
     paper = load_experiment(p, ["loss.name=ws2"]).loss  # the paper's loss with its own defaults
     assert paper.loss_options() == {}
-    tuned = load_experiment(p, ["loss.in_batch=lowest"]).loss  # a section without a name adjusts the recipe
-    assert tuned.name == "kl" and tuned.label_temperature == 0.1 and tuned.in_batch == "lowest"
+    tuned = load_experiment(p, ["loss.in_batch=exclude"]).loss  # a section without a name adjusts the recipe
+    assert tuned.name == DEFAULT_RECIPE["name"] and tuned.label_temperature == 0.1 and tuned.in_batch == "exclude"
 
 
 EXPERIMENTS = sorted([*(REPO / "configs" / "paper").glob("*.yaml"), *(REPO / "configs" / "local").glob("*.yaml")])
