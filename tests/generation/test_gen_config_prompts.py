@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from sycl.generation import load_config
+from sycl.generation import GenerationConfig, load_config
 from sycl.generation.levels import default_levels
 from sycl.generation.prompts import json_schema, load_template, parse_template, render_level_prompt
 from sycl.io.errors import DataError
@@ -20,6 +20,9 @@ def test_config_section_with_overrides(tmp_path):
     assert [lv.label for lv in cfg.levels] == [1, 0]
     assert cfg.resolved_mode() == "json"
     assert cfg.resolved_max_tokens() > 2 * 2 * 80  # two levels x two passages of ~80 words
+    assert cfg.resolved_max_attempts() == 3
+    assert GenerationConfig(backend="embedded").resolved_max_attempts() == 5  # the weak model gets more tries
+    assert GenerationConfig(backend="embedded", max_attempts=2).resolved_max_attempts() == 2
 
 
 def test_config_errors_name_the_key(tmp_path):

@@ -89,7 +89,7 @@ def test_nucleus_samples_only_inside_the_top_p_mass():
     probs[0, [10, 20, 30]] = torch.tensor([0.6, 0.35, 0.05])
     probs[1] = 1.0 / 1000
     seen = [set(), set()]
-    for _ in range(300):
+    for _ in range(1000):  # ~590 distinct tokens expected from the flat row; the top 256 alone give at most 256
         pick = _nucleus(probs, 0.9, gen)
         seen[0].add(int(pick[0]))
         seen[1].add(int(pick[1]))

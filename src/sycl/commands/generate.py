@@ -35,7 +35,7 @@ def register(subparsers) -> None:
     p.add_argument("--max-tokens", type=int, help="completion tokens per request (default from --passage-words)")
     p.add_argument("--temperature", type=float)
     p.add_argument("--timeout", type=float, help="seconds per HTTP request (default 120)")
-    p.add_argument("--max-attempts", type=int, help="tries per malformed answer (default 3)")
+    p.add_argument("--max-attempts", type=int, help="tries per malformed answer (default: 5 for the embedded model, 3 for the others)")
     p.add_argument("--max-failure-rate", type=float, help="exit 1 when more contexts fail (default 0.1)")
     p.add_argument("--judge", help="sentence-transformers path for the quality judge; 'embedded' "
                                    "(all-MiniLM-L6-v2, default) or 'none'")

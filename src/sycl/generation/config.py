@@ -52,9 +52,10 @@ class GenerationConfig(StrictModel):
     concurrency: int = Field(16, ge=1, le=4096)
     request_timeout: float = Field(120.0, gt=0)
     max_retries: int = Field(6, ge=0, description="transport retries per request (429/5xx/timeouts/connection)")
-    max_attempts: int = Field(3, ge=1, description="content attempts per query or level (malformed answers)")
+    max_attempts: int | None = Field(None, ge=1, description="content attempts per query or level (malformed "
+                                     "answers); None: 5 for the embedded model, 3 for the others")
     batch_size: int = Field(64, ge=1, description="prompts per batch for the local backends "
-                            "(64: 285 vs 242 tokens/s at 32 for the embedded model on 2 CPU cores)")
+                            "(64 beat 32 for the embedded model on 2 CPU cores: benchmarks/RESULTS.md)")
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"
     mode: Mode | None = None
     prompt_template: Path | None = None
@@ -83,6 +84,13 @@ class GenerationConfig(StrictModel):
         if self.mode is not None:
             return self.mode
         return "per-level" if self.backend == "embedded" else "json"
+
+    def resolved_max_attempts(self) -> int:
+        """``max_attempts`` or the backend's default: the 135M embedded model writes meta-text ("The
+        passage is irrelevant...") often enough that 3 attempts failed 6 of the quickstart's 50 queries."""
+        if self.max_attempts is not None:
+            return self.max_attempts
+        return 5 if self.backend == "embedded" else 3
 
     def resolved_max_tokens(self) -> int:
         """Completion-token budget per request."""

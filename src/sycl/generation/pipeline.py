@@ -70,6 +70,7 @@ class GenerationRun:
         self.units = units
         self.levels = cfg.levels
         self.mode = cfg.resolved_mode()
+        self.max_attempts = cfg.resolved_max_attempts()
         self.schema = json_schema(cfg.levels, cfg.passages_per_level) if self.mode == "json" else None
         self.stats = RunStats(units=len(units))
         self._bar = None
@@ -91,7 +92,7 @@ class GenerationRun:
         self._bar = progress(total=len(todo), desc="generate", unit="query")
         try:
             requests: Iterable[ChatRequest] = self._first_round(todo)
-            for _ in range(self.cfg.max_attempts):
+            for _ in range(self.max_attempts):
                 retry: list[ChatRequest] = []
                 async for req, comp in self.backend.stream(requests):
                     self._handle(req, comp, retry)
@@ -127,7 +128,7 @@ class GenerationRun:
             reason = str(err)
             key = reason.split(":")[0][:60]
             st.rejections[key] = st.rejections.get(key, 0) + 1
-            if state.attempts.get(slot, 0) < self.cfg.max_attempts:
+            if state.attempts.get(slot, 0) < self.max_attempts:
                 st.retried += 1
                 retry.append(make_request(self.cfg, state, slot, self.levels, self.schema))
             else:

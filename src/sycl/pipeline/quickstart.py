@@ -34,10 +34,9 @@ def quickstart_config(out: str | Path = "sycl-quickstart", backend: str = "embed
     """The quickstart as a :class:`RunConfig` (what ``sycl run`` would read from a file)."""
     generate = {"queries": str(quickstart_queries()), "backend": backend, "limit": limit}
     if backend == "embedded":
-        # The 135M model writes meta-text ("The passage is irrelevant...") for a few queries whatever the
-        # seed; more attempts and a looser failure bound keep the quickstart from failing on them (measured:
-        # 3 attempts left 6 of 50 queries failed, 12% > the 10% default bound).
-        generate.update(max_attempts=5, max_failure_rate=0.3)
+        # The 135M model fails a few queries outright (meta-text after every attempt: 1 of 50 measured); a
+        # looser bound than the 10% default keeps the demo from failing on a weak generator's bad day.
+        generate["max_failure_rate"] = 0.3
     for key, value in (("model", model), ("base_url", base_url), ("api_key_env", api_key_env),
                        ("concurrency", concurrency)):
         if value is not None:

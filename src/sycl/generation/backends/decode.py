@@ -89,13 +89,14 @@ def _nucleus(probs: torch.Tensor, top_p: float, generator: torch.Generator | Non
     k = min(TOP_K_PREFILTER, probs.shape[-1])
     vals, idx = probs.topk(k, dim=-1)
     short = vals.sum(-1) < top_p
-    if bool(short.any()):
-        full_vals, full_idx = probs[short].sort(dim=-1, descending=True)
-        picks = _nucleus_pick(full_vals, full_idx, top_p, generator)
-        out = _nucleus_pick(vals, idx, top_p, generator)
-        out[short] = picks
-        return out
-    return _nucleus_pick(vals, idx, top_p, generator)
+    if not bool(short.any()):
+        return _nucleus_pick(vals, idx, top_p, generator)
+    out = torch.empty(probs.shape[0], dtype=torch.long, device=probs.device)
+    full_vals, full_idx = probs[short].sort(dim=-1, descending=True)
+    out[short] = _nucleus_pick(full_vals, full_idx, top_p, generator)
+    if bool((~short).any()):
+        out[~short] = _nucleus_pick(vals[~short], idx[~short], top_p, generator)
+    return out
 
 
 def _nucleus_pick(sorted_p: torch.Tensor, order: torch.Tensor, top_p: float, generator) -> torch.Tensor:

@@ -3,7 +3,7 @@
 Prompts get the tokenizer's chat template and are generated in batches with left padding,
 sorted by length within each chunk so a batch wastes little on padding, and decoded by
 :func:`sycl.generation.backends.decode.sample_batch` (in-place KV cache, finished rows leave the
-batch: 2.2x ``model.generate`` on the 2-core CPU). ``dtype="auto"``
+batch: 2.4x ``model.generate`` on the 2-core CPU). ``dtype="auto"``
 runs in bfloat16 where the CPU supports it (AMX/AVX512-BF16: several times faster on this
 class of machine) and on CUDA, float32 otherwise. Sampling is seeded per batch from the
 first request's seed, so a rerun of the same batch reproduces it. No structured output:
