@@ -47,7 +47,7 @@ class EvalSettings(EncodingOptions):
     ignore_identical_ids: bool = True
     batch_size: int | None = Field(default=None, ge=1, description="texts per encoding batch (None: 16 on CPU, 128 on GPU)")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
-    search_precision: Literal["fp32", "bf16"] = "fp32"
+    search_precision: Literal["fp32", "int8", "bf16"] = "fp32"
     index: str = Field(default="exact", description="'exact', or 'faiss:<factory>' e.g. faiss:HNSW32")
     cache: bool = True
     cache_dir: str | None = None

@@ -1,21 +1,22 @@
-"""Exact top-k search by inner product, in blocks, with a running top-k per query.
+"""Exact top-k search by inner product, in tiles, with a running top-k per query.
 
-Memory stays bounded whatever the corpus size: scores exist only for one block of
-``query_block x doc_block`` at a time. Per block, documents are split into groups of
-``group`` consecutive rows; the group maxima pick the ``c`` best groups (``c`` = the
-number of candidates kept), and only those groups' scores are examined. This is exact:
-every document among a block's top ``c`` lies in one of its ``c`` best groups.
+Memory stays bounded whatever the corpus size: documents are read ``doc_block`` rows at a
+time and scored in tiles of a few thousand documents against ``query_block`` queries, so a
+score tile (16 MB) stays in the CPU caches. A compiled kernel
+(:mod:`sycl.evaluation.search_kernels`) offers each tile to every query's heap of the ``c``
+best: it computes group maxima first and looks only into groups that reach the heap's worst
+entry, so once the heaps have filled, a tile costs little more than its matrix product.
 
-Ordering is total and deterministic: score descending, then row ascending. Ties are
-resolved on 64-bit keys (order-preserving float bits in the high half, inverted row in the
-low half), so the same inputs give the same ranking whatever the block sizes or the number
-of shards a corpus is split into.
+Ordering is total and deterministic: score descending, then row ascending, so the same inputs
+give the same ranking whatever the block sizes or the number of shards a corpus is split into.
 
-Precision: ``fp32`` scores every pair in float32. ``bf16`` selects candidates with a
-bfloat16 matrix product (several times faster on CPUs with AMX) and keeps ``candidates``
-per query (default ``max(2k, k + 32)``); the final scores of the candidates are always
-recomputed exactly in float32, one pair at a time, so the returned scores do not depend on
-block shapes or sharding.
+Precision: ``fp32`` scores every pair in float32 and keeps the exact top ``k``. ``bf16``
+selects candidates with a bfloat16 matrix product (several times faster on CPUs with AMX)
+and ``int8`` with a quantised one (:mod:`sycl.evaluation.search_int8`: VNNI or AMX-INT8,
+about 4x a float32 product on a CPU without AMX); both keep ``candidates`` per query (bf16:
+``max(2k, k + 32)``, int8: ``k + max(32, k // 4)``). The final scores are always recomputed in
+float32 from the vectors, one pair at a time, and ranked by them, so the returned scores do not
+depend on tiling or sharding.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ import torch
 
 from sycl.log import progress
 
-SearchPrecision = Literal["fp32", "bf16"]
+SearchPrecision = Literal["fp32", "bf16", "int8"]
 _LOW = 2**32 - 1
 
 
@@ -68,98 +69,71 @@ def merge_topk(parts: list[TopK], k: int) -> TopK:
     return TopK(s.numpy(), r.numpy())
 
 
-def _group_size(n: int, c: int) -> int:
-    """Rows per group: large enough that group maxima are cheap, small enough to prune."""
-    for g in (32, 16, 8, 4, 2):
-        if n // g >= 2 * c:
-            return g
-    return 1
+class _FloatTile:
+    """Documents ``d [n, dim]`` (float32; global rows from ``start``) for float32 or bfloat16 scoring."""
+
+    SIZE = 2048  # documents per tile: 16 MB of float32 scores for 2,048 queries (measured best of 2k/4k/8k)
+
+    def __init__(self, d: np.ndarray, start: int, dtype: torch.dtype):
+        self.start, self.n = start, d.shape[0]
+        self.g = 32 if self.n >= 64 else 1  # documents per group (the unit of pruning)
+        width = -(-self.n // self.g) * self.g
+        t = torch.zeros(width, d.shape[1], dtype=torch.float32)
+        t[:self.n] = torch.from_numpy(d)
+        self.dt = t.to(dtype).T
+
+    def select(self, q: torch.Tensor, skip: np.ndarray, heap_s: np.ndarray, heap_r: np.ndarray) -> None:
+        from sycl.evaluation.search_kernels import select_tile_f32
+
+        s = (q @ self.dt).float().numpy()
+        select_tile_f32(s, self.n, self.g, self.start, skip, heap_s, heap_r)
 
 
-def _top_idx(vals: torch.Tensor, ids: torch.Tensor, c: int, exact: bool) -> torch.Tensor:
-    """Column indices of the ``c`` best entries per row of ``vals [Q, n]`` (any float dtype).
+def _scan(q: torch.Tensor, docs, c: int, precision: str, skip: np.ndarray, row_offset: int, doc_block: int,
+          query_block: int, bar) -> np.ndarray:
+    """Rows of each query's ``c`` best documents ``[Q, c]`` in no particular order (-1: fewer documents)."""
+    from sycl.evaluation.search_kernels import use_threads
 
-    A plain ``topk`` does the work; with ``exact``, rows whose ``c``-th and ``c+1``-th values
-    tie are redone on 64-bit keys so that the lower ``ids`` win the tie (rare: exact ties).
-    """
-    n = vals.shape[1]
-    if c >= n:
-        return torch.arange(n).expand(vals.shape[0], n)
-    kk = c + 1 if exact else c
-    v, idx = torch.topk(vals, kk, dim=1)
-    if exact:
-        tied = torch.nonzero(v[:, c - 1] == v[:, c]).squeeze(1)
-        if tied.numel():
-            keys = sort_keys(vals[tied].float(), ids[tied] if ids.shape[0] > 1 else ids.expand(len(tied), -1))
-            idx[tied, :c] = torch.topk(keys, c, dim=1).indices
-        idx = idx[:, :c]
-    return idx
+    use_threads(torch.get_num_threads())
+    if precision == "int8":
+        from sycl.evaluation.search_int8 import QuantizedTile, quantize_queries
 
+        q_search, q_norm = quantize_queries(q)
+        size = QuantizedTile.SIZE
 
-class _GroupedBlock:
-    """One document block ``d [n, dim]`` (search dtype) laid out for group maxima, built once per block.
+        def make(d, start):
+            return QuantizedTile(d, start, q_norm, query_block)
+    else:
+        dtype = torch.float32 if precision == "fp32" else torch.bfloat16
+        q_search = q.to(dtype)
+        size = _FloatTile.SIZE
 
-    Rows are padded to ``n_groups * g`` and permuted so that group ``j`` (rows ``j*g .. j*g+g-1``) is
-    the strided column set ``{i * n_groups + j}``: the group maxima are then a reduction over a
-    non-contiguous axis, which vectorises well.
-    """
-
-    def __init__(self, d: torch.Tensor, c: int):
-        self.n = d.shape[0]
-        self.exact = d.dtype == torch.float32
-        self.g = _group_size(self.n, c)
-        self.n_groups = -(-self.n // self.g)
-        self.pad = self.n_groups * self.g - self.n
-        if self.pad:
-            d = torch.cat([d, d.new_zeros(self.pad, d.shape[1])])
-        self.dp_t = d.view(self.n_groups, self.g, -1).transpose(0, 1).reshape(self.n_groups * self.g, -1).T
-
-
-def _block_candidates(q: torch.Tensor, block: _GroupedBlock, start: int, c: int, excl_cols: torch.Tensor | None,
-                      floor: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top-``c`` (score, global row) of one block. ``q [Qb, dim]`` in the search dtype.
-
-    ``floor [Qb]`` is each query's current ``c``-th best score: groups whose maximum is below
-    it cannot contribute, so only as many groups as the neediest query has above its floor
-    are examined (few, once the running top-k has filled). In float32 the selection is exact
-    with the total order; in bfloat16 it is a candidate set (ties among rounded scores are
-    broken arbitrarily) to be rescored.
-    """
-    exact, g, n_groups, pad = block.exact, block.g, block.n_groups, block.pad
-    s = q @ block.dp_t  # [Qb, g * n_groups]
-    if pad or excl_cols is not None:
-        s = s.view(-1, g, n_groups)
-        if pad:
-            s[:, g - pad:, n_groups - 1] = float("-inf")
-        s = s.view(q.shape[0], -1)
-        if excl_cols is not None:
-            qi = torch.nonzero(excl_cols >= 0).squeeze(1)
-            local = excl_cols[qi]
-            s[qi, (local % g) * n_groups + local // g] = float("-inf")
-    gmax = s.view(-1, g, n_groups).amax(1)  # [Qb, n_groups]
-    need = int((gmax.float() >= floor.unsqueeze(1)).sum(1).max())
-    if need == 0:
-        return torch.empty(q.shape[0], 0), torch.empty(q.shape[0], 0, dtype=torch.int64)
-    best = _top_idx(gmax, torch.arange(n_groups).unsqueeze(0), min(c, need), exact)  # group ids [Qb, c']
-    nb = best.shape[1]
-    # the g scores of each chosen group: [Qb, g, c'] (column i * n_groups + best), flattened g-major
-    vals = s.view(-1, g, n_groups).gather(2, best.unsqueeze(1).expand(-1, g, nb)).reshape(q.shape[0], -1)
-    if exact:  # the tie-break needs every candidate's row
-        rows = start + (best.unsqueeze(1) * g + torch.arange(g).view(1, g, 1)).reshape(q.shape[0], -1)
-        pick = _top_idx(vals, rows, c, exact)
-        return vals.gather(1, pick).float(), rows.gather(1, pick)
-    pick = _top_idx(vals, best, c, exact)  # rows only for the c picked entries
-    member, slot = pick // nb, pick % nb
-    return vals.gather(1, pick).float(), start + best.gather(1, slot) * g + member
+        def make(d, start):
+            return _FloatTile(d, start, dtype)
+    n_q, n_d = q.shape[0], docs.shape[0]
+    heap_s = np.full((n_q, c), -np.inf, dtype=np.float32)
+    heap_r = np.full((n_q, c), -1, dtype=np.int64)
+    for start in range(0, n_d, doc_block):
+        stop = min(n_d, start + doc_block)
+        block = np.array(docs[start:stop], dtype=np.float32)  # a writable copy (documents may be memory-mapped)
+        tiles = [make(np.ascontiguousarray(block[t:t + size]), row_offset + start + t)
+                 for t in range(0, stop - start, size)]
+        for qs in range(0, n_q, query_block):
+            qe = min(n_q, qs + query_block)
+            for tile in tiles:
+                tile.select(q_search[qs:qe], skip[qs:qe], heap_s[qs:qe], heap_r[qs:qe])
+        bar.update(stop - start)
+    return heap_r
 
 
 def _rescore(q: torch.Tensor, docs: np.ndarray, rows: torch.Tensor, row_offset: int) -> torch.Tensor:
     """Exact float32 scores of ``q [Qb, dim]`` with ``docs[rows - row_offset]`` (``rows [Qb, c]``; -1 gives -inf)."""
-    valid = rows >= 0
-    local = (rows - row_offset).clamp(min=0).numpy()
-    vecs = torch.from_numpy(np.asarray(docs[local.ravel()], dtype=np.float32)).view(*rows.shape, -1)
-    out = (vecs * q.unsqueeze(1)).sum(-1)
-    return torch.where(valid, out, torch.full_like(out, float("-inf")))
+    from sycl.evaluation.search_kernels import rescore
+
+    out = np.empty(tuple(rows.shape), dtype=np.float32)
+    d = docs.view(np.ndarray) if isinstance(docs, np.memmap) else np.asarray(docs, dtype=np.float32)
+    rescore(q.numpy(), d, rows.numpy(), row_offset, out)
+    return torch.from_numpy(out)
 
 
 @torch.inference_mode()
@@ -184,48 +158,36 @@ def exact_search(
     ``row_offset + position in docs``, so shards of one corpus can be merged with
     :func:`merge_topk`.
     """
-    if precision not in ("fp32", "bf16"):
-        raise ValueError(f"unknown search precision {precision!r}; use fp32 or bf16")
+    if precision not in ("fp32", "bf16", "int8"):
+        raise ValueError(f"unknown search precision {precision!r}; use fp32, bf16 or int8")
+    if precision == "int8":
+        from sycl.evaluation.search_int8 import int8_available
+
+        if not int8_available():
+            raise ValueError("int8 search needs a torch build with oneDNN's quantised kernels (x86 CPUs); "
+                             "use fp32 or bf16")
     n_q, n_d = queries.shape[0], docs.shape[0]
     if n_d and queries.shape[1] != docs.shape[1]:
         raise ValueError(f"dimension mismatch: queries {queries.shape[1]}, documents {docs.shape[1]}")
-    c = k if precision == "fp32" else max(candidates or 0, 2 * k, k + 32)
+    default = {"fp32": k, "bf16": max(2 * k, k + 32), "int8": k + max(32, k // 4)}[precision]
+    c = k if precision == "fp32" else max(k, candidates or default)
     c = max(1, min(c, n_d)) if n_d else 1
-    dtype = torch.float32 if precision == "fp32" else torch.bfloat16
     q_all = torch.from_numpy(np.array(queries, dtype=np.float32, order="C"))  # a writable copy
-    q_search = q_all.to(dtype)
-    excl = torch.from_numpy(np.asarray(exclude, dtype=np.int64)) if exclude is not None else None
-    best_s = torch.full((n_q, c), float("-inf"))
-    best_r = torch.full((n_q, c), -1, dtype=torch.int64)
+    skip = np.full(n_q, -1, dtype=np.int64) if exclude is None else np.asarray(exclude, dtype=np.int64).copy()
     bar = progress(total=n_d, desc="search", unit="doc", unit_scale=True, disable=not show_progress or None)
     try:
-        for start in range(0, n_d, doc_block):
-            stop = min(n_d, start + doc_block)
-            block = _GroupedBlock(torch.from_numpy(np.array(docs[start:stop], dtype=np.float32, order="C")).to(dtype), c)
-            for qs in range(0, n_q, query_block):
-                qe = min(n_q, qs + query_block)
-                ex = None
-                if excl is not None:
-                    e = excl[qs:qe] - row_offset - start
-                    ex = torch.where((e >= 0) & (e < stop - start), e, torch.full_like(e, -1))
-                    if not bool((ex >= 0).any()):
-                        ex = None
-                s, r = _block_candidates(q_search[qs:qe], block, row_offset + start, c, ex, best_s[qs:qe, -1])
-                s = torch.cat([best_s[qs:qe], s], 1)
-                r = torch.cat([best_r[qs:qe], r], 1)
-                best_s[qs:qe], best_r[qs:qe] = select_top(s, torch.where(torch.isneginf(s), -1, r), c)
-            bar.update(stop - start)
+        best_r = torch.from_numpy(_scan(q_all, docs, c, precision, skip, row_offset, doc_block, query_block, bar))
     finally:
         bar.close()
-    # exact float32 scores for the kept candidates, computed pair by pair (independent of blocking)
+    # float32 scores of the kept candidates from the vectors, pair by pair (independent of tiling)
     out_s = np.full((n_q, k), -np.inf, dtype=np.float32)
     out_r = np.full((n_q, k), -1, dtype=np.int64)
     kk = min(k, c)
-    for qs in range(0, n_q, max(1, (1 << 24) // max(1, c * queries.shape[1]))):
-        qe = min(n_q, qs + max(1, (1 << 24) // max(1, c * queries.shape[1])))
+    step = max(1, (1 << 22) // c)
+    for qs in range(0, n_q, step):
+        qe = min(n_q, qs + step)
         rows = best_r[qs:qe]
-        exact = _rescore(q_all[qs:qe], docs, rows, row_offset)
-        s, r = select_top(exact, rows, kk)
+        s, r = select_top(_rescore(q_all[qs:qe], docs, rows, row_offset), rows, kk)
         r = torch.where(torch.isneginf(s), -1, r)
         out_s[qs:qe, :kk] = s.numpy()
         out_r[qs:qe, :kk] = r.numpy()
