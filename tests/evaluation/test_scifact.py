@@ -16,3 +16,8 @@ def test_minilm_scifact_ndcg(tmp_path, minilm, monkeypatch):
     r = rep["results"][0]
     assert r["n_queries"] == 300 and r["n_documents"] == 5183 and r["missing_documents"] == 0
     assert r["measures"]["nDCG@10"] == pytest.approx(0.647, abs=0.003)
+    # int8 candidates + fp32 rescoring retrieve the same 1,000 documents per query in the same order
+    fast = evaluate(minilm, [str(SHARED / "scifact")], tmp_path / "int8", max_query_length=256,
+                    max_passage_length=256, search_precision="int8")
+    assert fast["results"][0]["measures"] == r["measures"]
+    assert (tmp_path / "int8" / r["run_file"]).read_bytes() == (tmp_path / r["run_file"]).read_bytes()
