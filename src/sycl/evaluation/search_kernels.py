@@ -72,6 +72,18 @@ def _replace_top(hs, hr, s, r):
     hr[i] = r
 
 
+@njit(cache=True, inline="always", fastmath=_FLAGS, error_model="numpy")
+def _group_maxima(row, g, ng):
+    """Maximum of each group ``j`` (columns ``i * ng + j``) of one tile row: ``g`` vertical SIMD passes."""
+    gm = row[:ng].copy()
+    for i in range(1, g):
+        x = row[i * ng:(i + 1) * ng]
+        for j in range(ng):
+            if x[j] > gm[j]:
+                gm[j] = x[j]
+    return gm
+
+
 @njit(parallel=True, cache=True, fastmath=_FLAGS, error_model="numpy")
 def select_tile(tile, n, g, f, start, exclude, heap_s, heap_r):
     """Offer every document of one score tile to each query's heap of the ``c`` best.
@@ -90,12 +102,7 @@ def select_tile(tile, n, g, f, start, exclude, heap_s, heap_r):
         hr = heap_r[r]
         thr = half_bits_at_or_below(hs[0] * f + 1.0)
         skip = exclude[r] - start
-        gm = row[:ng].copy()
-        for i in range(1, g):
-            x = row[i * ng:(i + 1) * ng]
-            for j in range(ng):
-                if x[j] > gm[j]:
-                    gm[j] = x[j]
+        gm = _group_maxima(row, g, ng)
         for j in range(ng):
             if gm[j] < thr:
                 continue
@@ -122,12 +129,7 @@ def select_tile_f32(tile, n, g, start, exclude, heap_s, heap_r):
         hs = heap_s[r]
         hr = heap_r[r]
         skip = exclude[r] - start
-        gm = row[:ng].copy()
-        for i in range(1, g):
-            x = row[i * ng:(i + 1) * ng]
-            for j in range(ng):
-                if x[j] > gm[j]:
-                    gm[j] = x[j]
+        gm = _group_maxima(row, g, ng)
         for j in range(ng):
             if gm[j] < hs[0]:
                 continue
