@@ -156,3 +156,11 @@ def test_memory_mapped_documents(tmp_path):
 def test_unknown_precision_is_an_error():
     with pytest.raises(ValueError, match="precision"):
         exact_search(np.zeros((2, 4), np.float32), np.zeros((3, 4), np.float32), 2, precision="fp8")
+
+
+def test_int8_without_onednn_is_a_clear_error(monkeypatch):
+    import sycl.evaluation.search_int8 as search_int8
+
+    monkeypatch.setattr(search_int8, "int8_available", lambda: False)
+    with pytest.raises(ValueError, match="int8 search needs .* use fp32 or bf16"):
+        exact_search(np.zeros((2, 4), np.float32), np.zeros((3, 4), np.float32), 2, precision="int8")

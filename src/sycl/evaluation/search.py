@@ -75,11 +75,12 @@ class _FloatTile:
     SIZE = 2048  # documents per tile: 16 MB of float32 scores for 2,048 queries (measured best of 2k/4k/8k)
 
     def __init__(self, d: np.ndarray, start: int, dtype: torch.dtype):
+        from sycl.evaluation.search_kernels import group_layout
+
         self.start, self.n = start, d.shape[0]
-        self.g = 32 if self.n >= 64 else 1  # documents per group (the unit of pruning)
-        width = -(-self.n // self.g) * self.g
+        self.g, width = group_layout(self.n)
         t = torch.zeros(width, d.shape[1], dtype=torch.float32)
-        t[:self.n] = torch.from_numpy(d)
+        t.numpy()[:self.n] = d  # the one copy of the documents (``d`` may be a read-only memory map)
         self.dt = t.to(dtype).T
 
     def select(self, q: torch.Tensor, skip: np.ndarray, heap_s: np.ndarray, heap_r: np.ndarray) -> None:
@@ -115,9 +116,8 @@ def _scan(q: torch.Tensor, docs, c: int, precision: str, skip: np.ndarray, row_o
     heap_r = np.full((n_q, c), -1, dtype=np.int64)
     for start in range(0, n_d, doc_block):
         stop = min(n_d, start + doc_block)
-        block = np.array(docs[start:stop], dtype=np.float32)  # a writable copy (documents may be memory-mapped)
-        tiles = [make(np.ascontiguousarray(block[t:t + size]), row_offset + start + t)
-                 for t in range(0, stop - start, size)]
+        block = np.ascontiguousarray(docs[start:stop], dtype=np.float32)  # no copy of a float32 memory map
+        tiles = [make(block[t:t + size], row_offset + start + t) for t in range(0, stop - start, size)]
         for qs in range(0, n_q, query_block):
             qe = min(n_q, qs + query_block)
             for tile in tiles:
@@ -131,7 +131,8 @@ def _rescore(q: torch.Tensor, docs: np.ndarray, rows: torch.Tensor, row_offset: 
     from sycl.evaluation.search_kernels import rescore
 
     out = np.empty(tuple(rows.shape), dtype=np.float32)
-    d = docs.view(np.ndarray) if isinstance(docs, np.memmap) else np.asarray(docs, dtype=np.float32)
+    d = np.asarray(docs, dtype=np.float32)  # numba takes plain arrays, not the np.memmap subclass
+    d = d.view(np.ndarray) if isinstance(d, np.memmap) else d
     rescore(q.numpy(), d, rows.numpy(), row_offset, out)
     return torch.from_numpy(out)
 
@@ -156,7 +157,8 @@ def exact_search(
     read block by block). ``exclude`` int64 ``[Q]``: a global row to skip per query (-1:
     none), e.g. the document whose id equals the query id. Rows in the result are
     ``row_offset + position in docs``, so shards of one corpus can be merged with
-    :func:`merge_topk`.
+    :func:`merge_topk`. ``candidates``: how many the bf16/int8 paths keep per query before
+    rescoring (at least ``k``; default in the module docstring).
     """
     if precision not in ("fp32", "bf16", "int8"):
         raise ValueError(f"unknown search precision {precision!r}; use fp32, bf16 or int8")

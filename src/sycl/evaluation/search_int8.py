@@ -45,11 +45,10 @@ class QuantizedTile:
     SIZE = 4096  # documents per tile: 16 MB of float16 scores for 2,048 queries
 
     def __init__(self, d: np.ndarray, start: int, q_max_norm: float, query_block: int):
-        from sycl.evaluation.search_kernels import quantize_rows
+        from sycl.evaluation.search_kernels import group_layout, quantize_rows
 
         self.start, self.n = start, d.shape[0]
-        self.g = 32 if self.n >= 64 else 1  # documents per group (the unit of pruning)
-        width = -(-self.n // self.g) * self.g
+        self.g, width = group_layout(self.n)
         codes = np.zeros((width, d.shape[1]), dtype=np.int8)
         scale = np.ones(width, dtype=np.float32)
         d_norm = quantize_rows(d, codes[:self.n], scale[:self.n])

@@ -192,6 +192,13 @@ def rescore(q, docs, rows, row_offset, out):
             out[i, j] = np.float32(acc)
 
 
+def group_layout(n: int) -> tuple[int, int]:
+    """``(g, width)`` of a tile of ``n`` documents: ``g`` documents per group (32, or 1 for tiny tiles)
+    and the padded column count ``width = g * n_groups``."""
+    g = 32 if n >= 64 else 1
+    return g, -(-n // g) * g
+
+
 def use_threads(n: int) -> None:
     """Run the kernels on ``n`` threads (the caller's torch thread count), within numba's pool."""
     import numba
