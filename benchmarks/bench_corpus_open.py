@@ -142,7 +142,7 @@ def worker_qrels(folder: Path) -> dict:
 
 
 def worker_qrels_table(folder: Path) -> dict:
-    from sycl.io.columnar import read_qrels_table
+    from sycl.io.beir import read_qrels_arrow as read_qrels_table
 
     base = rss_kb()[0]
     t0 = time.perf_counter()
@@ -156,7 +156,8 @@ def worker_hash(cache: Path) -> dict:
 
     import numpy as np
 
-    from sycl.io.corpus import Corpus, hash_ids
+    from sycl.io.corpus import Corpus
+from sycl.io.hashing import hash_ids
 
     corpus = Corpus.open(next(p for p in [Path(os.environ["BENCH_FOLDER"])]), cache_dir=cache)
     arr = corpus.ids

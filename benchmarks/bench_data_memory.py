@@ -64,14 +64,14 @@ def rss() -> tuple[float, float]:
 
 def child(mode: str, root: Path) -> dict:
     if mode == "sycl":
-        from sycl.data import MultiLevelSet, PassagePool, SourceSpec
+        from sycl.data import MultiLevelSet, PassagePool, SourceConfig
         import pyarrow  # noqa: F401 - counted as import, not data
     else:
         import numpy  # noqa: F401
     base, _ = rss()
     t0 = time.perf_counter()
     if mode == "sycl":
-        pool = PassagePool.load([SourceSpec(path=str(root), qrels="train")], seed=0)
+        pool = PassagePool.load([SourceConfig(path=str(root), qrels="train")], seed=0)
         ds = MultiLevelSet(pool, group_size=4, strategy="random", seed=0)
         batch = ds.batch(range(16))
         n = len(ds)

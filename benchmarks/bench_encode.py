@@ -40,7 +40,7 @@ def main() -> None:
 
     from sentence_transformers import SentenceTransformer
 
-    from sycl.evaluation.encoding import ListTexts, encode
+    from sycl.retrieval.encoding import ListTexts, encode
     from sycl.io.corpus import Corpus
     from sycl.modeling import BiEncoder, embedded_encoder_path
 

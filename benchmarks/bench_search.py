@@ -63,7 +63,7 @@ def main() -> None:
     if args.openblas_coretype:
         os.environ["OPENBLAS_CORETYPE"] = args.openblas_coretype  # read when faiss's OpenBLAS loads
 
-    from sycl.evaluation.search import exact_search
+    from sycl.retrieval.search import exact_search
 
     torch.set_num_threads(args.threads)
     t = time.perf_counter()

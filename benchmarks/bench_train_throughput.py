@@ -34,9 +34,9 @@ DATA = REPO / ".." / "shared" / "datasets" / "cranfield"
 
 
 def groups(k: int) -> list[tuple[str, list[str]]]:
-    from sycl.data import MultiLevelSet, PassagePool, SourceSpec
+    from sycl.data import MultiLevelSet, PassagePool, SourceConfig
 
-    ds = MultiLevelSet(PassagePool.load([SourceSpec(path=str(DATA), qrels="test")]), group_size=k, strategy="most_relevant")
+    ds = MultiLevelSet(PassagePool.load([SourceConfig(path=str(DATA), qrels="test")]), group_size=k, strategy="most_relevant")
     b = ds.batch(range(len(ds)))
     return [(b.queries[i], b.passages[i * k:(i + 1) * k]) for i in range(len(ds))]
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from sycl.config import validate
-from sycl.data import DataConfig, PassagePool, SourceSpec
+from sycl.data import DataConfig, PassagePool, SourceConfig
 from sycl.data.tables import read_qrels_table
 from sycl.io.errors import DataError
 
@@ -37,37 +37,37 @@ def per_query(pool: PassagePool, epoch: int = 0) -> dict[str, dict[str, float]]:
 
 
 def test_score_filter_is_min_inclusive_max_exclusive(tmp_path):
-    pool = PassagePool.load([SourceSpec(path=str(graded(tmp_path)), min_score=1, max_score=3)])
+    pool = PassagePool.load([SourceConfig(path=str(graded(tmp_path)), min_score=1, max_score=3)])
     got = per_query(pool)
     assert got["q0"] == {"d0-2": 2.0, "d0-1": 1.0}
 
 
 def test_score_transform_constant_floor_ceil(tmp_path):
     root = graded(tmp_path)
-    const = per_query(PassagePool.load([SourceSpec(path=str(root), score_transform=3)]))
+    const = per_query(PassagePool.load([SourceConfig(path=str(root), score_transform=3)]))
     assert set(const["q1"].values()) == {3.0}
     qrels = tmp_path / "frac.tsv"
     qrels.write_text("query-id\tcorpus-id\tscore\nq0\td0-3\t2.6\nq0\td0-2\t1.2\nq1\td1-1\t0.5\n")
     spec = dict(corpus=str(root), queries=str(root / "queries.jsonl"), qrels=str(qrels))
-    raw = per_query(PassagePool.load([SourceSpec(**spec)]))
+    raw = per_query(PassagePool.load([SourceConfig(**spec)]))
     assert raw["q0"] == pytest.approx({"d0-3": 2.6, "d0-2": 1.2})
-    floor = per_query(PassagePool.load([SourceSpec(**spec, score_transform="floor")]))
-    ceil = per_query(PassagePool.load([SourceSpec(**spec, score_transform="ceil")]))
+    floor = per_query(PassagePool.load([SourceConfig(**spec, score_transform="floor")]))
+    ceil = per_query(PassagePool.load([SourceConfig(**spec, score_transform="ceil")]))
     assert floor["q0"] == {"d0-3": 2.0, "d0-2": 1.0} and floor["q1"] == {"d1-1": 0.0}
     assert ceil["q0"] == {"d0-3": 3.0, "d0-2": 2.0} and ceil["q1"] == {"d1-1": 1.0}
 
 
 def test_filter_happens_before_selection_and_relabel_after(tmp_path):
     # top-1 among labels < 3 is the level-2 passage; it is then relabelled to 1
-    pool = PassagePool.load([SourceSpec(path=str(graded(tmp_path)), max_score=3, group_top_k=1, score_transform=1)])
+    pool = PassagePool.load([SourceConfig(path=str(graded(tmp_path)), max_score=3, group_top_k=1, score_transform=1)])
     assert per_query(pool)["q2"] == {"d2-2": 1.0}
 
 
 def test_top_bottom_first_selection(tmp_path):
     root = graded(tmp_path, levels=(1, 3, 0, 2))  # file order 1, 3, 0, 2
-    top = per_query(PassagePool.load([SourceSpec(path=str(root), group_top_k=2)]))["q0"]
-    bottom = per_query(PassagePool.load([SourceSpec(path=str(root), group_bottom_k=2)]))["q0"]
-    first = per_query(PassagePool.load([SourceSpec(path=str(root), group_first_k=2)]))["q0"]
+    top = per_query(PassagePool.load([SourceConfig(path=str(root), group_top_k=2)]))["q0"]
+    bottom = per_query(PassagePool.load([SourceConfig(path=str(root), group_bottom_k=2)]))["q0"]
+    first = per_query(PassagePool.load([SourceConfig(path=str(root), group_first_k=2)]))["q0"]
     assert set(top) == {"d0-3", "d0-2"}
     assert set(bottom) == {"d0-0", "d0-1"}
     assert list(first) == ["d0-1", "d0-3"]
@@ -75,7 +75,7 @@ def test_top_bottom_first_selection(tmp_path):
 
 def test_random_k_is_resampled_per_epoch_and_reproducible(tmp_path):
     root = graded(tmp_path, n_queries=6, levels=tuple(range(8)))
-    spec = SourceSpec(path=str(root), group_random_k=3)
+    spec = SourceConfig(path=str(root), group_random_k=3)
     pool = PassagePool.load([spec], seed=5)
     e0, e1 = per_query(pool, 0), per_query(pool, 1)
     assert all(len(v) == 3 for v in e0.values())
@@ -87,7 +87,7 @@ def test_query_subset(tmp_path):
     root = graded(tmp_path)
     subset = tmp_path / "subset.txt"
     subset.write_text("q1\nq3\n")
-    pool = PassagePool.load([SourceSpec(path=str(root), query_subset=str(subset))])
+    pool = PassagePool.load([SourceConfig(path=str(root), query_subset=str(subset))])
     assert sorted(per_query(pool)) == ["q1", "q3"]
 
 
@@ -96,7 +96,7 @@ def test_clashing_doc_ids_are_namespaced_and_queries_merged(tmp_path):
     # same document ids, other texts; the same queries (same ids and texts) through a copy of a's queries
     b = write_beir(tmp_path / "b", [{"_id": f"d0-{lev}", "text": f"B doc level {lev}"} for lev in range(4)],
                    {"q0": "query A0"}, {"train": {"q0": {"d0-3": 1, "d0-0": 0}}})
-    pool = PassagePool.load([SourceSpec(name="a", path=str(a)), SourceSpec(name="b", path=str(b))])
+    pool = PassagePool.load([SourceConfig(name="a", path=str(a)), SourceConfig(name="b", path=str(b))])
     assert pool.n_queries == 4
     ps, ls = pool.groups().of(0)
     ids = [pool.passage_id(int(p)) for p in ps]
@@ -109,7 +109,7 @@ def test_same_corpus_shares_passages_and_keeps_highest_label(tmp_path):
     root = graded(tmp_path)
     neg = tmp_path / "neg.jsonl"  # grouped JSONL as written by `sycl mine`
     neg.write_text(json.dumps({"qid": "q0", "docid": ["d1-3", "d0-3"], "score": [0, 0]}) + "\n")
-    pool = PassagePool.load([SourceSpec(path=str(root)), SourceSpec(path=str(root), qrels=str(neg))])
+    pool = PassagePool.load([SourceConfig(path=str(root)), SourceConfig(path=str(root), qrels=str(neg))])
     got = per_query(pool)["q0"]
     assert got == {"d0-3": 3.0, "d0-2": 2.0, "d0-1": 1.0, "d0-0": 0.0, "d1-3": 0.0}
     g = pool.groups()
@@ -119,7 +119,7 @@ def test_same_corpus_shares_passages_and_keeps_highest_label(tmp_path):
 def test_same_query_id_other_text_stays_separate(tmp_path):
     a = graded(tmp_path, "a", n_queries=1, prefix="A")
     b = graded(tmp_path, "b", n_queries=1, prefix="B")
-    pool = PassagePool.load([SourceSpec(path=str(a)), SourceSpec(path=str(b))])
+    pool = PassagePool.load([SourceConfig(path=str(a)), SourceConfig(path=str(b))])
     assert pool.n_queries == 2 and pool.query_text([0, 1]) == ["query A0", "query B0"]
 
 
@@ -128,10 +128,10 @@ def test_unknown_ids_name_the_qrels_file(tmp_path):
     bad = tmp_path / "bad.tsv"
     bad.write_text("q0\tnope\t1\n")
     with pytest.raises(DataError, match="bad.tsv.*not in corpus.*nope"):
-        PassagePool.load([SourceSpec(path=str(root), qrels=str(bad))])
+        PassagePool.load([SourceConfig(path=str(root), qrels=str(bad))])
     bad.write_text("q9\td0-1\t1\n")
     with pytest.raises(DataError, match="bad.tsv.*query id.*q9"):
-        PassagePool.load([SourceSpec(path=str(root), qrels=str(bad))])
+        PassagePool.load([SourceConfig(path=str(root), qrels=str(bad))])
 
 
 def test_fast_and_checked_qrels_readers_agree(tmp_path):
@@ -164,7 +164,7 @@ def test_spec_errors_name_keys():
 
 def test_cached_pool_is_mapped_and_invalidated_by_edits(tmp_path):
     root = graded(tmp_path)
-    spec = [SourceSpec(path=str(root), max_score=3)]
+    spec = [SourceConfig(path=str(root), max_score=3)]
     first = per_query(PassagePool.load(spec))
     again = PassagePool.load(spec)
     assert isinstance(again.sources[0].passage, np.memmap)  # read from the cache

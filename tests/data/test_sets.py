@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from sycl.data import BinarySet, Collator, MultiLevelSet, PassagePool, SourceSpec, batch_order
+from sycl.data import BinarySet, Collator, MultiLevelSet, PassagePool, SourceConfig, batch_order
 from sycl.data.collator import local_slice
 from sycl.io.errors import DataError
 
@@ -34,7 +34,7 @@ def labels_of(ds, i):
 
 
 def test_multilevel_strategies_and_cycling(beir):
-    pool = PassagePool.load([SourceSpec(path=str(beir))])
+    pool = PassagePool.load([SourceConfig(path=str(beir))])
     most = MultiLevelSet(pool, group_size=3, strategy="most_relevant")
     least = MultiLevelSet(pool, group_size=3, strategy="least_relevant")
     assert labels_of(most, 0) == [3, 2, 1]
@@ -48,7 +48,7 @@ def test_multilevel_strategies_and_cycling(beir):
 
 
 def test_random_selection_changes_with_epoch_not_with_call(beir):
-    pool = PassagePool.load([SourceSpec(path=str(beir))])
+    pool = PassagePool.load([SourceConfig(path=str(beir))])
     ds = MultiLevelSet(pool, group_size=2, strategy="random", seed=0)
     draws = set()
     for epoch in range(8):
@@ -60,7 +60,7 @@ def test_random_selection_changes_with_epoch_not_with_call(beir):
 
 
 def test_binary_positive_first_and_negatives(beir):
-    pool = PassagePool.load([SourceSpec(path=str(beir))])
+    pool = PassagePool.load([SourceConfig(path=str(beir))])
     ds = BinarySet(pool, group_size=3, positive_threshold=2)
     assert len(ds) == 2  # q2 has no negative
     for i in range(len(ds)):
@@ -75,7 +75,7 @@ def test_binary_positive_first_and_negatives(beir):
 def test_binary_rejects_a_passage_that_is_both(beir, tmp_path):
     neg = tmp_path / "bm25.jsonl"
     neg.write_text(json.dumps({"qid": "q0", "docid": ["q0-3", "q1-3"], "score": [0, 0]}) + "\n")
-    pool = PassagePool.load([SourceSpec(path=str(beir), min_score=1), SourceSpec(path=str(beir), qrels=str(neg))])
+    pool = PassagePool.load([SourceConfig(path=str(beir), min_score=1), SourceConfig(path=str(beir), qrels=str(neg))])
     with pytest.raises(DataError, match=r"both positive and negative.*'q0'.*q0-3"):
         BinarySet(pool, group_size=3, positive_threshold=1)
     MultiLevelSet(pool, group_size=3)  # a multi-level set keeps the higher label instead
@@ -89,7 +89,7 @@ def encoder():
 
 
 def test_batch_texts_and_collator_layout(beir, encoder):
-    pool = PassagePool.load([SourceSpec(path=str(beir))])
+    pool = PassagePool.load([SourceConfig(path=str(beir))])
     ds = MultiLevelSet(pool, group_size=2, strategy="most_relevant")
     tb = ds.batch([0, 1])
     assert tb.queries == ["alpha query", "beta query"]
@@ -117,7 +117,7 @@ def test_binary_with_random_k_keeps_both_sides(tmp_path):
     docs = [{"_id": f"d{j}", "text": f"passage {j}"} for j in range(6)]
     qrels = {"train": {"q0": {"d0": 1, **{f"d{j}": 0 for j in range(1, 6)}}}}
     root = write_beir(tmp_path / "r", docs, queries, qrels)
-    pool = PassagePool.load([SourceSpec(path=str(root), group_random_k=2)])
+    pool = PassagePool.load([SourceConfig(path=str(root), group_random_k=2)])
     ds = BinarySet(pool, group_size=3)
     for epoch in range(6):  # some epochs draw two negatives only; the positive must still come first
         ds.set_epoch(epoch)

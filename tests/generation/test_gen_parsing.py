@@ -6,7 +6,7 @@ import pytest
 from sycl.generation.levels import default_levels
 from sycl.generation.parsing import (AnswerError, accept_passages, clean_passage, extract_json_object,
                                      meta_text_reason, parse_json_answer)
-from sycl.generation.pipeline import trim_to_sentence
+from sycl.generation.loop import trim_to_sentence
 
 LEVELS = default_levels()
 DOC = "Honey bees beat their wings about two hundred times per second, creating vortices that lift them."

@@ -6,7 +6,8 @@ import json
 import pytest
 
 from sycl.io import DataError, read_qrels, read_queries
-from sycl.io.columnar import QRELS_SCHEMA, qrels_dict, queries_fast, read_qrels_table
+from sycl.io.beir import qrels_dict, read_qrels_arrow as read_qrels_table
+from sycl.io.columnar import QRELS_SCHEMA, queries_fast
 
 
 def _tsv(path, rows, header=True):

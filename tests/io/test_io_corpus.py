@@ -9,7 +9,8 @@ import pyarrow as pa
 import pytest
 
 from sycl.io import DataError
-from sycl.io.corpus import Corpus, hash_ids
+from sycl.io.corpus import Corpus
+from sycl.io.hashing import hash_ids
 
 
 def _corpus(path, rows: list, raw_tail: bytes = b""):

@@ -10,11 +10,11 @@ import scipy.stats
 import torch
 
 import sycl.losses as losses
-from sycl.losses.targets import TargetSpec
+from sycl.losses.targets import TargetConfig
 
 
 def _views(scores, labels, in_batch):
-    return TargetSpec(in_batch=in_batch).arrange(torch.as_tensor(scores), torch.as_tensor(labels))
+    return TargetConfig(in_batch=in_batch).arrange(torch.as_tensor(scores), torch.as_tensor(labels))
 
 
 @pytest.mark.parametrize("in_batch", ["zero", "lowest", "exclude"])

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import sycl.losses as losses
-from sycl.losses.targets import TargetSpec, expand_labels, own_columns
+from sycl.losses.targets import TargetConfig, expand_labels, own_columns
 
 
 def test_expand_labels_block_diagonal_layout():
@@ -32,12 +32,12 @@ def test_per_row_fill_values():
 def test_in_batch_zero_and_lowest_targets():
     labels = torch.tensor([[3.0, 1.0], [2.0, 2.0]])
     scores = torch.zeros(2, 4)
-    _, zero = TargetSpec(in_batch="zero").arrange(scores, labels)
-    _, lowest = TargetSpec(in_batch="lowest").arrange(scores, labels)
+    _, zero = TargetConfig(in_batch="zero").arrange(scores, labels)
+    _, lowest = TargetConfig(in_batch="lowest").arrange(scores, labels)
     assert zero.tolist() == [[3, 1, 0, 0], [0, 0, 2, 2]]
     # min(own labels) - 1: row 0 -> 0, row 1 -> 1
     assert lowest.tolist() == [[3, 1, 0, 0], [1, 1, 2, 2]]
-    t = TargetSpec(in_batch="lowest").distribution(lowest)
+    t = TargetConfig(in_batch="lowest").distribution(lowest)
     # every in-batch passage weighs exp(-1) times the query's lowest own passage
     assert float(t[1, 0] / t[1, 2]) == pytest.approx(torch.e ** -1)
 
@@ -45,15 +45,15 @@ def test_in_batch_zero_and_lowest_targets():
 def test_in_batch_exclude_gathers_own_block():
     scores = torch.arange(12.0).reshape(2, 6)
     labels = torch.tensor([[3, 2, 1], [0, 1, 2]])
-    s, lab = TargetSpec(in_batch="exclude").arrange(scores, labels)
+    s, lab = TargetConfig(in_batch="exclude").arrange(scores, labels)
     assert s.tolist() == [[0, 1, 2], [9, 10, 11]]
     assert lab.tolist() == [[3, 2, 1], [0, 1, 2]]
 
 
 def test_label_temperature_sharpens_target():
     lab = torch.tensor([[3.0, 2.0, 1.0, 0.0]])
-    flat = TargetSpec(label_temperature=1.0).distribution(lab)
-    sharp = TargetSpec(label_temperature=0.1).distribution(lab)
+    flat = TargetConfig(label_temperature=1.0).distribution(lab)
+    sharp = TargetConfig(label_temperature=0.1).distribution(lab)
     assert torch.allclose(flat, torch.softmax(lab, 1))
     assert torch.allclose(sharp, torch.softmax(lab / 0.1, 1))
     assert float(sharp[0, 0]) > 0.9999 > float(flat[0, 0])

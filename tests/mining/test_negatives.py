@@ -71,11 +71,11 @@ def test_bad_format_is_an_error(tiny, tmp_path):
 
 def test_mined_file_is_a_training_source_with_group_random_k(tiny, tmp_path):
     from sycl.data.pool import PassagePool
-    from sycl.data.specs import SourceSpec
+    from sycl.data.config import SourceConfig
 
     out = tmp_path / "neg.jsonl"
     mine_negatives(tiny, out, k=5, show_progress=False)
-    spec = SourceSpec(path=str(tiny), qrels=str(out), score_transform=0, group_random_k=2)
+    spec = SourceConfig(path=str(tiny), qrels=str(out), score_transform=0, group_random_k=2)
     pool = PassagePool.load([spec], seed=0)
     groups = pool.groups(epoch=0)
     assert pool.n_queries == len(read_qrels(out))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sycl.defaults import EMBEDDED_ENCODER
+from sycl.embedded import EMBEDDED_ENCODER
 
 
 def register(subparsers) -> None:
@@ -53,7 +53,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sycl.evaluation.pipeline import evaluate
+    from sycl.evaluation.evaluate import evaluate
 
     settings = dict(
         split=args.split, k=args.k, relevance_level=args.relevance_level,

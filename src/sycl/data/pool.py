@@ -1,6 +1,6 @@
 """The passage pool: every source's judgements as numpy arrays, grouped per query.
 
-Loading a source (:class:`SourceSpec`) reads its qrels and queries as Arrow columns, applies
+Loading a source (:class:`SourceConfig`) reads its qrels and queries as Arrow columns, applies
 the filters, maps query ids to one global query index (queries are merged by id across
 sources) and document ids to one global passage index (``corpus offset + row`` of the
 memory-mapped :class:`~sycl.io.corpus.Corpus`; sources reading the same corpus file share
@@ -22,10 +22,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sycl.data import pool_cache
-from sycl.data.specs import SourceSpec
+from sycl.data.config import SourceConfig
 from sycl.data.tables import QrelsTable, read_id_list, read_qrels_table, read_queries_table
 from sycl.io.beir import qrels_path
-from sycl.io.corpus import Corpus, hash_ids
+from sycl.io.corpus import Corpus
+from sycl.io.hashing import hash_ids
 from sycl.io.errors import DataError
 from sycl.log import get_logger
 
@@ -48,7 +49,7 @@ class Groups:
 
 @dataclass
 class _Loaded:
-    spec: SourceSpec
+    spec: SourceConfig
     name: str
     qrels: Path
     query: np.ndarray    # int64 global query index per judgement
@@ -73,7 +74,7 @@ def _location(value: str) -> Path:
     return resolve_dataset("/".join(parts[:-up])).joinpath(*parts[-up:])
 
 
-def _resolve(spec: SourceSpec) -> tuple[Path, Path, Path]:
+def _resolve(spec: SourceConfig) -> tuple[Path, Path, Path]:
     """(corpus file, queries file, qrels file) of a source."""
     base = None
     if spec.path is not None:
@@ -110,7 +111,7 @@ class PassagePool:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, specs: list[SourceSpec], seed: int = 0, cache: bool = True) -> "PassagePool":
+    def load(cls, specs: list[SourceConfig], seed: int = 0, cache: bool = True) -> "PassagePool":
         """Load ``specs``; with ``cache`` the filtered arrays are kept under ``$SYCL_CACHE/pool/``.
 
         The cache key covers every spec and the path, size and modification time of every file
@@ -262,7 +263,7 @@ def _build(resolved, corpora: list[Corpus]) -> tuple[list[_Loaded], pa.Array, pa
     return sources, query_ids, query_texts
 
 
-def _filter(spec: SourceSpec, table: QrelsTable) -> QrelsTable:
+def _filter(spec: SourceConfig, table: QrelsTable) -> QrelsTable:
     keep = np.ones(len(table), dtype=bool)
     if spec.query_subset:
         keep &= pc.is_in(table.qid, value_set=read_id_list(spec.query_subset)).to_numpy(zero_copy_only=False)
@@ -298,7 +299,7 @@ def _select(src: _Loaded, rng: np.random.Generator) -> np.ndarray:
     return np.sort(idx[rank < k])
 
 
-def _relabel(spec: SourceSpec, score: np.ndarray) -> np.ndarray:
+def _relabel(spec: SourceConfig, score: np.ndarray) -> np.ndarray:
     t = spec.score_transform
     if t is None:
         out = score

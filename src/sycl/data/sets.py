@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sycl.data.pool import Groups, PassagePool
-from sycl.data.specs import DataConfig
+from sycl.data.config import DataConfig
 from sycl.io.errors import DataError
 from sycl.log import get_logger
 

@@ -18,7 +18,7 @@ from sycl.generation.backends import Backend, create_backend
 from sycl.generation.config import GenerationConfig
 from sycl.generation.dataset import SPLIT, compile_journal, counts_per_level, write_dataset
 from sycl.generation.journal import Journal
-from sycl.generation.pipeline import GenerationRun, RunStats
+from sycl.generation.loop import GenerationRun, RunStats
 from sycl.generation.prompts import PromptTemplate, load_template
 from sycl.generation.units import build_units
 from sycl.io.atomic import atomic_open

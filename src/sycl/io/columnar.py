@@ -4,7 +4,7 @@ Arrow's multi-threaded JSON/CSV readers parse 500k queries or 2M judgements in a
 second, where Python's line-by-line parsing takes tens of seconds on a busy machine. They
 do not say which line is wrong, so every function here returns ``None`` (or re-reads with
 :mod:`sycl.io.beir`'s line readers) as soon as anything is off; the line readers then raise
-the :class:`DataError` naming file, line and problem. Results are identical either way.
+the ``DataError`` naming file, line and problem. Results are identical either way.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 
-from sycl.io.errors import DataError
+from sycl.io.hashing import hash_ids
 
 QRELS_SCHEMA = pa.schema([("query-id", pa.string()), ("corpus-id", pa.string()), ("score", pa.int64())])
 _QUERY_SCHEMA = pa.schema([("_id", pa.string()), ("text", pa.string())])
@@ -60,7 +60,7 @@ def _stream_queries(path: Path, out: dict[str, str]) -> int | None:
     return n
 
 
-def _qrels_tsv_fast(path: Path) -> pa.Table | None:
+def qrels_tsv_fast(path: Path) -> pa.Table | None:
     """3-column BEIR TSV qrels via Arrow's CSV reader, or None to use the line reader."""
     try:
         with open(path, "rb") as fh:
@@ -93,9 +93,7 @@ def _qrels_tsv_fast(path: Path) -> pa.Table | None:
     return pa.table([q, d, pa.chunked_array([labels_arr])], schema=QRELS_SCHEMA)
 
 
-def _has_duplicates(table: pa.Table) -> bool:
-    from sycl.io.corpus import hash_ids
-
+def has_duplicates(table: pa.Table) -> bool:
     q, d = table.column("query-id"), table.column("corpus-id")
     h = hash_ids(q) * np.uint64(0x9E3779B97F4A7C15) ^ hash_ids(d)  # pair hash, wrapping uint64
     h.sort()
@@ -103,34 +101,3 @@ def _has_duplicates(table: pa.Table) -> bool:
         return False
     keys = list(zip(q.to_pylist(), d.to_pylist()))  # a 64-bit collision or a real duplicate: check exactly
     return len(set(keys)) != len(keys)
-
-
-def read_qrels_table(path: str | Path) -> pa.Table:
-    """Qrels as an Arrow table ``query-id: string, corpus-id: string, score: int64`` in file order.
-
-    About 20 bytes a judgement plus the ids, against ~280 for ``{qid: {docid: label}}``
-    dicts: use it for large qrels (MS MARCO: 2M judgements). Same layouts and the same
-    :class:`DataError` for bad input as :func:`sycl.io.beir.read_qrels`.
-    """
-    from sycl.io.beir import iter_qrels, read_qrels
-
-    path = Path(path)
-    if not path.exists():
-        raise DataError(path, "file not found")
-    table = _qrels_tsv_fast(path) if path.suffix not in (".jsonl", ".json") else None
-    pa.default_memory_pool().release_unused()  # the CSV reader's buffers
-    if table is not None and not _has_duplicates(table):
-        pa.default_memory_pool().release_unused()
-        return table
-    read_qrels(path)  # raises the precise error (duplicate, bad label, ...) if there is one
-    rows = list(zip(*[(q, d, r) for _, q, d, r in iter_qrels(path)]))
-    return pa.table([pa.array(c, t.type) for c, t in zip(rows, QRELS_SCHEMA)], schema=QRELS_SCHEMA)
-
-
-def qrels_dict(table: pa.Table) -> dict[str, dict[str, int]]:
-    """``{query_id: {doc_id: label}}`` from a :func:`read_qrels_table` table."""
-    out: dict[str, dict[str, int]] = {}
-    for q, d, s in zip(table.column("query-id").to_pylist(), table.column("corpus-id").to_pylist(),
-                       table.column("score").to_pylist()):
-        out.setdefault(q, {})[d] = s
-    return out

@@ -16,8 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sycl.io.beir import iter_qrels, list_splits, qrels_path, read_queries
-from sycl.io.columnar import read_qrels_table
+from sycl.io.beir import iter_qrels, list_splits, qrels_path, read_qrels_arrow, read_queries
 from sycl.io.corpus import Corpus
 from sycl.io.errors import DataError
 
@@ -82,7 +81,7 @@ def validate_qrels(path: str | Path, query_ids, corpus: Corpus | None, allow_unk
     vectorised. Returns the split's counts and warning lines (unknown ids when ``allow_unknown``).
     """
     path = Path(path)
-    table = read_qrels_table(path)
+    table = read_qrels_arrow(path)
     qids, dids = table.column("query-id"), table.column("corpus-id")
     counts = pc.value_counts(table.column("score").combine_chunks())
     labels = {int(v): int(c) for v, c in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist())}

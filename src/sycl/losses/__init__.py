@@ -24,11 +24,11 @@ from sycl.losses.infonce import InfoNCELoss
 from sycl.losses.kl import KLLoss
 from sycl.losses.lambdaloss import LambdaLoss
 from sycl.losses.registry import available, get, options_of
-from sycl.losses.targets import IN_BATCH_MODES, TargetSpec, expand_labels
+from sycl.losses.targets import IN_BATCH_MODES, TargetConfig, expand_labels
 from sycl.losses.wasserstein1d import Wasserstein1DLoss
 from sycl.losses.ws2 import WS2Loss
 
 __all__ = [
-    "get", "available", "options_of", "diagnostics", "expand_labels", "TargetSpec", "IN_BATCH_MODES",
+    "get", "available", "options_of", "diagnostics", "expand_labels", "TargetConfig", "IN_BATCH_MODES",
     "InfoNCELoss", "WS2Loss", "KLLoss", "Wasserstein1DLoss", "LambdaLoss", "CombinedLoss",
 ]

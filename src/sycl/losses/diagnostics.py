@@ -10,7 +10,7 @@
   query's highest own label (``top1_label == best_label`` when every query ranks a best passage first).
 * ``prediction_entropy`` / ``target_entropy`` (nats, mean over queries) of the predicted distribution
   and of the target ``softmax(labels / label_temperature)`` laid out per ``in_batch`` (the options of
-  :class:`sycl.losses.targets.TargetSpec`; defaults are the reference's); ``target_own_group_mass``:
+  :class:`sycl.losses.targets.TargetConfig`; defaults are the reference's); ``target_own_group_mass``:
   the target's mass on own passages. A target far flatter than the prediction is the mismatch that
   pulls predictions flat.
 * ``score_std``: mean over queries of the standard deviation of ``scores / temperature`` in a row.
@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 
 from sycl.losses.options import positive_float
-from sycl.losses.targets import TargetSpec, check_inputs, own_columns
+from sycl.losses.targets import TargetConfig, check_inputs, own_columns
 
 
 def _entropy(p: torch.Tensor) -> torch.Tensor:
@@ -42,7 +42,7 @@ def diagnostics(scores: torch.Tensor, labels: torch.Tensor, temperature: float =
     best_own = s.gather(1, own).argmax(dim=1)
     top1_label = lab.gather(1, best_own[:, None]).squeeze(1)
 
-    spec = TargetSpec(label_temperature, in_batch, "diagnostics")
+    spec = TargetConfig(label_temperature, in_batch, "diagnostics")
     _, lab_view = spec.arrange(s, lab)
     t = spec.distribution(lab_view)
     if lab_view.shape[1] == n:

@@ -13,7 +13,7 @@ the reference SyCL code's ``kl`` loss (``KL(softmax(L) || softmax(S / tau))``, b
 The reduction here is the mean over queries of each row's KL (torch's ``batchmean``).
 
 Options: ``temperature`` (default 1.0) and the shared ``label_temperature`` (default 1.0) and
-``in_batch`` (default ``"zero"``), see :class:`sycl.losses.targets.TargetSpec`. Matching the two
+``in_batch`` (default ``"zero"``), see :class:`sycl.losses.targets.TargetConfig`. Matching the two
 temperatures (e.g. cosine scores, ``temperature=0.05``, ``label_temperature=0.1``) keeps the target
 as sharp as the predictions; the reference's ``softmax(labels)`` with sharp scores pulls predictions
 flat (``../shared/REFERENCE.md``, "Measured here": nDCG@10 0.315 -> 0.12 with the defaults, 0.310 with

@@ -42,7 +42,7 @@ import torch
 from torch import nn
 
 from sycl.losses.options import non_negative_float, positive_float
-from sycl.losses.targets import TargetSpec, own_columns
+from sycl.losses.targets import TargetConfig, own_columns
 
 _GAIN_EPS = 1e-10
 
@@ -73,7 +73,7 @@ class LambdaLoss(nn.Module):
     def __init__(self, *, temperature: float = 1.0, in_batch: str = "zero", mu: float = 10.0) -> None:
         super().__init__()
         self.temperature = positive_float(self.name, "temperature", temperature)
-        self.target = TargetSpec(1.0, in_batch, self.name)
+        self.target = TargetConfig(1.0, in_batch, self.name)
         self.mu = non_negative_float(self.name, "mu", mu)
 
     def forward(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

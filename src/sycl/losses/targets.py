@@ -107,11 +107,11 @@ def in_batch_fill(labels: torch.Tensor, mode: str) -> torch.Tensor:
 
 
 @dataclass(frozen=True)
-class TargetSpec:
+class TargetConfig:
     """How a list-wise loss turns ``labels`` into its target (see the module docstring).
 
     ``label_temperature``: targets ``softmax(labels / t)``; ``in_batch``: ``"zero"``, ``"lowest"`` or
-    ``"exclude"``. ``TargetSpec()`` is the reference behaviour.
+    ``"exclude"``. ``TargetConfig()`` is the reference behaviour.
     """
 
     label_temperature: float = 1.0
@@ -148,7 +148,7 @@ class TargetSpec:
 
 
 class TargetedLoss(nn.Module):
-    """Base of the list-wise losses that compare ``softmax(scores / temperature)`` with a :class:`TargetSpec`
+    """Base of the list-wise losses that compare ``softmax(scores / temperature)`` with a :class:`TargetConfig`
     target (``kl``, ``wasserstein1d``, ``ws2``): the shared options, their validation and ``repr``."""
 
     name = "loss"
@@ -156,7 +156,7 @@ class TargetedLoss(nn.Module):
     def __init__(self, *, temperature: float = 1.0, label_temperature: float = 1.0, in_batch: str = "zero") -> None:
         super().__init__()
         self.temperature = positive_float(self.name, "temperature", temperature)
-        self.target = TargetSpec(label_temperature, in_batch, self.name)
+        self.target = TargetConfig(label_temperature, in_batch, self.name)
 
     def extra_repr(self) -> str:
         return (f"temperature={self.temperature}, label_temperature={self.target.label_temperature}, "

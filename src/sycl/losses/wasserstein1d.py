@@ -36,7 +36,7 @@ default recipe: in the issue-7 sweep (docs/RESULTS.md) it beat InfoNCE on Cranfi
 judgements (0.519 vs 0.510 nDCG@10, two seeds) and matched it on SciFact, where ``ws2`` collapsed.
 
 Options: ``temperature`` (default 1.0), ``label_temperature`` (default 1.0), ``in_batch`` (default
-``"zero"``), see :class:`sycl.losses.targets.TargetSpec`. All-equal labels give a single level and a
+``"zero"``), see :class:`sycl.losses.targets.TargetConfig`. All-equal labels give a single level and a
 loss of exactly 0 (no gradient).
 """
 from __future__ import annotations

@@ -31,7 +31,7 @@ exactly for float64 scores and to float32 rounding of ``P``, about 1e-7, for flo
 
 Options: ``temperature`` (score temperature, default 1.0), and the shared target options
 ``label_temperature`` (default 1.0) and ``in_batch`` (default ``"zero"``) of
-:class:`sycl.losses.targets.TargetSpec`. With no options given the loss is the reference's exactly.
+:class:`sycl.losses.targets.TargetConfig`. With no options given the loss is the reference's exactly.
 ``in_batch="exclude"`` gives the reference's no-in-batch setting (the own ``[Q, k]`` block, where
 dimension ``j`` is each query's ``j``-th passage).
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sycl.evaluation.search import TopK
+from sycl.retrieval.search import TopK
 from sycl.io.corpus import Corpus
 from sycl.log import get_logger, progress
 

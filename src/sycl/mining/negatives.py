@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 
-from sycl.evaluation.search import TopK, exact_search
+from sycl.retrieval.search import TopK, exact_search
 from sycl.io.atomic import atomic_open
 from sycl.io.beir import qrels_path, read_qrels, read_queries
 from sycl.io.corpus import Corpus
@@ -32,8 +32,8 @@ class _Dense:
     """Dense retrieval for mining: the corpus is encoded once (cached), queries per chunk."""
 
     def __init__(self, model, corpus: Corpus, batch_size: int | None, precision: str, cache: bool, show: bool):
-        from sycl.evaluation.cache import EmbeddingCache, model_fingerprint
-        from sycl.evaluation.encoding import CorpusTexts, encode
+        from sycl.retrieval.cache import EmbeddingCache, model_fingerprint
+        from sycl.retrieval.encoding import CorpusTexts, encode
         from sycl.modeling.encoder import BiEncoder
 
         self.model = model if isinstance(model, BiEncoder) else BiEncoder.from_pretrained(str(model))
@@ -44,7 +44,7 @@ class _Dense:
                            show_progress=show, **self.opts).vectors
 
     def search(self, queries: list[str], k: int, exclude: np.ndarray | None) -> TopK:
-        from sycl.evaluation.encoding import ListTexts, encode
+        from sycl.retrieval.encoding import ListTexts, encode
 
         qv = encode(self.model, ListTexts(queries), "query", cache=None, **self.opts).vectors
         return exact_search(qv, self.docs, k, exclude=exclude)

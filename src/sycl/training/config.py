@@ -25,8 +25,8 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from sycl.config import StrictModel, load
-from sycl.data.specs import DataConfig
-from sycl.modeling.encoder import EncoderSettings
+from sycl.data.config import DataConfig
+from sycl.modeling.encoder import EncoderConfig
 
 # The default recipe when an experiment has no ``loss`` section, chosen by the issue-7 sweep
 # (docs/RESULTS.md): the per-query 1-D Wasserstein over relevance levels at cosine / 0.05, target
@@ -130,7 +130,7 @@ class ExperimentConfig(StrictModel):
     """A complete training experiment (see the module docstring)."""
 
     name: str = "sycl"
-    model: EncoderSettings = Field(default_factory=EncoderSettings)
+    model: EncoderConfig = Field(default_factory=EncoderConfig)
     data: DataConfig
     loss: LossConfig = Field(default_factory=lambda: LossConfig(**DEFAULT_RECIPE))
     train: TrainConfig = Field(default_factory=TrainConfig)

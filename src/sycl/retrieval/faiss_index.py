@@ -3,14 +3,14 @@
 ``factory`` is a faiss index-factory string with inner-product metric: ``Flat`` (exact),
 ``HNSW32`` (graph, approximate), ``IVF4096,Flat`` (inverted lists, approximate; trained
 on up to 256 vectors per list sampled from the corpus). Results use the same total order
-as :func:`sycl.evaluation.search.exact_search` (score descending, row ascending).
+as :func:`sycl.retrieval.search.exact_search` (score descending, row ascending).
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from sycl.evaluation.search import TopK, select_top
+from sycl.retrieval.search import TopK, select_top
 from sycl.io.errors import DataError
 
 

@@ -3,7 +3,7 @@
 Memory stays bounded whatever the corpus size: documents are read ``doc_block`` rows at a
 time and scored in tiles of a few thousand documents against ``query_block`` queries, so a
 score tile (16 MB) stays in the CPU caches. A compiled kernel
-(:mod:`sycl.evaluation.search_kernels`) offers each tile to every query's heap of the ``c``
+(:mod:`sycl.retrieval.search_kernels`) offers each tile to every query's heap of the ``c``
 best: it computes group maxima first and looks only into groups that reach the heap's worst
 entry, so once the heaps have filled, a tile costs little more than its matrix product.
 
@@ -12,7 +12,7 @@ give the same ranking whatever the block sizes or the number of shards a corpus 
 
 Precision: ``fp32`` scores every pair in float32 and keeps the exact top ``k``. ``bf16``
 selects candidates with a bfloat16 matrix product (several times faster on CPUs with AMX)
-and ``int8`` with a quantised one (:mod:`sycl.evaluation.search_int8`: VNNI or AMX-INT8,
+and ``int8`` with a quantised one (:mod:`sycl.retrieval.search_int8`: VNNI or AMX-INT8,
 about 4x a float32 product on a CPU without AMX); both keep ``candidates`` per query (bf16:
 ``max(2k, k + 32)``, int8: ``k + max(32, k // 4)``). The final scores are always recomputed in
 float32 from the vectors, one pair at a time, and ranked by them, so the returned scores do not
@@ -75,7 +75,7 @@ class _FloatTile:
     SIZE = 2048  # documents per tile: 16 MB of float32 scores for 2,048 queries (measured best of 2k/4k/8k)
 
     def __init__(self, d: np.ndarray, start: int, dtype: torch.dtype):
-        from sycl.evaluation.search_kernels import group_layout
+        from sycl.retrieval.search_kernels import group_layout
 
         self.start, self.n = start, d.shape[0]
         self.g, width = group_layout(self.n)
@@ -84,7 +84,7 @@ class _FloatTile:
         self.dt = t.to(dtype).T
 
     def select(self, q: torch.Tensor, skip: np.ndarray, heap_s: np.ndarray, heap_r: np.ndarray) -> None:
-        from sycl.evaluation.search_kernels import select_tile_f32
+        from sycl.retrieval.search_kernels import select_tile_f32
 
         s = (q @ self.dt).float().numpy()
         select_tile_f32(s, self.n, self.g, self.start, skip, heap_s, heap_r)
@@ -93,11 +93,11 @@ class _FloatTile:
 def _scan(q: torch.Tensor, docs, c: int, precision: str, skip: np.ndarray, row_offset: int, doc_block: int,
           query_block: int, bar) -> np.ndarray:
     """Rows of each query's ``c`` best documents ``[Q, c]`` in no particular order (-1: fewer documents)."""
-    from sycl.evaluation.search_kernels import use_threads
+    from sycl.retrieval.search_kernels import use_threads
 
     use_threads(torch.get_num_threads())
     if precision == "int8":
-        from sycl.evaluation.search_int8 import QuantizedTile, quantize_queries
+        from sycl.retrieval.search_int8 import QuantizedTile, quantize_queries
 
         q_search, q_norm = quantize_queries(q)
         size = QuantizedTile.SIZE
@@ -128,7 +128,7 @@ def _scan(q: torch.Tensor, docs, c: int, precision: str, skip: np.ndarray, row_o
 
 def _rescore(q: torch.Tensor, docs: np.ndarray, rows: torch.Tensor, row_offset: int) -> torch.Tensor:
     """Exact float32 scores of ``q [Qb, dim]`` with ``docs[rows - row_offset]`` (``rows [Qb, c]``; -1 gives -inf)."""
-    from sycl.evaluation.search_kernels import rescore
+    from sycl.retrieval.search_kernels import rescore
 
     out = np.empty(tuple(rows.shape), dtype=np.float32)
     d = np.asarray(docs, dtype=np.float32)  # numba takes plain arrays, not the np.memmap subclass
@@ -163,7 +163,7 @@ def exact_search(
     if precision not in ("fp32", "bf16", "int8"):
         raise ValueError(f"unknown search precision {precision!r}; use fp32, bf16 or int8")
     if precision == "int8":
-        from sycl.evaluation.search_int8 import int8_available
+        from sycl.retrieval.search_int8 import int8_available
 
         if not int8_available():
             raise ValueError("int8 search needs a torch build with oneDNN's quantised kernels (x86 CPUs); "

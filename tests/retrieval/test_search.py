@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from sycl.evaluation.search import TopK, exact_search, merge_topk
+from sycl.retrieval.search import TopK, exact_search, merge_topk
 
 
 def brute_force(q, d, k, exclude=None):
@@ -61,7 +61,7 @@ def test_bf16_candidates_rescored_give_the_fp32_ranking_on_real_valued_data():
 
 
 def test_faiss_flat_agrees_with_exact_search():
-    faiss_index = pytest.importorskip("sycl.evaluation.faiss_index")
+    faiss_index = pytest.importorskip("sycl.retrieval.faiss_index")
     pytest.importorskip("faiss")
     rng = np.random.default_rng(2)
     d = rng.standard_normal((2000, 32)).astype(np.float32)
@@ -159,7 +159,7 @@ def test_unknown_precision_is_an_error():
 
 
 def test_int8_without_onednn_is_a_clear_error(monkeypatch):
-    import sycl.evaluation.search_int8 as search_int8
+    import sycl.retrieval.search_int8 as search_int8
 
     monkeypatch.setattr(search_int8, "int8_available", lambda: False)
     with pytest.raises(ValueError, match="int8 search needs .* use fp32 or bf16"):

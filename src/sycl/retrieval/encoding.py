@@ -13,7 +13,7 @@ from typing import Iterator, Protocol, Sequence
 import numpy as np
 import pyarrow.compute as pc
 
-from sycl.evaluation.cache import EmbeddingCache, entry_key, model_fingerprint, texts_fingerprint
+from sycl.retrieval.cache import EmbeddingCache, entry_key, model_fingerprint, texts_fingerprint
 from sycl.io.corpus import Corpus
 from sycl.log import get_logger, progress
 from sycl.modeling.precision import Precision, resolve_dtype

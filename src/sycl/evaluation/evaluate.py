@@ -19,10 +19,10 @@ import pyarrow as pa
 from pydantic import Field
 
 from sycl.evaluation import distributed as D
-from sycl.evaluation.cache import EmbeddingCache, model_fingerprint
-from sycl.evaluation.encoding import CorpusTexts, ListTexts, encode
+from sycl.retrieval.cache import EmbeddingCache, model_fingerprint
+from sycl.retrieval.encoding import CorpusTexts, ListTexts, encode
 from sycl.evaluation.metrics import DEFAULT_MEASURES, compute_metrics
-from sycl.evaluation.search import TopK, exact_search, merge_topk
+from sycl.retrieval.search import TopK, exact_search, merge_topk
 from sycl.evaluation.suites import DatasetEntry, available_suites, expand
 from sycl.evaluation.summary import render_summary
 from sycl.io.atomic import atomic_write_json, atomic_write_text
@@ -32,12 +32,12 @@ from sycl.io.errors import DataError
 from sycl.io.sources import resolve_dataset
 from sycl.io.trec import write_run
 from sycl.log import get_logger
-from sycl.modeling.encoder import BiEncoder, EncodingOptions
+from sycl.modeling.encoder import BiEncoder, EncodingConfig
 
 _log = get_logger(__name__)
 
 
-class EvalSettings(EncodingOptions):
+class EvaluationConfig(EncodingConfig):
     """Settings of an evaluation (``None`` encoder fields keep the model's own)."""
 
     split: str = "test"
@@ -56,7 +56,7 @@ class EvalSettings(EncodingOptions):
     show_progress: bool = True
 
 
-def _load_model(model, s: EvalSettings) -> BiEncoder:
+def _load_model(model, s: EvaluationConfig) -> BiEncoder:
     overrides = s.overrides()
     if isinstance(model, BiEncoder):
         if not overrides:
@@ -85,12 +85,12 @@ def _check_judgements(qrels: dict, corpus: Corpus, qfile: Path, strict: bool) ->
     return info
 
 
-def _search(s: EvalSettings, qv: np.ndarray, dv: np.ndarray, exclude, offset: int, show: bool) -> TopK:
+def _search(s: EvaluationConfig, qv: np.ndarray, dv: np.ndarray, exclude, offset: int, show: bool) -> TopK:
     if s.index == "exact":
         return exact_search(qv, dv, s.k, precision=s.search_precision, exclude=exclude, row_offset=offset,
                             doc_block=s.doc_block, show_progress=show)
     if s.index.startswith("faiss:"):
-        from sycl.evaluation.faiss_index import faiss_search
+        from sycl.retrieval.faiss_index import faiss_search
 
         return faiss_search(qv, dv, s.k, s.index.split(":", 1)[1] or "Flat", exclude=exclude, row_offset=offset)
     raise DataError(None, f"unknown index {s.index!r}: use 'exact' or 'faiss:<factory string>'")
@@ -107,7 +107,7 @@ def locate(entry: DatasetEntry) -> tuple[Path, Path]:
     return folder, qrels_path(folder, entry.split)
 
 
-def evaluate_dataset(model: BiEncoder, entry: DatasetEntry, s: EvalSettings, out_dir: Path | None,
+def evaluate_dataset(model: BiEncoder, entry: DatasetEntry, s: EvaluationConfig, out_dir: Path | None,
                      world: D.World, cache: EmbeddingCache | None, model_fp: str | None) -> dict:
     """Evaluate one data set split; returns its ``results`` entry of ``metrics.json``."""
     t0 = time.perf_counter()
@@ -168,9 +168,9 @@ def evaluate(model: str | Path | BiEncoder, datasets: str | Sequence[str], out_d
 
     ``model``: a loaded :class:`BiEncoder`, a sycl or sentence-transformers directory, or a hub
     name. ``datasets``: suite names, BEIR folders, ``hf://`` paths or BEIR names. ``settings``:
-    :class:`EvalSettings` fields. Returns the ``metrics.json`` content (on every rank).
+    :class:`EvaluationConfig` fields. Returns the ``metrics.json`` content (on every rank).
     """
-    s = EvalSettings(**settings)
+    s = EvaluationConfig(**settings)
     specs = [datasets] if isinstance(datasets, (str, Path)) else list(datasets)
     if not specs:
         raise DataError(None, "no data set to evaluate")

@@ -1,6 +1,6 @@
 """Declarative data sources and training-set settings (the ``data:`` section of an experiment).
 
-A :class:`SourceSpec` names one ranking-context source -- a corpus, its queries and a qrels
+A :class:`SourceConfig` names one ranking-context source -- a corpus, its queries and a qrels
 file -- and how its judgements are turned into training passages, in this order:
 
 1. **filter**: ``query_subset`` keeps the listed queries; ``min_score`` (inclusive) and
@@ -31,7 +31,7 @@ from sycl.config import StrictModel
 SELECTORS = ("group_random_k", "group_top_k", "group_bottom_k", "group_first_k")
 
 
-class SourceSpec(StrictModel):
+class SourceConfig(StrictModel):
     """One source of (query, passage, label) judgements; see the module docstring for the order of steps."""
 
     name: str | None = Field(default=None, description="label used in logs and namespaced ids (default: source<i>)")
@@ -49,7 +49,7 @@ class SourceSpec(StrictModel):
     group_first_k: int | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
-    def _check(self) -> "SourceSpec":
+    def _check(self) -> "SourceConfig":
         chosen = [s for s in SELECTORS if getattr(self, s) is not None]
         if len(chosen) > 1:
             raise ValueError(f"choose at most one of {', '.join(SELECTORS)}; got {', '.join(chosen)}")
@@ -77,7 +77,7 @@ def _looks_like_file(value: str) -> bool:
 class DataConfig(StrictModel):
     """How sources become training groups (``format``, ``group_size``, selection strategy)."""
 
-    sources: list[SourceSpec] = Field(min_length=1)
+    sources: list[SourceConfig] = Field(min_length=1)
     format: Literal["multilevel", "binary"] = Field(
         default="multilevel",
         description="multilevel: group_size graded passages; binary: one positive first + group_size-1 negatives")
