@@ -2,7 +2,7 @@
 # Both install what they need first (scripts/install.sh, idempotent) into ./.venv.
 VENV ?= .venv
 
-.PHONY: install quickstart test test-all bench
+.PHONY: install quickstart test test-all lint format bench
 
 install:
 	bash scripts/install.sh
@@ -16,3 +16,12 @@ test: install
 # Slow checks (marked `slow`) as well; not part of CI.
 test-all: install
 	$(VENV)/bin/python -m pytest -q -m ""
+
+# Lint and format check (ruff, configured in pyproject.toml); .ci/run runs it before the tests.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
