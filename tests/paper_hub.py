@@ -108,3 +108,25 @@ def build_paper_hub(cache: Path) -> PaperHub:
     }
     return PaperHub(cache, _write_repo(cache, "mteb/msmarco", MSMARCO_COMMIT, msmarco, branch=None),
                     _write_repo(cache, "BatsResearch/sycl", SYCL_COMMIT, sycl))
+
+
+def use_hub_cache(cache: Path, monkeypatch) -> list[tuple[str, str]]:
+    """Point huggingface_hub at ``cache`` and record every ``(repo, file)`` and ``(repo, "<snapshot>")`` asked for."""
+    import huggingface_hub
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    calls: list[tuple[str, str]] = []
+    real_file, real_snapshot = huggingface_hub.hf_hub_download, huggingface_hub.snapshot_download
+
+    def file(repo_id, filename, **kw):
+        calls.append((repo_id, filename))
+        return real_file(repo_id, filename, **kw)
+
+    def snapshot(repo_id, **kw):
+        calls.append((repo_id, "<snapshot>"))
+        return real_snapshot(repo_id, **kw)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", file)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot)
+    return calls

@@ -15,7 +15,7 @@ import pytest
 
 from sycl.cli import main
 
-from paper_hub import MSMARCO_COMMIT, TRAIN, build_paper_hub
+from paper_hub import MSMARCO_COMMIT, TRAIN, build_paper_hub, use_hub_cache
 
 REPO = Path(__file__).resolve().parents[2]
 RUNS = ["real-binary", "synthetic-binary", "synthetic-multilevel", "synthetic-plus-real"]
@@ -35,25 +35,7 @@ def hub(tmp_path_factory):
 
 @pytest.fixture
 def downloads(hub, monkeypatch):
-    """Point huggingface_hub at the fake cache and record every file and snapshot asked for."""
-    import huggingface_hub
-    from huggingface_hub import constants
-
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(hub.cache))
-    calls: list[tuple[str, str]] = []
-    real_file, real_snapshot = huggingface_hub.hf_hub_download, huggingface_hub.snapshot_download
-
-    def file(repo_id, filename, **kw):
-        calls.append((repo_id, filename))
-        return real_file(repo_id, filename, **kw)
-
-    def snapshot(repo_id, **kw):
-        calls.append((repo_id, "<snapshot>"))
-        return real_snapshot(repo_id, **kw)
-
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", file)
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot)
-    return calls
+    return use_hub_cache(hub.cache, monkeypatch)
 
 
 @pytest.mark.parametrize("run", RUNS)
