@@ -87,3 +87,26 @@ def test_a_bad_line_in_a_released_file_names_file_and_line_and_leaves_no_half_ca
     assert err.value.path.endswith("llama33_70b/corpus.jsonl") and err.value.line == 5
     assert not _leftovers(sycl_cache) and not _leftovers(hub.cache)
     assert not (sycl_cache / "pool").exists() or not any((sycl_cache / "pool").iterdir())
+
+
+@pytest.mark.parametrize("error, problem", [
+    ("RevisionNotFoundError", "missing revision: BatsResearch/sycl has no revision 'v2' on the hub"),
+    ("RemoteEntryNotFoundError", "missing file: BatsResearch/sycl has no file 'llama33_70b/corpus.jsonl' at revision v2"),
+    ("RepositoryNotFoundError", "no data set BatsResearch/sycl on the Hugging Face hub"),
+])
+def test_online_errors_say_what_is_missing(monkeypatch, error, problem):
+    """With a network, the hub's own answers (404 on the revision, the file or the repository) are told apart."""
+    import huggingface_hub
+    from huggingface_hub import errors
+
+    cls = getattr(errors, error, None) or getattr(errors, "EntryNotFoundError")  # older huggingface_hub
+
+    def refuse(repo_id, filename, **kw):
+        err = cls.__new__(cls)  # the hub's 404 answer, without building an HTTP response
+        Exception.__init__(err, "404 not found")
+        raise err
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", refuse)
+    with pytest.raises(DataError) as err:
+        resolve_location(f"{SYCL}@v2/llama33_70b/corpus.jsonl")
+    assert err.value.problem.startswith(problem)
