@@ -57,36 +57,21 @@ class _Loaded:
     score: np.ndarray    # float64 label before relabelling
 
 
-def _location(value: str) -> Path:
-    """A local path for a file or folder given locally or as ``hf://datasets/<owner>/<name>[@rev]/.../file``.
-
-    Hub files are fetched through :func:`sycl.io.sources.resolve_dataset` on their folder (the data
-    set root for ``.../qrels/<split>.tsv``), which downloads it once into the cache.
-    """
-    if not value.startswith("hf://"):
-        return Path(value).expanduser()
-    from sycl.io.sources import resolve_dataset
-
-    parts = value.rstrip("/").split("/")
-    if not Path(parts[-1]).suffix:
-        return resolve_dataset(value)
-    up = 2 if len(parts) > 5 and parts[-2] == "qrels" else 1
-    return resolve_dataset("/".join(parts[:-up])).joinpath(*parts[-up:])
-
-
 def _resolve(spec: SourceConfig) -> tuple[Path, Path, Path]:
-    """(corpus file, queries file, qrels file) of a source."""
-    base = None
-    if spec.path is not None:
-        from sycl.io.sources import resolve_dataset
-        base = resolve_dataset(spec.path)
-    corpus = _location(spec.corpus) if spec.corpus else base / "corpus.jsonl"
-    if corpus.is_dir():
-        corpus = corpus / "corpus.jsonl"
-    queries = _location(spec.queries) if spec.queries else base / "queries.jsonl"
+    """(corpus file, queries file, qrels file) of a source.
+
+    ``corpus``, ``queries`` and a qrels file may each be local or an ``hf://datasets/...`` file,
+    fetched alone (:func:`sycl.io.sources.resolve_location`): the synthetic runs read MS MARCO's
+    ``queries.jsonl`` without its corpus. ``path`` (a whole BEIR data set) supplies the rest.
+    """
+    from sycl.io.sources import resolve_dataset, resolve_location
+
+    base = resolve_dataset(spec.path) if spec.path is not None else None
+    corpus = resolve_location(spec.corpus, "corpus.jsonl") if spec.corpus else base / "corpus.jsonl"
+    queries = resolve_location(spec.queries, "queries.jsonl") if spec.queries else base / "queries.jsonl"
     q = Path(spec.qrels)
     if q.suffix in (".tsv", ".txt", ".jsonl", ".json", ".trec", ".qrels") or q.is_file():
-        qrels = _location(spec.qrels)
+        qrels = resolve_location(spec.qrels)
     elif base is not None:
         qrels = qrels_path(base, spec.qrels)
     else:

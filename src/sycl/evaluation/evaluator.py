@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -29,7 +30,7 @@ from sycl.io.atomic import atomic_write_json, atomic_write_text
 from sycl.io.beir import qrels_path, read_qrels, read_queries
 from sycl.io.corpus import Corpus
 from sycl.io.errors import DataError
-from sycl.io.sources import resolve_dataset
+from sycl.io.sources import resolve_dataset, resolve_location
 from sycl.io.trec import write_run
 from sycl.log import get_logger
 from sycl.modeling.encoder import BiEncoder
@@ -77,33 +78,55 @@ def _search(s: EvaluationConfig, qv: np.ndarray, dv: np.ndarray, exclude, offset
     raise DataError(None, f"unknown index {s.index!r}: use 'exact' or 'faiss:<factory string>'")
 
 
-def locate(entry: DatasetEntry) -> tuple[Path, Path]:
-    """``(BEIR folder, qrels file)`` of an entry; unknown data sets and splits are errors."""
-    try:
-        folder = resolve_dataset(entry.source)
-    except DataError as err:
-        if "not found" in err.problem:
-            raise DataError(err.path, f"{err.problem}, nor a suite ({', '.join(available_suites())})") from None
-        raise
-    return folder, qrels_path(folder, entry.split)
+@dataclass(frozen=True)
+class Located:
+    """The local files of one data set entry."""
+
+    corpus: Path
+    queries: Path
+    qrels: Path
+
+
+def locate(entry: DatasetEntry) -> Located:
+    """The corpus, queries and qrels files of an entry (fetched if needed); unknown data sets and splits are errors.
+
+    ``entry.corpus``/``queries``/``qrels`` (local or single hub files) replace those parts of
+    ``entry.source`` (a BEIR folder, whose ``qrels/<split>`` is the default judgements).
+    """
+    folder = None
+    if entry.source is not None and None in (entry.corpus, entry.queries, entry.qrels):
+        try:
+            folder = resolve_dataset(entry.source)
+        except DataError as err:
+            if "not found" in err.problem:
+                raise DataError(err.path, f"{err.problem}, nor a suite ({', '.join(available_suites())})") from None
+            raise
+    corpus = resolve_location(entry.corpus, "corpus.jsonl") if entry.corpus else folder / "corpus.jsonl"
+    queries = resolve_location(entry.queries, "queries.jsonl") if entry.queries else folder / "queries.jsonl"
+    qrels = resolve_location(entry.qrels) if entry.qrels else qrels_path(folder, entry.split)
+    for path in (corpus, queries, qrels):
+        if not path.is_file():
+            raise DataError(path, f"file not found (data set {entry.name!r})")
+    return Located(corpus, queries, qrels)
 
 
 def evaluate_dataset(model: BiEncoder, entry: DatasetEntry, s: EvaluationConfig, out_dir: Path | None,
                      world: D.World, cache: EmbeddingCache | None, model_fp: str | None) -> dict:
     """Evaluate one data set split; returns its ``results`` entry of ``metrics.json``."""
     t0 = time.perf_counter()
-    folder, qfile = locate(entry)
+    files = locate(entry)
+    qfile = files.qrels
     qrels = read_qrels(qfile)
-    queries = read_queries(folder / "queries.jsonl")
-    corpus = Corpus.open(folder)
+    queries = read_queries(files.queries)
+    corpus = Corpus.open(files.corpus)
     if len(corpus) == 0:
-        raise DataError(folder / "corpus.jsonl", "the corpus is empty")
+        raise DataError(files.corpus, "the corpus is empty")
     qids = [q for q in qrels if q in queries]
     unknown = len(qrels) - len(qids)
     if not qids:
-        raise DataError(qfile, f"none of the {len(qrels)} judged queries is in {folder / 'queries.jsonl'}")
+        raise DataError(qfile, f"none of the {len(qrels)} judged queries is in {files.queries}")
     if unknown:
-        _log.warning("%s: %d judged queries are not in queries.jsonl and are skipped", qfile, unknown)
+        _log.warning("%s: %d judged queries are not in %s and are skipped", qfile, unknown, files.queries)
     qrels = {q: qrels[q] for q in qids}
     judged = _check_judgements(qrels, corpus, qfile, s.strict)
     show = s.show_progress and world.is_main
@@ -132,7 +155,7 @@ def evaluate_dataset(model: BiEncoder, entry: DatasetEntry, s: EvaluationConfig,
     if out_dir is not None and world.is_main:
         write_run(out_dir / run_file, run, tag="sycl")
     return {
-        "dataset": entry.name, "split": entry.split, "source": str(entry.source), "n_queries": len(qids),
+        "dataset": entry.name, "split": entry.split, "source": entry.describe(), "n_queries": len(qids),
         "n_documents": len(corpus), "relevance_level": entry.relevance_level, "primary": entry.primary,
         "measures": means, "per_query": per_query, "run_file": run_file,
         "unknown_queries": unknown, **judged,
@@ -170,7 +193,7 @@ def evaluate(model: str | Path | BiEncoder, datasets: str | Sequence[str], out_d
     out = Path(out_dir) if out_dir is not None else None
     results = []
     for entry in entries:
-        _log.info("evaluating %s (%s, split %s)", entry.name, entry.source, entry.split)
+        _log.info("evaluating %s (%s, split %s)", entry.name, entry.describe(), entry.split)
         r = evaluate_dataset(enc, entry, s, out, world, cache, model_fp)
         _log.info("%s: %s", entry.name, ", ".join(f"{k} {v:.4f}" for k, v in r["measures"].items()))
         results.append(r)

@@ -10,8 +10,13 @@ path; adding a benchmark is adding one entry::
       - {name: trec-dl-2019, source: "hf://datasets/mteb/msmarco", split: test, relevance_level: 2}
 
 ``source`` is anything :func:`sycl.io.sources.resolve_dataset` accepts (folder, ``hf://``,
-BEIR name). ``relevance_level`` is the threshold of the binary measures; ``primary`` the
-headline measure; ``ignore_identical_ids`` overrides the BEIR identical-id rule.
+BEIR name). ``corpus``, ``queries`` and ``qrels`` put together a data set from files in
+different places, each local or ``hf://datasets/<owner>/<name>[@revision]/<path>`` (fetched
+alone), as a training source can: TREC DL 2020 is the released queries and judgements scored
+against the MS MARCO corpus. Each replaces that part of ``source``; without ``source`` all three
+are needed, and ``split`` only names the run file. ``relevance_level`` is the threshold of the
+binary measures; ``primary`` the headline measure; ``ignore_identical_ids`` overrides the BEIR
+identical-id rule.
 """
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ import os
 from importlib import resources
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from sycl.config import StrictModel, read_yaml, validate
 from sycl.io.errors import DataError
@@ -30,11 +35,25 @@ class DatasetEntry(StrictModel):
     """One data set to evaluate: where it is, which split, and how to score it."""
 
     name: str
-    source: str
+    source: str | None = Field(default=None, description="BEIR folder, hf://datasets/... path or BEIR name")
+    corpus: str | None = Field(default=None, description="corpus.jsonl (local or hf://...), instead of source's")
+    queries: str | None = Field(default=None, description="queries.jsonl (local or hf://...), instead of source's")
+    qrels: str | None = Field(default=None, description="qrels file (local or hf://...), instead of source's split")
     split: str = "test"
     relevance_level: int = Field(default=1, ge=1)
     primary: str = "nDCG@10"
     ignore_identical_ids: bool | None = None
+
+    @model_validator(mode="after")
+    def _check_parts(self) -> "DatasetEntry":
+        if self.source is None and None in (self.corpus, self.queries, self.qrels):
+            raise ValueError(f"data set {self.name!r}: give 'source', or all of 'corpus', 'queries' and 'qrels'")
+        return self
+
+    def describe(self) -> str:
+        """Where the data set comes from, for logs and ``metrics.json``."""
+        parts = [f"{k}={v}" for k, v in (("corpus", self.corpus), ("queries", self.queries), ("qrels", self.qrels)) if v]
+        return ", ".join(([self.source] if self.source else []) + parts)
 
 
 class Suite(StrictModel):
@@ -72,8 +91,10 @@ def load_suite(name_or_path: str | Path) -> Suite:
     root = root or suite.root
     if root:
         for e in suite.datasets:
-            if "://" not in e.source and not Path(e.source).is_absolute():
-                e.source = str(Path(os.path.expandvars(root)) / e.source)
+            for key in ("source", "corpus", "queries", "qrels"):
+                value = getattr(e, key)
+                if value is not None and "://" not in value and not Path(value).is_absolute():
+                    setattr(e, key, str(Path(os.path.expandvars(root)) / value))
     return suite
 
 

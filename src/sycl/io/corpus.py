@@ -202,9 +202,11 @@ class Corpus:
             src = src / "corpus.jsonl"
         if not src.exists():
             raise DataError(src, "file not found")
-        src = src.resolve()
-        st = src.stat()
-        key = hashlib.sha256(f"{_FORMAT}|{src}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:24]
+        # keyed by the real file; errors name the path as given (a hub cache entry, not its blob)
+        real = src.resolve()
+        src = src.absolute()
+        st = real.stat()
+        key = hashlib.sha256(f"{_FORMAT}|{real}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:24]
         root = Path(cache_dir) if cache_dir else cache_root() / "corpus"
         final = root / key
         if not (final / "meta.json").exists():

@@ -15,12 +15,15 @@
 
 Without a network (connection refused, no DNS, ``HF_HUB_OFFLINE=1``) and without a cached
 copy, :class:`DataError` says so and asks for a local folder.
+
+``resolve_location(value)`` is for one file (a corpus, a queries or a qrels file) given locally
+or as ``hf://datasets/<owner>/<name>[@revision]/<path>``: a hub file is fetched alone
+(:mod:`sycl.io.hub`), never its whole folder or repository.
 """
 from __future__ import annotations
 
 import gzip
 import os
-import re
 import shutil
 import tempfile
 import zipfile
@@ -32,6 +35,7 @@ import httpx
 from sycl.io.beir import iter_jsonl, write_corpus, write_qrels, write_queries
 from sycl.io.corpus import cache_root
 from sycl.io.errors import DataError
+from sycl.io.hub import hub_file, is_hub, not_cached, parse_hub_path
 from sycl.log import get_logger, progress
 
 _log = get_logger(__name__)
@@ -42,7 +46,6 @@ BEIR_NAMES = (
     "msmarco", "trec-covid", "nfcorpus", "nq", "hotpotqa", "fiqa", "arguana", "webis-touche2020",
     "cqadupstack", "quora", "dbpedia-entity", "scidocs", "fever", "climate-fever", "scifact",
 )
-_HF_RE = re.compile(r"^hf://datasets/(?P<repo>[^/@]+/[^/@]+)(?:@(?P<rev>[^/]+))?(?:/(?P<sub>.+))?$")
 _NO_NETWORK = "no network is reachable ({why}); pass a local BEIR folder instead (corpus.jsonl, queries.jsonl, qrels/)"
 
 
@@ -66,6 +69,27 @@ def resolve_dataset(spec: str | Path) -> Path:
         return _resolve_beir(name, sub)
     raise DataError(text, "not found: neither a local folder, an hf://datasets/<owner>/<name> path, "
                           f"nor a BEIR data set name ({', '.join(BEIR_NAMES)})")
+
+
+def resolve_location(value: str | Path, default_name: str | None = None) -> Path:
+    """A local path for a file given locally or as ``hf://datasets/<owner>/<name>[@rev]/<path>``.
+
+    A hub path that names a file is fetched as that one file. A folder (local, or a hub path
+    without a file suffix) stands for its ``default_name`` file when one is given (a corpus
+    folder for its ``corpus.jsonl``); a hub folder without ``default_name`` is resolved as a
+    whole data set (:func:`resolve_dataset`).
+    """
+    if is_hub(value):
+        hp = parse_hub_path(str(value))
+        if hp.names_file:
+            return hub_file(hp)
+        if default_name is not None:
+            return hub_file(hp.child(default_name))
+        return resolve_dataset(str(value))
+    path = Path(value).expanduser()
+    if default_name is not None and path.is_dir():
+        return path / default_name
+    return path
 
 
 # ---------------------------------------------------------------- BEIR archives
@@ -125,23 +149,23 @@ def _unzip(archive: Path, dest: Path) -> Path:
 # ---------------------------------------------------------------- Hugging Face hub
 
 def _resolve_hf(spec: str) -> Path:
-    m = _HF_RE.match(spec)
-    if not m:
-        raise DataError(spec, "expected hf://datasets/<owner>/<name>[@revision][/subdir]")
-    repo, rev, sub = m.group("repo"), m.group("rev"), (m.group("sub") or "").strip("/")
+    hp = parse_hub_path(spec)
+    repo, rev, sub = hp.repo, hp.revision, hp.path
+    if hp.names_file:
+        raise DataError(spec, "names a file; a data set is a folder (give the file as a source's corpus, "
+                              "queries or qrels instead)")
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
 
     try:
         snap = Path(snapshot_download(repo, repo_type="dataset", revision=rev,
                                       allow_patterns=[f"{sub}/**"] if sub else None))
-    except (RepositoryNotFoundError, RevisionNotFoundError) as err:
-        raise DataError(spec, f"no such data set or revision on the Hugging Face hub ({type(err).__name__})") from None
+    except RevisionNotFoundError:
+        raise DataError(spec, f"missing revision: {repo} has no revision {rev!r} on the Hugging Face hub") from None
+    except RepositoryNotFoundError:
+        raise DataError(spec, f"no data set {repo} on the Hugging Face hub (or it is private)") from None
     except LocalEntryNotFoundError as err:
-        cause = err.__cause__ or err.__context__
-        why = "HF_HUB_OFFLINE is set" if os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0", "false") else (
-            f"{type(cause).__name__}: {cause}" if cause else "the hub cannot be reached")
-        raise DataError(spec, _NO_NETWORK.format(why=why) + "; the data set is not in the Hugging Face cache either") from None
+        raise DataError(spec, not_cached(hp, err) + "; pass a local BEIR folder instead") from None
     src = snap / sub if sub else snap
     if not src.is_dir():
         raise DataError(spec, f"the repository has no folder {sub!r}")

@@ -9,13 +9,17 @@ saving the final model).
 :mod:`sycl.training.distributed` for why a sum), unscales fp16 gradients, clips and steps.
 
 :class:`DeepSpeedEngine` passes ``train.deepspeed`` (a DeepSpeed JSON config, e.g. ZeRO-3 as
-in the paper's runs) to ``deepspeed.initialize`` with the trainer's optimiser and scheduler.
-``train_micro_batch_size_per_gpu``, ``gradient_accumulation_steps`` and ``gradient_clipping``
-are filled from the experiment when the JSON leaves them out. DeepSpeed averages gradients
-over processes, so the loss is multiplied by the world size to obtain the same sum. Launch it
-with ``deepspeed`` or ``torchrun``; it needs ``pip install sycl-ir[deepspeed]`` and a GPU, and is
-not exercised by the tests of this repository (no GPU here). With DeepSpeed, keep the number
-of batches per epoch a multiple of ``gradient_accumulation`` so its step boundaries match.
+in the paper's runs) to ``deepspeed.initialize`` with the trainer's optimiser and scheduler,
+after :func:`~sycl.training.deepspeed_config.resolve_deepspeed_config` has fixed every value
+from the experiment (batch sizes, accumulation, clipping, bf16/fp16, ZeRO bucket sizes), so
+no transformers-style ``"auto"`` reaches DeepSpeed. When the resolved config runs the model in
+bf16 or fp16, :attr:`DeepSpeedEngine.model_dtype` says so and the trainer adds no autocast
+around the forward pass. DeepSpeed averages gradients over processes, so the loss is
+multiplied by the world size to obtain the same sum. Launch it with ``deepspeed`` or
+``torchrun``; it needs ``pip install sycl-ir[deepspeed]``. On CPU (DeepSpeed's CPU accelerator,
+gloo) ZeRO stages 1-3 run under ``torchrun`` (tests/training/test_deepspeed.py). With
+DeepSpeed, keep the number of batches per epoch a multiple of ``gradient_accumulation`` so its
+step boundaries match.
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ import torch
 from sycl.io.errors import DataError
 from sycl.training.checkpoint import (checkpoint_dir, list_checkpoints, load_checkpoint, rng_state,
                                       save_checkpoint, set_rng_state)
+from sycl.training.deepspeed_config import engine_dtype, read_deepspeed_config, resolve_deepspeed_config
 from sycl.training.distributed import DistContext, all_reduce_gradients
 
 
@@ -40,6 +45,8 @@ class TorchEngine:
         self.max_grad_norm = max_grad_norm
         self.scaler = torch.amp.GradScaler(ctx.device.type) if fp16 and ctx.device.type == "cuda" else None
         self.params = [p for p in model.parameters() if p.requires_grad]
+
+    model_dtype = None  # the model stays fp32; the trainer's autocast sets the compute precision
 
     def backward(self, loss: torch.Tensor, n_micro: int) -> None:
         loss = loss / n_micro
@@ -83,22 +90,18 @@ class DeepSpeedEngine:
     """DeepSpeed ZeRO pass-through (see the module docstring)."""
 
     def __init__(self, model, optimizer, scheduler, ctx: DistContext, config_path: str, micro_batch: int,
-                 accumulation: int, max_grad_norm: float | None):
+                 accumulation: int, max_grad_norm: float | None, dtype: torch.dtype | None = None,
+                 hidden_size: int | None = None):
         try:
             import deepspeed
         except ImportError as err:
             raise DataError(config_path, "train.deepspeed needs DeepSpeed: pip install 'sycl-ir[deepspeed]'") from err
-        path = Path(config_path)
-        if not path.exists():
-            raise DataError(path, "DeepSpeed config not found")
-        try:
-            cfg = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise DataError(path, f"malformed JSON: {err.msg}", err.lineno) from None
-        cfg.setdefault("train_micro_batch_size_per_gpu", micro_batch)
-        cfg.setdefault("gradient_accumulation_steps", accumulation)
-        if max_grad_norm is not None:
-            cfg.setdefault("gradient_clipping", max_grad_norm)
+        cfg = resolve_deepspeed_config(read_deepspeed_config(config_path), micro_batch=micro_batch,
+                                       accumulation=accumulation, world_size=ctx.world_size,
+                                       max_grad_norm=max_grad_norm, dtype=dtype, hidden_size=hidden_size,
+                                       source=str(config_path))
+        self.config = cfg
+        self.model_dtype = engine_dtype(cfg)
         self._ds = deepspeed
         self.ctx = ctx
         self.model = model

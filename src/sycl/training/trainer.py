@@ -118,7 +118,8 @@ class Trainer:
         self.dtype = resolve_dtype(tc.precision, self.ctx.device)
         if tc.deepspeed:
             self.engine = DeepSpeedEngine(self.model, optimizer, scheduler, self.ctx, tc.deepspeed, tc.batch_size,
-                                          tc.gradient_accumulation, tc.max_grad_norm)
+                                          tc.gradient_accumulation, tc.max_grad_norm, dtype=self.dtype,
+                                          hidden_size=self.model.dim)
         else:
             self.engine = TorchEngine(self.model, optimizer, scheduler, self.ctx, tc.max_grad_norm,
                                       fp16=self.dtype == torch.float16)
@@ -135,7 +136,9 @@ class Trainer:
         loss then takes the own blocks), ``labels`` ``[Q, k]``, ``q``/``p`` the gathered embeddings.
         """
         feats = self.collate(self.dataset.batch(items))
-        with autocast(self.config.train.precision, self.ctx.device):
+        # an engine that already runs the model in bf16/fp16 (DeepSpeed) gets no autocast on top
+        precision = "fp32" if self.engine.model_dtype is not None else self.config.train.precision
+        with autocast(precision, self.ctx.device):
             q = self.model.embed(feats["query"], self.chunk_size)
             p = self.model.embed(feats["passage"], self.chunk_size)
         q, p = q.float(), p.float()

@@ -1,0 +1,121 @@
+"""Single files of Hugging Face hub data sets: ``hf://datasets/<owner>/<name>[@revision]/<path>``.
+
+:func:`hub_file` fetches exactly one file with ``huggingface_hub.hf_hub_download`` (repo type
+``dataset``, the given revision), so naming ``queries.jsonl`` of MS MARCO reads 20 MB instead of
+the 8.8M-passage corpus beside it. The file lands in the Hugging Face cache
+(``$HF_HUB_CACHE/datasets--<owner>--<name>/snapshots/<commit>/<path>``); huggingface_hub
+downloads into ``blobs/<hash>.incomplete`` and renames, so an interrupted download leaves no
+half file under the name. Offline (``HF_HUB_OFFLINE=1``) the cache is read through the same
+call.
+
+Failures are :class:`DataError` saying which part is missing: the repository, the revision,
+or the file at that revision. Offline, huggingface_hub reports all three alike, so the cache
+folder is inspected to tell them apart.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from sycl.io.errors import DataError
+
+_HF_RE = re.compile(r"^hf://datasets/(?P<repo>[^/@]+/[^/@]+)(?:@(?P<rev>[^/]+))?(?:/(?P<sub>.+))?$")
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+FILE_SUFFIXES = (".jsonl", ".json", ".tsv", ".txt", ".trec", ".qrels", ".gz", ".parquet", ".csv")
+
+
+@dataclass(frozen=True)
+class HubPath:
+    """A parsed ``hf://datasets/<repo>[@revision][/path]``; ``path`` is ``""`` for the repository root."""
+
+    spec: str
+    repo: str
+    revision: str | None
+    path: str
+
+    @property
+    def names_file(self) -> bool:
+        """True when the path ends in a file name (``.../corpus.jsonl``), not a folder."""
+        return Path(self.path).suffix in FILE_SUFFIXES
+
+    def child(self, name: str) -> "HubPath":
+        path = f"{self.path}/{name}" if self.path else name
+        rev = f"@{self.revision}" if self.revision else ""
+        return HubPath(f"hf://datasets/{self.repo}{rev}/{path}", self.repo, self.revision, path)
+
+
+def is_hub(value: str | Path) -> bool:
+    return str(value).startswith("hf://")
+
+
+def parse_hub_path(spec: str) -> HubPath:
+    m = _HF_RE.match(str(spec).rstrip("/"))
+    if not m:
+        raise DataError(spec, "expected hf://datasets/<owner>/<name>[@revision][/path]")
+    return HubPath(str(spec), m.group("repo"), m.group("rev"), (m.group("sub") or "").strip("/"))
+
+
+def offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0").lower() not in ("", "0", "false", "no")
+
+
+def hub_file(spec: str | HubPath) -> Path:
+    """Local path of one hub file (downloaded into the Hugging Face cache when not there yet)."""
+    hp = spec if isinstance(spec, HubPath) else parse_hub_path(spec)
+    if not hp.path:
+        raise DataError(hp.spec, "names a repository, not a file")
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import (EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError,
+                                        RevisionNotFoundError)
+
+    try:
+        return Path(hf_hub_download(hp.repo, hp.path, repo_type="dataset", revision=hp.revision))
+    except LocalEntryNotFoundError as err:
+        raise DataError(hp.spec, not_cached(hp, err)) from None
+    except RevisionNotFoundError:
+        raise DataError(hp.spec, f"missing revision: {hp.repo} has no revision {hp.revision!r} on the hub") from None
+    except EntryNotFoundError:
+        raise DataError(hp.spec, f"missing file: {hp.repo} has no file {hp.path!r} at revision "
+                                 f"{hp.revision or 'main'}") from None
+    except RepositoryNotFoundError:
+        raise DataError(hp.spec, f"no data set {hp.repo} on the Hugging Face hub (or it is private)") from None
+
+
+def cache_repo_dir(repo: str) -> Path:
+    """``$HF_HUB_CACHE/datasets--<owner>--<name>`` (where huggingface_hub keeps the data set)."""
+    from huggingface_hub import constants
+
+    return Path(constants.HF_HUB_CACHE) / ("datasets--" + repo.replace("/", "--"))
+
+
+def cached_commit(repo: str, revision: str | None) -> str | None:
+    """The commit a revision (branch, tag or commit) points at in the local cache, or ``None``."""
+    root = cache_repo_dir(repo)
+    rev = revision or "main"
+    ref = root / "refs" / rev
+    if ref.is_file():
+        return ref.read_text().strip()
+    if _COMMIT.match(rev) and (root / "snapshots" / rev).is_dir():
+        return rev
+    return None
+
+
+def not_cached(hp: HubPath, err: Exception | None = None) -> str:
+    """Why a hub path could not be read from the cache without the network: repository, revision or file."""
+    if offline():
+        why = "HF_HUB_OFFLINE is set"
+    else:
+        cause = (err.__cause__ or err.__context__) if err is not None else None
+        why = f"{type(cause).__name__}: {cause}" if cause else "the hub cannot be reached"
+    root = cache_repo_dir(hp.repo)
+    rev = hp.revision or "main"
+    if not root.is_dir():
+        return f"no network is reachable ({why}) and the data set {hp.repo} is not in the Hugging Face cache ({root})"
+    commit = cached_commit(hp.repo, hp.revision)
+    if commit is None:
+        return (f"missing revision: the Hugging Face cache holds {hp.repo} but not its revision {rev!r} "
+                f"({root / 'snapshots'}), and the hub cannot be asked ({why})")
+    return (f"missing file: the cached revision {rev!r} of {hp.repo} has no file {hp.path!r} "
+            f"({root / 'snapshots' / commit}), and the hub cannot be asked ({why})")
