@@ -28,6 +28,7 @@ from sycl.generation.levels import RelevanceLevel, check_levels, default_levels
 
 Backend = Literal["openai", "vllm", "transformers", "embedded"]
 Mode = Literal["json", "per-level"]
+StructuredOutput = Literal["json_schema", "json_object", "none"]
 
 
 class SamplingConfig(StrictModel):
@@ -52,6 +53,10 @@ class GenerationConfig(StrictModel):
     concurrency: int = Field(16, ge=1, le=4096)
     request_timeout: float = Field(120.0, gt=0)
     max_retries: int = Field(6, ge=0, description="transport retries per request (429/5xx/timeouts/connection)")
+    structured_output: StructuredOutput = Field(
+        "json_schema", description="first response_format the openai backend tries in json mode; a server that "
+        "rejects it gets the next at once: json_schema -> json_object with the schema -> none (JSON asked for "
+        "in the prompt only)")
     max_attempts: int | None = Field(None, ge=1, description="content attempts per query or level (malformed "
                                      "answers); None: 5 for the embedded model, 3 for the others")
     batch_size: int = Field(64, ge=1, description="prompts per batch for the local backends "

@@ -132,7 +132,7 @@ class TransformersBackend(BatchBackend):
         self._lm, self._tok, self._torch_dtype, self.device = load_causal_lm(model, dtype, device)
 
     def describe(self) -> dict:
-        return {"backend": self.name, "model": self.model, "structured_output": False,
+        return {"backend": self.name, "model": self.model, "structured_output": "none",
                 "dtype": str(self._torch_dtype).replace("torch.", ""), "device": self.device,
                 "batch_size": self.batch_size}
 

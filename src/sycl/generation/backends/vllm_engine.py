@@ -52,10 +52,10 @@ class VLLMBackend(BatchBackend):
         self.engine_kwargs = dict(engine_kwargs or {})
         self._vllm = vllm
         self._llm = vllm.LLM(model=model, **self.engine_kwargs)
-        self.supports_json_schema = bool(_schema_params({"type": "object"}))
+        self.structured_output = "json_schema" if _schema_params({"type": "object"}) else "none"
 
     def describe(self) -> dict:
-        return {"backend": self.name, "model": self.model, "structured_output": self.supports_json_schema,
+        return {"backend": self.name, "model": self.model, "structured_output": self.structured_output,
                 "vllm_version": getattr(self._vllm, "__version__", "?"), "engine_kwargs": self.engine_kwargs,
                 "chunk_size": self.chunk_size}
 
