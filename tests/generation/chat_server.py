@@ -24,6 +24,10 @@ Servers that reject a structured-output mode, as real ones do (see ``REJECT``):
 ``response_format``), ``format422`` / ``format500`` (every ``response_format`` rejected, as
 some hosted APIs do; the 500 body names the field).
 A ``json_object`` request's ``schema`` shapes the answer like a ``json_schema`` one.
+
+Relevance-judge prompts (the user message asks for ``final_score``) are graded from the
+passage this server wrote: ``{"final_score": G}`` with a ``response_format``, UMBRELA's
+``##final score: G`` without. Faults: ``judgeswap`` (grade 3 - G), ``judgeprose`` (no grade).
 """
 from __future__ import annotations
 
@@ -42,6 +46,16 @@ FAULT = re.compile(r"fault:(\w+?)x(\d+|all)")
 QUERY = re.compile(r'Search query: "(.*?)"', re.S)
 LEVEL_NAME = re.compile(r"that is (.+?) to this query")
 N_PER = re.compile(r"Write (\d+) passage")
+PASSAGE = re.compile(r'Passage: "(.*)"', re.S)
+ANSWER_LEVEL = re.compile(r"the documented answer is \w+ (\d)")
+
+
+def grade(text: str) -> int:
+    """The level :func:`passage` wrote ``text`` for."""
+    m = ANSWER_LEVEL.search(text)
+    if m:
+        return int(m.group(1))
+    return 1 if text.startswith("Background on") else 0
 
 
 class State:
@@ -92,7 +106,14 @@ def answer(body: dict, state: State) -> tuple[int, dict, bytes, str | None]:
         return REJECT[fault][1], {}, REJECT[fault][2], fault
     schema = (rf.get("json_schema") or {}).get("schema") or rf.get("schema")
     finish = "stop"
-    if schema or "level_" in user:
+    if "final_score" in user:
+        pm = PASSAGE.search(user)
+        g = grade(pm.group(1) if pm else "")
+        g = 3 - g if fault == "judgeswap" else g
+        content = json.dumps({"final_score": g}) if rf else f"##final score: {g}"
+        if fault == "judgeprose":
+            content = "The passage seems fine to me."
+    elif schema or "level_" in user:
         keys = schema["required"] if schema else [f"level_{d}" for d in re.findall(r"level_(\d+)", user)]
         labels = [int(k.split("_")[1]) for k in keys]
         labels = list(dict.fromkeys(labels))

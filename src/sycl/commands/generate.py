@@ -76,6 +76,15 @@ def summary_lines(manifest: dict) -> list[str]:
                      + f"; Kendall tau {q['kendall_tau_mean']:.3f}; expected order in "
                        f"{q['share_expected_order']:.1%} of contexts"
                      + (f"; dropped {q['dropped']}" if q.get("filter_inconsistent") else ""))
+    j = manifest.get("llm_judge")
+    if j:
+        lines.append(f"  llm judge {j.get('model')}: Cohen's kappa {j['cohen_kappa']}, exact agreement "
+                     f"{j['exact_agreement']}, expected order {j['share_expected_order']}; graded {j['judged']} of "
+                     f"{j['passages']} passages" + (f", dropped {j['dropped']}" if j["dropped"] else "")
+                     + (f", relabelled {j['relabelled']}" if j["relabelled"] else ""))
+    if manifest.get("structured_output_rejections"):
+        lines.append(f"  structured output: {manifest['structured_output']} (the server rejected: "
+                     + ", ".join(r["mode"] for r in manifest.get("structured_output_rejections") or []) + ")")
     return lines
 
 

@@ -29,6 +29,7 @@ from sycl.generation.levels import RelevanceLevel, check_levels, default_levels
 Backend = Literal["openai", "vllm", "transformers", "embedded"]
 Mode = Literal["json", "per-level"]
 StructuredOutput = Literal["json_schema", "json_object", "none"]
+JudgeAction = Literal["report", "drop", "relabel"]
 
 
 class SamplingConfig(StrictModel):
@@ -37,6 +38,28 @@ class SamplingConfig(StrictModel):
     temperature: float = Field(0.8, ge=0.0, le=5.0)
     top_p: float = Field(0.95, gt=0.0, le=1.0)
     max_tokens: int | None = Field(None, ge=8, description="None: 160 per level in json mode, 160 per-level")
+
+
+class LLMJudgeConfig(StrictModel):
+    """An LLM that grades every generated passage on the levels' scale (``sycl.generation.llm_judge``).
+
+    Unset ``backend``/``model``/``base_url``/``api_key_env``/``concurrency`` are the generator's,
+    so ``enabled: true`` alone has the generator grade its own passages. ``action``: ``report``
+    (agreement numbers only), ``drop`` (remove passages graded differently from their intended
+    level) or ``relabel`` (the grade becomes the passage's label in the qrels).
+    """
+
+    enabled: bool = False
+    backend: Backend | None = None
+    model: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    concurrency: int | None = Field(None, ge=1, le=4096)
+    prompt_template: Path | None = Field(None, description="None: sycl/resources/prompts/judge_umbrela.txt")
+    max_tokens: int = Field(48, ge=4, description="completion tokens per grade (the answer is {\"final_score\": N})")
+    temperature: float = Field(0.0, ge=0.0, le=5.0)
+    max_attempts: int = Field(2, ge=1, description="tries per passage when the answer holds no grade")
+    action: JudgeAction = "report"
 
 
 class GenerationConfig(StrictModel):
@@ -76,6 +99,7 @@ class GenerationConfig(StrictModel):
     judge: str | None = "embedded"
     filter_inconsistent: bool = False
     min_tau: float = Field(0.0, ge=-1.0, le=1.0)
+    llm_judge: LLMJudgeConfig = Field(default_factory=LLMJudgeConfig)
     vllm_kwargs: dict[str, Any] = Field(default_factory=dict, description="extra vllm.LLM(...) arguments")
 
     @field_validator("levels")
