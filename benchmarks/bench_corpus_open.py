@@ -157,7 +157,7 @@ def worker_hash(cache: Path) -> dict:
     import numpy as np
 
     from sycl.io.corpus import Corpus
-from sycl.io.hashing import hash_ids
+    from sycl.io.hashing import hash_ids
 
     corpus = Corpus.open(next(p for p in [Path(os.environ["BENCH_FOLDER"])]), cache_dir=cache)
     arr = corpus.ids

@@ -7,6 +7,7 @@ the transformers backend's de-quantised copy (``from_pretrained(..., gguf_file=.
 
     python scripts/gguf_to_hf.py [--gguf FILE]
 """
+
 from __future__ import annotations
 
 import argparse

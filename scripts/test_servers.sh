@@ -77,7 +77,7 @@ if [ "$ONLY" = all ] || [ "$ONLY" = llamacpp ]; then
   rm -rf "$OUT/llamacpp-json" "$OUT/llamacpp-per-level"
   say "json mode, with the LLM judge on the same server"
   "$SYCL_PY" -m sycl.cli generate "${common[@]}" --out "$OUT/llamacpp-json" --mode json \
-    --set llm_judge.enabled=true
+    --llm-judge
   check "$OUT/llamacpp-json" "${MIN_DONE_JSON:-0.5}" json_object
   say "per-level mode"
   "$SYCL_PY" -m sycl.cli generate "${common[@]}" --out "$OUT/llamacpp-per-level" --mode per-level
@@ -102,7 +102,7 @@ if [ "$ONLY" = all ] || [ "$ONLY" = vllm ]; then
   VLLM_CPU_KVCACHE_SPACE="${VLLM_CPU_KVCACHE_SPACE:-1}" "$VLLM_VENV/bin/python" -m sycl.cli generate \
     --queries "$QUERIES" --out "$OUT/vllm-json" --backend vllm --model "$HF_MODEL" --mode json --judge none \
     --max-failure-rate 1.0 --set vllm_kwargs.max_model_len=4096 --set vllm_kwargs.dtype=bfloat16 \
-    --set vllm_kwargs.enforce_eager=true --set llm_judge.enabled=true
+    --set vllm_kwargs.enforce_eager=true --llm-judge
   check "$OUT/vllm-json" "${MIN_DONE_VLLM:-0.5}" json_schema
 fi
 say "all server checks passed"

@@ -79,9 +79,9 @@ def test_cli_overrides_win_over_file(tmp_path):
     cfg = load(Experiment, p, ["train.lr=5e-6", "train.loss.temperature=0.05", "tags=[a, b]"])
     assert cfg.train.lr == 5e-6 and cfg.train.epochs == 3 and cfg.train.loss.temperature == 0.05
     assert cfg.tags == ["a", "b"]
-    # mapping overrides (argparse namespaces): None means "flag not given"
-    cfg = load(Experiment, p, {"train.epochs": 7, "train.lr": None})
-    assert cfg.train.epochs == 7 and cfg.train.lr == 2e-5
+    # mapping overrides (derived flags): typed values set as they are, never parsed again
+    cfg = load(Experiment, p, {"train.epochs": 7, "name": "runs/m #1"})
+    assert cfg.train.epochs == 7 and cfg.train.lr == 2e-5 and cfg.name == "runs/m #1"
 
 
 def test_overrides_are_validated_like_the_file(tmp_path):

@@ -1,16 +1,26 @@
-"""Experiment files: YAML validated by pydantic models that forbid unknown keys.
+"""Settings: pydantic models that forbid unknown keys, YAML files, and the flags derived from them.
 
-Errors name the file and the offending key path (``train.loss.temperature``). Command-line
-overrides are applied as dotted ``key=value`` pairs before validation, so they obey the
-same rules as the file.
+Every option of sycl is a field of a ``...Config`` model; that field is its one definition.
+:func:`add_flags` derives a command-line flag from a field (name, type, choices, default and
+help all come from the model), and :func:`flag_values` hands the parsed values back as a
+mapping of dotted keys to typed values, applied to the YAML data before validation: a flag sets
+its field directly, never through a string that is parsed again. ``--set key.path=value`` is the
+one generic form that parses a value (as YAML), because it has no field type to go by.
+
+Errors name the file and the offending key path (``train.loss.temperature``).
 """
 from __future__ import annotations
 
+import argparse
+import types
+import typing
 from pathlib import Path
-from typing import Any, Mapping, TypeVar
+from typing import Any, Iterable, Literal, Mapping, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
 
 from sycl.io.errors import DataError
 
@@ -50,10 +60,10 @@ def parse_override(item: str) -> tuple[list[str], Any]:
 
 
 def apply_overrides(data: dict, overrides: Mapping[str, Any] | list[str]) -> dict:
-    """Return a copy of ``data`` with dotted overrides set (``None`` values in a mapping are skipped)."""
+    """Return a copy of ``data`` with dotted overrides set: ``{"train.lr": 1e-5}`` or ``["train.lr=1e-5"]``."""
     out = _deepcopy(data)
     items = [parse_override(o) for o in overrides] if isinstance(overrides, list) else [
-        (k.split("."), v) for k, v in overrides.items() if v is not None
+        (k.split("."), v) for k, v in overrides.items()
     ]
     for keys, value in items:
         node = out
@@ -98,3 +108,108 @@ def load(cls: type[M], path: str | Path | None, overrides: Mapping[str, Any] | l
     if overrides:
         data = apply_overrides(data, overrides)
     return validate(cls, data, str(path) if path else "<command line>")
+
+
+# ---------------------------------------------------------------- command-line flags from fields
+
+FLAG_PREFIX = "field:"  # argparse dest of a derived flag: "field:<dotted key>"
+
+
+def field_at(model: type[BaseModel], key: str) -> tuple[FieldInfo, Any]:
+    """``(FieldInfo, annotation)`` of the dotted ``key`` (``train.lr``) inside ``model``."""
+    info = None
+    for part in key.split("."):
+        if info is not None:
+            model = _model_of(info.annotation)
+        if model is None or part not in model.model_fields:
+            raise KeyError(f"{key!r} is not a field path of {model}")
+        info = model.model_fields[part]
+    return info, info.annotation
+
+
+def _model_of(annotation) -> type[BaseModel] | None:
+    for t in (annotation, *_union_args(annotation)):
+        if isinstance(t, type) and issubclass(t, BaseModel):
+            return t
+    return None
+
+
+def _union_args(annotation) -> tuple:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return typing.get_args(annotation)
+    return ()
+
+
+def _plain(annotation):
+    """The annotation without ``None`` (``int | None`` -> ``int``)."""
+    args = [a for a in _union_args(annotation) if a is not type(None)]
+    return (args[0] if len(args) == 1 else annotation) if args else annotation
+
+
+def field_default(info: FieldInfo) -> Any:
+    """A field's default (calling its factory), or ``PydanticUndefined`` when it is required."""
+    if info.default_factory is not None:
+        return info.default_factory()
+    return info.default
+
+
+def flag_kwargs(info: FieldInfo, annotation) -> dict:
+    """argparse keyword arguments for a field: type, choices or action, help with the default."""
+    ann = _plain(annotation)
+    origin = typing.get_origin(ann)
+    kw: dict[str, Any] = {}
+    if origin is Literal:
+        choices = list(typing.get_args(ann))
+        kw.update(choices=choices, type=type(choices[0]))
+    elif ann is bool:
+        kw["action"] = argparse.BooleanOptionalAction
+    elif origin is list:
+        inner = (typing.get_args(ann) or (str,))[0]
+        kw.update(action="append", type=inner if inner in (int, float, str, Path) else str)
+    elif ann in (int, float, str, Path):
+        kw["type"] = ann
+    else:  # a union such as float | Literal["floor", "ceil"]: validated by the model
+        kw["type"] = str
+    default = field_default(info)
+    help_text = info.description or ""
+    if default is not PydanticUndefined and default is not None and not isinstance(default, (list, dict, BaseModel)):
+        help_text = f"{help_text} (default: {default})" if help_text else f"default: {default}"
+    kw["help"] = help_text.replace("%", "%%") or None
+    return kw
+
+
+def add_flags(parser, model: type[BaseModel], keys: Iterable[str] | Mapping[str, str]) -> None:
+    """Add one flag per field of ``model``.
+
+    ``keys`` lists dotted field keys (the flag is the last part: ``train.lr`` -> ``--lr``), or maps
+    flag names to keys where they differ (``{"timeout": "request_timeout"}``). The flag's dest is
+    ``field:<key>`` and its default is absent, so only flags given on the command line reach
+    :func:`flag_values`.
+    """
+    pairs = keys.items() if isinstance(keys, Mapping) else ((k.split(".")[-1], k) for k in keys)
+    parser.set_defaults(config_model=model)  # which model the flags come from (tests walk the parsers with it)
+    for flag, key in pairs:
+        info, annotation = field_at(model, key)
+        kw = flag_kwargs(info, annotation)
+        if "choices" not in kw and kw.get("action") is not argparse.BooleanOptionalAction:
+            kw["metavar"] = flag.upper()
+        if field_default(info) is PydanticUndefined and "." not in key:
+            kw["required"] = True
+        parser.add_argument("--" + flag.replace("_", "-"), dest=FLAG_PREFIX + key, default=argparse.SUPPRESS, **kw)
+
+
+def flag_values(args: argparse.Namespace) -> dict[str, Any]:
+    """``{dotted key: value}`` of the derived flags given on the command line (typed, not re-parsed)."""
+    return {k[len(FLAG_PREFIX):]: v for k, v in vars(args).items() if k.startswith(FLAG_PREFIX)}
+
+
+def set_items(items: list[str]) -> dict[str, Any]:
+    """``--set key.path=value`` items as ``{dotted key: value}`` (values parsed as YAML scalars)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        try:
+            keys, value = parse_override(item)
+        except ValueError as err:
+            raise DataError(None, str(err)) from None
+        out[".".join(keys)] = value
+    return out

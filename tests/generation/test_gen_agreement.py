@@ -1,4 +1,5 @@
 """Agreement numbers of the LLM judge: kappa against hand-computed (and scikit-learn) values."""
+
 from __future__ import annotations
 
 import pytest
@@ -28,8 +29,16 @@ def test_cohen_kappa_matches_known_values():
 
 
 def test_agreement_summary_counts_unjudged_and_expected_order():
-    pairs = [(("a", 0), 3, 3), (("a", 0), 2, 2), (("a", 0), 1, 1), (("a", 0), 0, 0),
-             (("b", 0), 3, 1), (("b", 0), 2, 2), (("b", 0), 1, None), (("b", 0), 0, 0)]
+    pairs = [
+        (("a", 0), 3, 3),
+        (("a", 0), 2, 2),
+        (("a", 0), 1, 1),
+        (("a", 0), 0, 0),
+        (("b", 0), 3, 1),
+        (("b", 0), 2, 2),
+        (("b", 0), 1, None),
+        (("b", 0), 0, 0),
+    ]
     s = agreement_summary(pairs, [3, 2, 1, 0])
     assert s["passages"] == 8 and s["judged"] == 7 and s["unjudged"] == 1
     assert s["exact_agreement"] == pytest.approx(6 / 7, abs=1e-4)

@@ -57,7 +57,7 @@ def write_experiment(tmp_path: Path, server: str, model: Path, **extra) -> Path:
                                                "positive_threshold": 2, "group_size": 3},
                         "loss": "infonce", "train": dict(train)},
         },
-        "evaluate": {"datasets": ["{heldout}"], "settings": {"show_progress": False, "precision": "fp32"}},
+        "evaluate": {"datasets": ["{heldout}"], "show_progress": False, "precision": "fp32"},
         "report": True,
     }
     cfg.update(extra)

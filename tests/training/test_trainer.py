@@ -89,13 +89,28 @@ def test_collapse_guard_stops_when_asked(tiny, tmp_path):
         train(cfg)
 
 
-def test_in_batch_options_reach_the_loss_and_gradient_accumulation(tiny, tmp_path):
+def test_in_batch_options_reach_the_loss_and_gradient_accumulation(tiny, tmp_path, monkeypatch):
+    from sycl.training.trainer import Trainer
+
+    seen = []
+    original = Trainer.compute_loss
+
+    def spy(self, scores, labels):
+        seen.append((tuple(scores.shape), tuple(labels.shape), self.loss_fn))
+        return original(self, scores, labels)
+
+    monkeypatch.setattr(Trainer, "compute_loss", spy)
     data, model = tiny
-    cfg = experiment(data, model, tmp_path / "ib", batch_size=2, gradient_accumulation=2, in_batch_negatives=False)
+    cfg = experiment(data, model, tmp_path / "ib", batch_size=2, gradient_accumulation=2, in_batch_negatives=True)
     cfg["loss"] = {"name": "ws2", "in_batch": "lowest", "infonce_weight": 0.5}
     out = train(cfg)
     info = json.loads((out / "training.json").read_text())
     assert info["steps"] == 3 and info["loss_options"] == {"in_batch": "lowest", "infonce_weight": 0.5}
+    assert len(seen) == 6  # 3 steps x 2 accumulated micro-batches
+    (q, n), (q2, k), loss = seen[0]
+    assert q == q2 == 2 and n == q * k  # the other query's passages are in the loss's score matrix...
+    assert loss.terms["ws2"].target.in_batch == "lowest"  # ...and take the level below the query's lowest
+    assert loss.weights["infonce"] == 0.5
 
 
 def test_collapse_guard_drift_bounds_use_the_first_check():

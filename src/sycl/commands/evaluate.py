@@ -12,6 +12,9 @@ from sycl.embedded import EMBEDDED_ENCODER
 
 
 def register(subparsers) -> None:
+    from sycl.config import add_flags
+    from sycl.evaluation.config import EvaluationConfig
+
     p = subparsers.add_parser(
         "evaluate",
         help="evaluate a retriever on BEIR-style data sets (nDCG@10, RR@10, recall, MAP)",
@@ -23,50 +26,24 @@ def register(subparsers) -> None:
     p.add_argument("--model", default=EMBEDDED_ENCODER,
                    help="sycl or sentence-transformers directory, or a Hugging Face model name (default: the embedded all-MiniLM-L6-v2)")
     p.add_argument("--dataset", "-d", action="append", required=True, metavar="D", help="data set or suite; repeatable")
-    p.add_argument("--split", default="test", help="qrels split for data sets given directly (suites set their own)")
     p.add_argument("--out", required=True, type=Path, help="output directory")
-    p.add_argument("--k", type=int, default=1000, help="documents retrieved per query (default 1000)")
-    p.add_argument("--measure", action="append", dest="measures", metavar="M",
-                   help="ir-measures name, repeatable (default: nDCG@10 RR@10 R@100 R@1000 AP@1000)")
-    p.add_argument("--relevance-level", type=int, help="label counted as relevant by binary measures (overrides suites)")
-    p.add_argument("--keep-identical-ids", action="store_true",
-                   help="do not drop a retrieved document whose id equals the query id (BEIR drops it)")
-    p.add_argument("--batch-size", type=int, default=None, help="texts per encoding batch (default: 16 on CPU, 128 on GPU)")
-    p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
-                   help="encoding autocast (auto: bf16 on CPUs with AMX and on GPUs, else fp32)")
-    p.add_argument("--search-precision", choices=["fp32", "int8", "bf16"], default="fp32",
-                   help="fp32: exact; int8 (x86 CPUs; 1.3-2.5x faster than fp32 without AMX) or bf16 (CPUs with AMX): candidates "
-                        "selected in reduced precision, final scores and order recomputed in fp32")
-    p.add_argument("--index", default="exact", help="'exact' (default) or 'faiss:<factory>', e.g. faiss:HNSW32")
-    p.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
-    p.add_argument("--cache-dir", help="embedding cache folder (default $SYCL_CACHE/embeddings)")
-    p.add_argument("--strict", action="store_true", help="fail if any judged document is missing from the corpus")
-    p.add_argument("--pooling", choices=["mean", "cls", "last"])
-    p.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None)
-    p.add_argument("--similarity", choices=["dot", "cosine"])
-    p.add_argument("--query-prefix")
-    p.add_argument("--passage-prefix")
-    p.add_argument("--max-query-length", type=int)
-    p.add_argument("--max-passage-length", type=int)
-    p.add_argument("--max-length", type=int, help="both max lengths at once")
+    p.add_argument("--max-length", type=int, help="sets --max-query-length and --max-passage-length at once")
+    add_flags(p, EvaluationConfig, [k for k in EvaluationConfig.model_fields if k != "measures"])
+    add_flags(p, EvaluationConfig, {"measure": "measures"})
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from sycl.evaluation.evaluate import evaluate
+    from sycl.config import flag_values, validate
+    from sycl.evaluation.config import EvaluationConfig
+    from sycl.evaluation.evaluator import evaluate
 
-    settings = dict(
-        split=args.split, k=args.k, relevance_level=args.relevance_level,
-        ignore_identical_ids=not args.keep_identical_ids, batch_size=args.batch_size, precision=args.precision,
-        search_precision=args.search_precision, index=args.index, cache=not args.no_cache, cache_dir=args.cache_dir,
-        strict=args.strict, pooling=args.pooling, normalize=args.normalize, similarity=args.similarity,
-        query_prefix=args.query_prefix, passage_prefix=args.passage_prefix,
-        max_query_length=args.max_query_length or args.max_length,
-        max_passage_length=args.max_passage_length or args.max_length,
-    )
-    if args.measures:
-        settings["measures"] = args.measures
-    report = evaluate(args.model, args.dataset, args.out, **settings)
+    values = flag_values(args)
+    if args.max_length is not None:
+        values.setdefault("max_query_length", args.max_length)
+        values.setdefault("max_passage_length", args.max_length)
+    config = validate(EvaluationConfig, values, "<command line>")
+    evaluate(args.model, args.dataset, args.out, config)
     import os
 
     if int(os.environ.get("RANK", "0")) == 0:

@@ -11,51 +11,29 @@ skipped (DIR/journal.jsonl). Exit status: 0 done, 1 more failures than --max-fai
 2 bad input or a backend that cannot start."""
 
 
+# The GenerationConfig fields offered as flags; flags named differently from their field are mapped.
+FIELDS = ["queries", "split", "out", "limit", "backend", "model", "base_url", "api_key_env", "concurrency",
+          "request_timeout", "max_retries", "max_attempts", "batch_size", "dtype", "mode", "prompt_template",
+          "passages_per_level", "samples_per_query", "passage_words", "min_words", "seed", "max_failure_rate",
+          "judge", "filter_inconsistent", "min_tau", "structured_output"]
+RENAMED = {"temperature": "sampling.temperature", "top_p": "sampling.top_p", "max_tokens": "sampling.max_tokens",
+           "llm_judge": "llm_judge.enabled", "llm_judge_backend": "llm_judge.backend",
+           "llm_judge_model": "llm_judge.model", "llm_judge_base_url": "llm_judge.base_url",
+           "llm_judge_action": "llm_judge.action"}
+
+
 def register(subparsers) -> None:
+    from sycl.config import add_flags
+    from sycl.generation.config import GenerationConfig
+
     p = subparsers.add_parser("generate", help="generate a synthetic multi-level training set with an LLM",
                               description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--queries", help="queries.jsonl, a TSV 'id<TAB>text', or a BEIR folder (with --split)")
-    p.add_argument("--out", help="output folder")
-    p.add_argument("--backend", choices=["openai", "vllm", "transformers", "embedded"],
-                   help="who writes the passages (default: embedded, SmolLM2-135M, offline)")
-    p.add_argument("--model", help="model name (openai/vllm), directory or .gguf file (transformers)")
-    p.add_argument("--base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
-    p.add_argument("--api-key-env", help="name of the environment variable holding the API key")
-    p.add_argument("--concurrency", type=int, help="requests in flight (openai backend; default 16)")
-    p.add_argument("--batch-size", type=int, help="prompts per batch (transformers/embedded; default 32)")
-    p.add_argument("--limit", type=int, help="only the first N queries")
-    p.add_argument("--split", help="with a BEIR folder: only queries judged in this split")
     p.add_argument("--config", help="YAML file (the whole file or its 'generate:' section); flags override it")
-    p.add_argument("--mode", choices=["json", "per-level"],
-                   help="one JSON answer per query (default) or one request per level (embedded default)")
-    p.add_argument("--prompt-template", help="your own template file (see sycl/resources/prompts/)")
-    p.add_argument("--passages-per-level", type=int, help="passages per level and query (default 1)")
-    p.add_argument("--samples-per-query", type=int, help="ranking contexts per query (default 1)")
-    p.add_argument("--passage-words", type=int, help="length guidance in words (default 80)")
-    p.add_argument("--max-tokens", type=int, help="completion tokens per request (default from --passage-words)")
-    p.add_argument("--temperature", type=float)
-    p.add_argument("--timeout", type=float, help="seconds per HTTP request (default 120)")
-    p.add_argument("--max-attempts", type=int, help="tries per malformed answer (default: 5 for the embedded model, 3 for the others)")
-    p.add_argument("--max-failure-rate", type=float, help="exit 1 when more contexts fail (default 0.1)")
-    p.add_argument("--judge", help="sentence-transformers path for the quality judge; 'embedded' "
-                                   "(all-MiniLM-L6-v2, default) or 'none'")
-    p.add_argument("--filter-inconsistent", action="store_true", default=None,
-                   help="drop contexts whose judge ordering disagrees with the labels (tau < --min-tau)")
-    p.add_argument("--min-tau", type=float, help="threshold of --filter-inconsistent (default 0.0)")
-    p.add_argument("--seed", type=int)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config key, e.g. --set sampling.top_p=0.9 (repeatable)")
+    add_flags(p, GenerationConfig, FIELDS)
+    add_flags(p, GenerationConfig, RENAMED)
     p.set_defaults(func=run)
-
-
-_FLAGS = {"queries": "queries", "out": "out", "backend": "backend", "model": "model", "base_url": "base_url",
-          "api_key_env": "api_key_env", "concurrency": "concurrency", "batch_size": "batch_size", "limit": "limit",
-          "split": "split", "mode": "mode", "prompt_template": "prompt_template",
-          "passages_per_level": "passages_per_level", "samples_per_query": "samples_per_query",
-          "passage_words": "passage_words", "max_tokens": "sampling.max_tokens",
-          "temperature": "sampling.temperature", "timeout": "request_timeout", "max_attempts": "max_attempts",
-          "max_failure_rate": "max_failure_rate", "judge": "judge", "filter_inconsistent": "filter_inconsistent",
-          "min_tau": "min_tau", "seed": "seed"}
 
 
 def summary_lines(manifest: dict) -> list[str]:
@@ -89,17 +67,10 @@ def summary_lines(manifest: dict) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sycl.config import parse_override
+    from sycl.config import flag_values, set_items
     from sycl.generation import BackendUnavailable, load_config, run_generate
 
-    overrides = {key: getattr(args, flag) for flag, key in _FLAGS.items() if getattr(args, flag) is not None}
-    for item in args.set:
-        try:
-            keys, value = parse_override(item)
-        except ValueError as err:
-            print(f"sycl generate: error: {err}", file=sys.stderr)
-            return 2
-        overrides[".".join(keys)] = value
+    overrides = {**flag_values(args), **set_items(args.set)}
     cfg = load_config(args.config, overrides)
     if cfg.queries is None or cfg.out is None:
         print("sycl generate: error: --queries and --out are required (or 'queries'/'out' in --config)",

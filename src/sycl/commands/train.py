@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 
-# flag -> dotted key of the experiment file
-SHORTCUTS = {
+# flag -> dotted key of the experiment file (ExperimentConfig); name, type, choices and help come from the field
+FLAGS = {
     "model": "model.model",
     "loss": "loss.name",
     "temperature": "loss.temperature",
@@ -22,53 +22,45 @@ SHORTCUTS = {
     "group_size": "data.group_size",
     "seed": "train.seed",
     "precision": "train.precision",
+    "out": "out",
 }
 
 
 def register(subparsers) -> None:
+    from sycl.config import add_flags
+    from sycl.training.config import ExperimentConfig
+
     p = subparsers.add_parser(
         "train",
         help="train a bi-encoder on multi-level ranking contexts (list-wise or contrastive)",
         description="Train a dense retriever as described by an experiment file (model, data sources, loss, "
                     "optimisation, collapse guard). The output folder is a model that "
                     "sentence_transformers.SentenceTransformer(path) loads, plus training_log.jsonl, "
-                    "training.json and experiment.yaml.",
+                    "training.json, experiment.yaml and a model card (README.md).",
     )
     p.add_argument("--config", "-c", help="experiment YAML file (configs/local/*.yaml, configs/paper/*.yaml)")
-    p.add_argument("--out", help="output model folder (default: the file's 'out', else runs/models/<name>)")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in the output folder")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override any setting by its dotted key, e.g. --set loss.label_temperature=0.1 (repeatable)")
-    p.add_argument("--model", help="base model: a folder, a hub name, or embedded:all-MiniLM-L6-v2")
-    p.add_argument("--loss", help="loss name (infonce, ws2, kl, wasserstein1d, lambdaloss)")
-    p.add_argument("--temperature", type=float, help="score temperature of the loss")
-    p.add_argument("--lr", type=float, help="peak learning rate")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--max-steps", type=int, help="stop after this many optimiser steps")
-    p.add_argument("--batch-size", type=int, help="queries per process per micro-batch")
-    p.add_argument("--group-size", type=int, help="passages per query")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"])
+    add_flags(p, ExperimentConfig, FLAGS)
     p.set_defaults(func=run)
 
 
-def overrides_from_args(args: argparse.Namespace) -> list[str]:
-    """``--set`` items followed by the shortcut flags that were given (later items win)."""
-    items = list(args.overrides)
-    for flag, key in SHORTCUTS.items():
-        value = getattr(args, flag, None)
-        if value is not None:
-            items.append(f"{key}={value}")
-    return items
-
-
 def run(args: argparse.Namespace) -> int:
+    from sycl.config import flag_values, set_items
     from sycl.io.errors import DataError
     from sycl.training import load_experiment, train
 
-    if not args.config and not any(o.startswith("data.") for o in args.overrides):
+    overrides = {**set_items(args.overrides), **flag_values(args)}
+    if not args.config and not any(k.startswith("data.") for k in overrides):
         raise DataError(None, "give an experiment file with --config (see configs/local/)")
-    config = load_experiment(args.config, overrides_from_args(args))
-    out = train(config, out=args.out, resume=args.resume)
+    config = load_experiment(args.config, overrides)
+    out = train(config, resume=args.resume)
+    import os
+
+    if int(os.environ.get("RANK", "0")) == 0:  # the card reads training.json, written by rank 0
+        from sycl.reporting import write_model_card
+
+        write_model_card(out)
     print(out)
     return 0

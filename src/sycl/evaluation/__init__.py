@@ -1,11 +1,22 @@
 """Evaluation: encoding with an embedding cache, exact blocked search, trec_eval measures, suites."""
-from sycl.retrieval.cache import EmbeddingCache, model_fingerprint
-from sycl.retrieval.encoding import CorpusTexts, ListTexts, encode
-from sycl.evaluation.metrics import DEFAULT_MEASURES, compute_metrics
-from sycl.evaluation.evaluate import EvaluationConfig, evaluate
-from sycl.retrieval.search import TopK, exact_search, merge_topk
-from sycl.evaluation.suites import DatasetEntry, available_suites, load_suite
+from sycl._lazy import lazy_exports
 
-__all__ = ["evaluate", "EvaluationConfig", "EmbeddingCache", "model_fingerprint", "encode", "ListTexts", "CorpusTexts",
-           "compute_metrics", "DEFAULT_MEASURES", "exact_search", "merge_topk", "TopK", "DatasetEntry",
-           "available_suites", "load_suite"]
+_EXPORTS = {
+    "EmbeddingCache": "sycl.retrieval.cache",
+    "model_fingerprint": "sycl.retrieval.cache",
+    "CorpusTexts": "sycl.retrieval.encoding",
+    "ListTexts": "sycl.retrieval.encoding",
+    "encode": "sycl.retrieval.encoding",
+    "DEFAULT_MEASURES": "sycl.evaluation.config",
+    "compute_metrics": "sycl.evaluation.metrics",
+    "EvaluationConfig": "sycl.evaluation.config",
+    "evaluate": "sycl.evaluation.evaluator",
+    "TopK": "sycl.retrieval.search",
+    "exact_search": "sycl.retrieval.search",
+    "merge_topk": "sycl.retrieval.search",
+    "DatasetEntry": "sycl.evaluation.suites",
+    "available_suites": "sycl.evaluation.suites",
+    "load_suite": "sycl.evaluation.suites",
+}
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -17,9 +17,9 @@ from typing import Mapping, Sequence
 
 import ir_measures
 
+from sycl.evaluation.config import DEFAULT_MEASURES
 from sycl.io.errors import DataError
 
-DEFAULT_MEASURES = ("nDCG@10", "RR@10", "R@100", "R@1000", "AP@1000")
 _GRADED = {"nDCG", "Judged"}  # measures that do not take a binary relevance level
 
 

@@ -8,22 +8,21 @@ Layout: ``levels`` + ``prompts`` (what is asked), ``backends/`` (who answers), `
     from sycl.generation import GenerationConfig, generate
     path = generate(GenerationConfig(queries="queries.jsonl", out="synthetic", backend="embedded"))
 """
-from sycl.generation.api import GenerationFailed, GenerationResult, generate, load_queries, run_generate
-from sycl.generation.backends import BackendUnavailable
-from sycl.generation.config import GenerationConfig, SamplingConfig, load_config
-from sycl.generation.levels import TREC_DL_LEVELS, RelevanceLevel, default_levels
+from sycl._lazy import lazy_exports
 
-__all__ = [
-    "BackendUnavailable",
-    "GenerationConfig",
-    "GenerationFailed",
-    "GenerationResult",
-    "RelevanceLevel",
-    "SamplingConfig",
-    "TREC_DL_LEVELS",
-    "default_levels",
-    "generate",
-    "load_config",
-    "load_queries",
-    "run_generate",
-]
+_EXPORTS = {
+    "GenerationFailed": "sycl.generation.api",
+    "GenerationResult": "sycl.generation.api",
+    "generate": "sycl.generation.api",
+    "load_queries": "sycl.generation.api",
+    "run_generate": "sycl.generation.api",
+    "BackendUnavailable": "sycl.generation.backends",
+    "GenerationConfig": "sycl.generation.config",
+    "SamplingConfig": "sycl.generation.config",
+    "load_config": "sycl.generation.config",
+    "TREC_DL_LEVELS": "sycl.generation.levels",
+    "RelevanceLevel": "sycl.generation.levels",
+    "default_levels": "sycl.generation.levels",
+}
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -7,9 +7,11 @@
   counts a grade one step off as half-agreeing on a four-point scale;
 * :func:`agreement_summary`: the numbers the manifest reports for an LLM judge.
 """
+
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 from sycl.generation.quality import expected_order
 
@@ -23,8 +25,9 @@ def confusion_matrix(intended: Sequence[int], judged: Sequence[int], labels: Seq
     return m
 
 
-def cohen_kappa(intended: Sequence[int], judged: Sequence[int], labels: Sequence[int],
-                weights: Literal["none", "linear"] = "none") -> float | None:
+def cohen_kappa(
+    intended: Sequence[int], judged: Sequence[int], labels: Sequence[int], weights: Literal["none", "linear"] = "none"
+) -> float | None:
     """Cohen's kappa of two raters over ``labels``; ``None`` for no pairs, 1.0 when both raters
     agree perfectly on a single category (chance agreement 1)."""
     n = len(intended)
@@ -72,10 +75,15 @@ def agreement_summary(pairs: Sequence[tuple[tuple[str, int], int, int | None]], 
         "exact_agreement": round(sum(a == b for a, b in zip(intended, grades)) / len(judged), 4) if judged else None,
         "cohen_kappa": None if kappa is None else round(kappa, 4),
         "cohen_kappa_linear": None if kappa_lin is None else round(kappa_lin, 4),
-        "confusion_matrix": {"labels": list(labels), "rows": "intended level", "columns": "judged grade",
-                             "counts": confusion_matrix(intended, grades, labels)},
-        "per_level_mean_grade": {str(lab): round(sum(per_level[lab]) / len(per_level[lab]), 4)
-                                 for lab in labels if per_level.get(lab)},
+        "confusion_matrix": {
+            "labels": list(labels),
+            "rows": "intended level",
+            "columns": "judged grade",
+            "counts": confusion_matrix(intended, grades, labels),
+        },
+        "per_level_mean_grade": {
+            str(lab): round(sum(per_level[lab]) / len(per_level[lab]), 4) for lab in labels if per_level.get(lab)
+        },
         "contexts": len(by_ctx),
         "share_expected_order": round(sum(ordered) / len(ordered), 4) if ordered else None,
     }

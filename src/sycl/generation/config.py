@@ -35,9 +35,10 @@ JudgeAction = Literal["report", "drop", "relabel"]
 class SamplingConfig(StrictModel):
     """Sampling parameters sent to every backend (``max_tokens``: completion tokens per request)."""
 
-    temperature: float = Field(0.8, ge=0.0, le=5.0)
-    top_p: float = Field(0.95, gt=0.0, le=1.0)
-    max_tokens: int | None = Field(None, ge=8, description="None: 160 per level in json mode, 160 per-level")
+    temperature: float = Field(0.8, ge=0.0, le=5.0, description="sampling temperature")
+    top_p: float = Field(0.95, gt=0.0, le=1.0, description="nucleus sampling mass")
+    max_tokens: int | None = Field(None, ge=8, description="completion tokens per request "
+                                   "(default: from passage_words, per level and passage)")
 
 
 class LLMJudgeConfig(StrictModel):
@@ -49,56 +50,62 @@ class LLMJudgeConfig(StrictModel):
     level) or ``relabel`` (the grade becomes the passage's label in the qrels).
     """
 
-    enabled: bool = False
-    backend: Backend | None = None
-    model: str | None = None
-    base_url: str | None = None
-    api_key_env: str | None = None
-    concurrency: int | None = Field(None, ge=1, le=4096)
+    enabled: bool = Field(False, description="grade every generated passage with an LLM (UMBRELA-style prompt)")
+    backend: Backend | None = Field(None, description="the judge's backend (default: the generator's)")
+    model: str | None = Field(None, description="the judge's model (default: the generator's)")
+    base_url: str | None = Field(None, description="the judge's OpenAI-compatible server (default: the generator's)")
+    api_key_env: str | None = Field(None, description="environment variable with the judge server's API key")
+    concurrency: int | None = Field(None, ge=1, le=4096, description="judge requests in flight")
     prompt_template: Path | None = Field(None, description="None: sycl/resources/prompts/judge_umbrela.txt")
     max_tokens: int = Field(48, ge=4, description="completion tokens per grade (the answer is {\"final_score\": N})")
     temperature: float = Field(0.0, ge=0.0, le=5.0)
     max_attempts: int = Field(2, ge=1, description="tries per passage when the answer holds no grade")
-    action: JudgeAction = "report"
+    action: JudgeAction = Field("report", description="report agreement only, drop passages graded differently "
+                                "from their level, or relabel them with the grade")
 
 
 class GenerationConfig(StrictModel):
     """Everything that decides what ``sycl generate`` produces (see the module docstring)."""
 
-    queries: Path | None = None
-    split: str | None = None
-    out: Path | None = None
-    limit: int | None = Field(None, ge=1)
-    backend: Backend = "embedded"
-    model: str | None = None
-    base_url: str = "http://127.0.0.1:8000/v1"
-    api_key_env: str | None = None
-    concurrency: int = Field(16, ge=1, le=4096)
-    request_timeout: float = Field(120.0, gt=0)
+    queries: Path | None = Field(None, description="queries.jsonl, a TSV 'id<TAB>text', or a BEIR folder (with split)")
+    split: str | None = Field(None, description="with a BEIR folder: only queries judged in this split")
+    out: Path | None = Field(None, description="output folder (a BEIR data set)")
+    limit: int | None = Field(None, ge=1, description="only the first N queries")
+    backend: Backend = Field("embedded", description="who writes the passages: an OpenAI-compatible server, vLLM "
+                             "in-process, a local transformers model, or the embedded SmolLM2-135M (offline)")
+    model: str | None = Field(None, description="model name (openai, vllm), directory or .gguf file (transformers)")
+    base_url: str = Field("http://127.0.0.1:8000/v1", description="OpenAI-compatible server")
+    api_key_env: str | None = Field(None, description="name of the environment variable holding the API key")
+    concurrency: int = Field(16, ge=1, le=4096, description="requests in flight (openai backend)")
+    request_timeout: float = Field(120.0, gt=0, description="seconds per HTTP request")
     max_retries: int = Field(6, ge=0, description="transport retries per request (429/5xx/timeouts/connection)")
     structured_output: StructuredOutput = Field(
         "json_schema", description="first response_format the openai backend tries in json mode; a server that "
         "rejects it gets the next at once: json_schema -> json_object with the schema -> none (JSON asked for "
         "in the prompt only)")
     max_attempts: int | None = Field(None, ge=1, description="content attempts per query or level (malformed "
-                                     "answers); None: 5 for the embedded model, 3 for the others")
+                                     "answers); default 5 for the embedded model, 3 for the others")
     batch_size: int = Field(64, ge=1, description="prompts per batch for the local backends "
                             "(64 beat 32 for the embedded model on 2 CPU cores: benchmarks/RESULTS.md)")
-    dtype: Literal["auto", "float32", "bfloat16"] = "auto"
-    mode: Mode | None = None
-    prompt_template: Path | None = None
+    dtype: Literal["auto", "float32", "bfloat16"] = Field("auto", description="weights of the local backends")
+    mode: Mode | None = Field(None, description="one JSON answer per query, or one request per level "
+                              "(default: per-level for the embedded model, json for the others)")
+    prompt_template: Path | None = Field(None, description="your own template file (see sycl/resources/prompts/)")
     levels: list[RelevanceLevel] = Field(default_factory=default_levels)
-    passages_per_level: int = Field(1, ge=1, le=16)
-    samples_per_query: int = Field(1, ge=1, le=64)
+    passages_per_level: int = Field(1, ge=1, le=16, description="passages per level and query")
+    samples_per_query: int = Field(1, ge=1, le=64, description="ranking contexts per query")
     passage_words: int = Field(80, ge=5, le=1000, description="length guidance written into the prompt")
-    min_words: int = Field(8, ge=1)
-    near_duplicate_jaccard: float = Field(0.8, gt=0.0, le=1.0)
+    min_words: int = Field(8, ge=1, description="shorter passages are rejected and asked again")
+    near_duplicate_jaccard: float = Field(0.8, gt=0.0, le=1.0, description="word-set overlap above which two "
+                                          "passages of a context count as duplicates")
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
-    seed: int = 0
-    max_failure_rate: float = Field(0.1, ge=0.0, le=1.0)
-    judge: str | None = "embedded"
-    filter_inconsistent: bool = False
-    min_tau: float = Field(0.0, ge=-1.0, le=1.0)
+    seed: int = Field(0, description="sampling seed")
+    max_failure_rate: float = Field(0.1, ge=0.0, le=1.0, description="exit 1 when a larger share of contexts fails")
+    judge: str | None = Field("embedded", description="sentence-transformers path of the quality judge; 'embedded' "
+                              "(all-MiniLM-L6-v2) or 'none'")
+    filter_inconsistent: bool = Field(False, description="drop contexts whose judge ordering disagrees with the "
+                                      "labels (tau < min_tau)")
+    min_tau: float = Field(0.0, ge=-1.0, le=1.0, description="threshold of filter_inconsistent")
     llm_judge: LLMJudgeConfig = Field(default_factory=LLMJudgeConfig)
     vllm_kwargs: dict[str, Any] = Field(default_factory=dict, description="extra vllm.LLM(...) arguments")
 
@@ -134,9 +141,8 @@ class GenerationConfig(StrictModel):
 def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> GenerationConfig:
     """Read ``path`` (the whole file, or its ``generate:`` section), apply ``overrides``, validate.
 
-    ``overrides`` maps dotted keys to values; ``None`` values are skipped, so argparse
-    defaults of ``None`` leave the file's values alone. Relative paths are relative to the
-    working directory, as on the command line.
+    ``overrides`` maps dotted keys to typed values (as :func:`sycl.config.flag_values` gives them).
+    Relative paths are relative to the working directory, as on the command line.
     """
     data: dict = {}
     if path:

@@ -21,15 +21,16 @@ kappa, confusion matrix, share of contexts in the expected order). ``action`` ``
 removes passages graded differently from their level (a context left empty disappears);
 ``relabel`` writes the grade as the passage's qrels label (its id keeps the intended level).
 """
+
 from __future__ import annotations
 
 import asyncio
 import json
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
 
 from sycl.generation.agreement import agreement_summary
 from sycl.generation.backends import Backend, BatchBackend, ChatRequest, create_backend
@@ -50,8 +51,12 @@ _BARE = re.compile(r"\W*(-?\d+)\W*")
 
 def grade_schema(labels: Sequence[int]) -> dict:
     """JSON schema of a grade answer: ``{"final_score": one of labels}``."""
-    return {"type": "object", "properties": {"final_score": {"type": "integer", "enum": sorted(labels)}},
-            "required": ["final_score"], "additionalProperties": False}
+    return {
+        "type": "object",
+        "properties": {"final_score": {"type": "integer", "enum": sorted(labels)}},
+        "required": ["final_score"],
+        "additionalProperties": False,
+    }
 
 
 def parse_grade(text: str | None, labels: Sequence[int]) -> int:
@@ -83,19 +88,29 @@ def load_judge_template(path: str | Path | None = None) -> PromptTemplate:
     return load_template("judge", path)
 
 
-def render_judge_prompt(template: PromptTemplate, query: str, passage: str,
-                        levels: Sequence[RelevanceLevel]) -> list[dict[str, str]]:
+def render_judge_prompt(
+    template: PromptTemplate, query: str, passage: str, levels: Sequence[RelevanceLevel]
+) -> list[dict[str, str]]:
     labels = [lv.label for lv in levels]
     names = ", ".join(str(lab) for lab in labels[:-1]) + (" or " if len(labels) > 1 else "") + str(labels[-1])
-    return template.render(query=query, passage=passage, labels=names, min_label=min(labels), max_label=max(labels),
-                           levels="\n".join(f"{lv.label} = {lv.name}: {lv.definition}." for lv in levels))
+    return template.render(
+        query=query,
+        passage=passage,
+        labels=names,
+        min_label=min(labels),
+        max_label=max(labels),
+        levels="\n".join(f"{lv.label} = {lv.name}: {lv.definition}." for lv in levels),
+    )
 
 
 def judge_generation_config(cfg: GenerationConfig) -> GenerationConfig:
     """The generation settings with the judge's backend, model, server and concurrency in place."""
     j: LLMJudgeConfig = cfg.llm_judge
-    update = {k: getattr(j, k) for k in ("backend", "model", "base_url", "api_key_env", "concurrency")
-              if getattr(j, k) is not None}
+    update = {
+        k: getattr(j, k)
+        for k in ("backend", "model", "base_url", "api_key_env", "concurrency")
+        if getattr(j, k) is not None
+    }
     if j.backend is not None and j.backend != cfg.backend and j.model is None:
         update["model"] = None  # another backend: the generator's model name means nothing there
     return cfg.model_copy(update=update)
@@ -110,8 +125,9 @@ def _judge_backend(cfg: GenerationConfig, jcfg: GenerationConfig, generator: Bac
     return create_backend(jcfg)
 
 
-async def _grade_all(backend: Backend, requests: list[ChatRequest], labels: Sequence[int], max_attempts: int,
-                     make) -> tuple[dict[int, int], dict[int, str], dict]:
+async def _grade_all(
+    backend: Backend, requests: list[ChatRequest], labels: Sequence[int], max_attempts: int, make
+) -> tuple[dict[int, int], dict[int, str], dict]:
     grades: dict[int, int] = {}
     problems: dict[int, str] = {}
     stats = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "retried": 0}
@@ -150,8 +166,9 @@ async def _grade_all(backend: Backend, requests: list[ChatRequest], labels: Sequ
     return grades, problems, stats
 
 
-def run_llm_judge(cfg: GenerationConfig, contexts: list[Context], out: str | Path,
-                  generator: Backend | None = None) -> tuple[dict, list[Context]]:
+def run_llm_judge(
+    cfg: GenerationConfig, contexts: list[Context], out: str | Path, generator: Backend | None = None
+) -> tuple[dict, list[Context]]:
     """Grade every passage of ``contexts``; returns ``(manifest block, contexts after the action)``
     and writes ``out/llm_judgements.jsonl``."""
     t0 = time.monotonic()
@@ -165,32 +182,49 @@ def run_llm_judge(cfg: GenerationConfig, contexts: list[Context], out: str | Pat
     messages = [render_judge_prompt(template, c.query, text, levels) for c, _, _, text in items]
 
     def make(i: int, attempt: int) -> ChatRequest:
-        return ChatRequest(id=f"judge#{items[i][1]}#{attempt}", messages=messages[i], max_tokens=j.max_tokens,
-                           temperature=j.temperature, top_p=1.0, seed=(cfg.seed + 1_000_003 * attempt) % 2 ** 31,
-                           json_schema=schema, schema_name="relevance_grade", tag=i)
+        return ChatRequest(
+            id=f"judge#{items[i][1]}#{attempt}",
+            messages=messages[i],
+            max_tokens=j.max_tokens,
+            temperature=j.temperature,
+            top_p=1.0,
+            seed=(cfg.seed + 1_000_003 * attempt) % 2**31,
+            json_schema=schema,
+            schema_name="relevance_grade",
+            tag=i,
+        )
 
     backend = _judge_backend(cfg, jcfg, generator)
-    grades, problems, stats = asyncio.run(_grade_all(backend, [make(i, 0) for i in range(len(items))], labels,
-                                                     j.max_attempts, make))
+    grades, problems, stats = asyncio.run(
+        _grade_all(backend, [make(i, 0) for i in range(len(items))], labels, j.max_attempts, make)
+    )
     with atomic_open(Path(out) / JUDGEMENTS) as fh:
         for i, (c, pid, lab, _) in enumerate(items):
-            row = {"query_id": c.query_id, "sample": c.sample, "doc_id": pid, "intended": lab,
-                   "judged": grades.get(i)}
+            row = {"query_id": c.query_id, "sample": c.sample, "doc_id": pid, "intended": lab, "judged": grades.get(i)}
             if i in problems:
                 row["problem"] = problems[i][:300]
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    summary = {**backend.describe(),
-               "prompt": {"source": template.source, "sha256": template.sha256},
-               "action": j.action,
-               **agreement_summary([((c.query_id, c.sample), lab, grades.get(i))
-                                    for i, (c, _, lab, _) in enumerate(items)], labels),
-               "problems": sorted({p.split(":")[0][:60] for p in problems.values()}),
-               **{k: v for k, v in stats.items()}}
+    summary = {
+        **backend.describe(),
+        "prompt": {"source": template.source, "sha256": template.sha256},
+        "action": j.action,
+        **agreement_summary(
+            [((c.query_id, c.sample), lab, grades.get(i)) for i, (c, _, lab, _) in enumerate(items)], labels
+        ),
+        "problems": sorted({p.split(":")[0][:60] for p in problems.values()}),
+        **{k: v for k, v in stats.items()},
+    }
     kept, dropped, relabelled = _apply(j.action, contexts, items, grades)
     summary.update(dropped=dropped, relabelled=relabelled, seconds=round(time.monotonic() - t0, 3))
-    log.info("llm judge %s: kappa %s, exact agreement %s, expected order %s (%d of %d passages graded)",
-             summary.get("model"), summary["cohen_kappa"], summary["exact_agreement"],
-             summary["share_expected_order"], summary["judged"], summary["passages"])
+    log.info(
+        "llm judge %s: kappa %s, exact agreement %s, expected order %s (%d of %d passages graded)",
+        summary.get("model"),
+        summary["cohen_kappa"],
+        summary["exact_agreement"],
+        summary["share_expected_order"],
+        summary["judged"],
+        summary["passages"],
+    )
     return summary, kept
 
 

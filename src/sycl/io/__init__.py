@@ -1,33 +1,22 @@
 """Readers, writers and validation for the hand-off formats of every stage (BEIR, TREC)."""
-from sycl.io.atomic import atomic_open, atomic_write_json, atomic_write_text
-from sycl.io.errors import DataError
-from sycl.io.beir import (
-    iter_jsonl,
-    iter_qrels,
-    read_queries,
-    read_qrels,
-    write_corpus,
-    write_queries,
-    write_qrels,
-    qrels_path,
-    list_splits,
-)
-from sycl.io.trec import read_run, write_run
+from sycl._lazy import lazy_exports
 
-__all__ = [
-    "DataError",
-    "atomic_open",
-    "atomic_write_json",
-    "atomic_write_text",
-    "iter_jsonl",
-    "iter_qrels",
-    "read_queries",
-    "read_qrels",
-    "write_corpus",
-    "write_queries",
-    "write_qrels",
-    "qrels_path",
-    "list_splits",
-    "read_run",
-    "write_run",
-]
+_EXPORTS = {
+    "atomic_open": "sycl.io.atomic",
+    "atomic_write_json": "sycl.io.atomic",
+    "atomic_write_text": "sycl.io.atomic",
+    "DataError": "sycl.io.errors",
+    "read_run": "sycl.io.trec",
+    "write_run": "sycl.io.trec",
+    "iter_jsonl": "sycl.io.beir",
+    "iter_qrels": "sycl.io.beir",
+    "read_queries": "sycl.io.beir",
+    "read_qrels": "sycl.io.beir",
+    "write_corpus": "sycl.io.beir",
+    "write_queries": "sycl.io.beir",
+    "write_qrels": "sycl.io.beir",
+    "qrels_path": "sycl.io.beir",
+    "list_splits": "sycl.io.beir",
+}
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

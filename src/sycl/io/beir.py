@@ -14,6 +14,8 @@ import json
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping
 
+import pyarrow as pa
+
 from sycl.io.atomic import atomic_open
 from sycl.io.columnar import QRELS_SCHEMA, has_duplicates, qrels_tsv_fast, queries_fast
 from sycl.io.errors import DataError

@@ -18,17 +18,22 @@ List-wise losses share the target options ``label_temperature`` and ``in_batch``
 The losses return NaN/inf only if their inputs are non-finite; they do not stop training themselves:
 the trainer must check the loss every step, stop on NaN/inf and keep the last good checkpoint.
 """
-from sycl.losses.combined import CombinedLoss
-from sycl.losses.diagnostics import diagnostics
-from sycl.losses.infonce import InfoNCELoss
-from sycl.losses.kl import KLLoss
-from sycl.losses.lambdaloss import LambdaLoss
-from sycl.losses.registry import available, get, options_of
-from sycl.losses.targets import IN_BATCH_MODES, TargetConfig, expand_labels
-from sycl.losses.wasserstein1d import Wasserstein1DLoss
-from sycl.losses.ws2 import WS2Loss
+from sycl._lazy import lazy_exports
 
-__all__ = [
-    "get", "available", "options_of", "diagnostics", "expand_labels", "TargetConfig", "IN_BATCH_MODES",
-    "InfoNCELoss", "WS2Loss", "KLLoss", "Wasserstein1DLoss", "LambdaLoss", "CombinedLoss",
-]
+_EXPORTS = {
+    "CombinedLoss": "sycl.losses.combined",
+    "diagnostics": "sycl.losses.batch_stats",
+    "InfoNCELoss": "sycl.losses.infonce",
+    "KLLoss": "sycl.losses.kl",
+    "LambdaLoss": "sycl.losses.lambdaloss",
+    "available": "sycl.losses.registry",
+    "get": "sycl.losses.registry",
+    "options_of": "sycl.losses.registry",
+    "IN_BATCH_MODES": "sycl.losses.targets",
+    "TargetConfig": "sycl.losses.targets",
+    "expand_labels": "sycl.losses.targets",
+    "Wasserstein1DLoss": "sycl.losses.wasserstein1d",
+    "WS2Loss": "sycl.losses.ws2",
+}
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

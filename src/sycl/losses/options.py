@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Literal, Sequence
+
+# How other queries' passages enter a list-wise target (sycl.losses.targets.in_batch_fill).
+InBatchMode = Literal["zero", "lowest", "exclude"]
 
 
 def positive_float(loss: str, name: str, value: object) -> float:

@@ -33,14 +33,15 @@ Choose it relative to the score scale: cosine scores divided by 0.05 span about 
 """
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from sycl.losses.options import choice, positive_float
+from sycl.losses.options import InBatchMode, choice, positive_float
 
-IN_BATCH_MODES = ("zero", "lowest", "exclude")
+IN_BATCH_MODES = typing.get_args(InBatchMode)
 
 
 def check_inputs(scores: torch.Tensor, labels: torch.Tensor, loss: str = "loss") -> tuple[int, int, int]:
@@ -161,3 +162,16 @@ class TargetedLoss(nn.Module):
     def extra_repr(self) -> str:
         return (f"temperature={self.temperature}, label_temperature={self.target.label_temperature}, "
                 f"in_batch={self.target.in_batch!r}")
+
+
+def target_settings(loss: nn.Module) -> dict:
+    """``temperature``, ``label_temperature`` and ``in_batch`` of a built loss, as the collapse guard reads them.
+
+    A loss without a target (InfoNCE) reports the reference target (:class:`TargetConfig` defaults);
+    a combination reports its first term's."""
+    terms = getattr(loss, "terms", None)
+    if terms is not None:
+        loss = next(iter(terms.values()))
+    target = getattr(loss, "target", None) or TargetConfig()
+    return {"temperature": float(loss.temperature), "label_temperature": target.label_temperature,
+            "in_batch": target.in_batch}

@@ -1,5 +1,11 @@
 """Hard-negative mining: BM25 (bm25s + PyStemmer) or dense top-k, judged positives excluded."""
-from sycl.mining.bm25 import BM25Index
-from sycl.mining.negatives import mine_negatives
+from sycl._lazy import lazy_exports
 
-__all__ = ["BM25Index", "mine_negatives"]
+_EXPORTS = {
+    "BM25Index": "sycl.mining.bm25",
+    "mine_negatives": "sycl.mining.negatives",
+    "mine": "sycl.mining.negatives",
+    "MiningConfig": "sycl.mining.config",
+}
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -23,6 +23,7 @@ from sycl.io.beir import qrels_path, read_qrels, read_queries
 from sycl.io.corpus import Corpus
 from sycl.io.errors import DataError
 from sycl.io.sources import resolve_dataset
+from sycl.mining.config import MiningConfig
 from sycl.log import get_logger, progress
 
 _log = get_logger(__name__)
@@ -48,6 +49,14 @@ class _Dense:
 
         qv = encode(self.model, ListTexts(queries), "query", cache=None, **self.opts).vectors
         return exact_search(qv, self.docs, k, exclude=exclude)
+
+
+def mine(config: MiningConfig, out: str | Path, show_progress: bool = True) -> dict:
+    """``sycl mine``: mine ``config`` into ``out`` (see :func:`mine_negatives`)."""
+    return mine_negatives(config.dataset, out, split=config.split, k=config.k, model=config.model, fmt=config.format,
+                          positive_label=config.positive_label, ignore_identical_ids=config.ignore_identical_ids,
+                          k1=config.k1, b=config.b, batch_size=config.batch_size, precision=config.precision,
+                          cache=config.cache, show_progress=show_progress)
 
 
 def mine_negatives(

@@ -1,6 +1,14 @@
 """The retriever: a bi-encoder over any Hugging Face encoder, and mixed-precision helpers."""
-from sycl.modeling.encoder import EMBEDDED_ENCODER, BiEncoder, EncoderConfig, embedded_encoder_path
-from sycl.modeling.precision import autocast, cpu_has_fast_bf16, resolve_dtype
+from sycl._lazy import lazy_exports
 
-__all__ = ["BiEncoder", "EncoderConfig", "EMBEDDED_ENCODER", "embedded_encoder_path", "autocast",
-           "cpu_has_fast_bf16", "resolve_dtype"]
+_EXPORTS = {
+    "EMBEDDED_ENCODER": "sycl.modeling.encoder",
+    "BiEncoder": "sycl.modeling.encoder",
+    "EncoderConfig": "sycl.modeling.encoder",
+    "embedded_encoder_path": "sycl.modeling.encoder",
+    "autocast": "sycl.modeling.precision",
+    "cpu_has_fast_bf16": "sycl.modeling.precision",
+    "resolve_dtype": "sycl.modeling.precision",
+}
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -21,12 +21,12 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from sycl.config import StrictModel
 from sycl.embedded import EMBEDDED_ENCODER, EmbeddedModelMissing, encoder_path
 from sycl.io.atomic import atomic_write_json
 from sycl.io.errors import DataError
 from sycl.log import progress
-from sycl.modeling.precision import Precision, autocast
+from sycl.modeling.config import EncoderConfig, EncodingConfig, Precision
+from sycl.modeling.precision import autocast
 
 
 
@@ -36,28 +36,6 @@ def embedded_encoder_path() -> str:
         return encoder_path()
     except EmbeddedModelMissing as err:  # pragma: no cover - it is a hard dependency
         raise DataError(None, str(err)) from None
-
-
-class EncodingConfig(StrictModel):
-    """How texts become vectors. ``None`` fields are read from the model directory when it has them."""
-
-    pooling: Literal["mean", "cls", "last"] | None = None
-    normalize: bool | None = None
-    similarity: Literal["dot", "cosine"] | None = None
-    query_prefix: str | None = None
-    passage_prefix: str | None = None
-    max_query_length: int | None = Field(default=None, gt=0)
-    max_passage_length: int | None = Field(default=None, gt=0)
-
-    def overrides(self) -> dict:
-        """The encoding fields that are set (not ``None``)."""
-        return {k: getattr(self, k) for k in EncodingConfig.model_fields if getattr(self, k) is not None}
-
-
-class EncoderConfig(EncodingConfig):
-    """A model (directory, hub name or sentence-transformers folder) and its :class:`EncodingConfig`."""
-
-    model: str = EMBEDDED_ENCODER
 
 
 _DEFAULTS = dict(pooling="mean", normalize=False, similarity="dot", query_prefix="", passage_prefix="",

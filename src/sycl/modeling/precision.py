@@ -9,11 +9,10 @@ not enough: on a Xeon whose hypervisor hides AMX, oneDNN's avx512_core_bf16 matm
 from __future__ import annotations
 
 import contextlib
-from typing import Literal
 
 import torch
 
-Precision = Literal["auto", "fp32", "bf16", "fp16"]
+from sycl.modeling.config import Precision
 
 
 def cpu_has_fast_bf16() -> bool:

@@ -33,11 +33,17 @@ the stage's own model when the file is loaded, so a typo fails before anything r
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import Field, model_validator
 
 from sycl.config import StrictModel, load
+from sycl.evaluation.config import EvaluationConfig
+from sycl.generation.config import GenerationConfig
+from sycl.mining.config import MiningConfig
+from sycl.training.config import ExperimentConfig
+
+M = TypeVar("M", bound=StrictModel)
 
 STAGES = ("generate", "holdout", "mine", "train", "evaluate", "report")
 
@@ -49,59 +55,59 @@ class HoldoutConfig(StrictModel):
     seed: int | None = Field(default=None, description="default: the run's seed")
 
 
-class MineConfig(StrictModel):
-    """Settings of ``sycl mine`` for the run (output: ``{run}/mined/negatives.jsonl``)."""
+class EvaluateConfig(EvaluationConfig):
+    """Which data sets every trained model (and optionally the base model) is evaluated on, and how
+    (every other field is a ``sycl evaluate`` setting, :class:`~sycl.evaluation.config.EvaluationConfig`)."""
 
-    dataset: str
-    split: str = "train"
-    k: int = Field(default=100, gt=0)
-    model: str | None = Field(default=None, description="dense model; default BM25")
+    datasets: list[str] = Field(min_length=1, description="suites, BEIR folders, hf:// paths or BEIR names")
+    base_model: bool = Field(default=True, description="also evaluate the untrained base model")
 
-
-class EvaluateConfig(StrictModel):
-    """Which data sets every trained model (and optionally the base model) is evaluated on."""
-
-    datasets: list[str] = Field(min_length=1)
-    split: str = "test"
-    base_model: bool = True
-    settings: dict[str, Any] = Field(default_factory=dict, description="further `sycl evaluate` settings")
+    def evaluation(self) -> EvaluationConfig:
+        """The settings of the evaluation itself."""
+        return EvaluationConfig.model_validate(self.model_dump(exclude={"datasets", "base_model"}, exclude_unset=True))
 
 
 class RunConfig(StrictModel):
-    """A whole experiment; see the module docstring."""
+    """A whole experiment; see the module docstring. Sections are validated when the file is read, with
+    the run paths still as placeholders (``{data}``); the runner substitutes them stage by stage."""
 
-    name: str = "sycl-run"
-    out: str | None = None
-    seed: int = 13
-    generate: dict[str, Any] | None = None
+    name: str = Field(default="sycl-run", description="name of the run")
+    out: str | None = Field(default=None, description="run directory (default: runs/<name>)")
+    seed: int = Field(default=13, description="seed of every stage that does not set its own")
+    generate: GenerationConfig | None = None
     holdout: HoldoutConfig | None = None
-    mine: MineConfig | None = None
-    train: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    mine: MiningConfig | None = None
+    train: dict[str, ExperimentConfig] = Field(default_factory=dict)
     evaluate: EvaluateConfig | None = None
     report: bool = True
 
+    @model_validator(mode="before")
+    @classmethod
+    def _name_models(cls, data):
+        """Each ``train`` entry is an experiment named by its key."""
+        if isinstance(data, dict) and isinstance(data.get("train"), dict):
+            data = {**data, "train": {name: ({"name": name, **exp} if isinstance(exp, dict) else exp)
+                                      for name, exp in data["train"].items()}}
+        return data
+
     @model_validator(mode="after")
     def _check_sections(self) -> "RunConfig":
-        from sycl.generation.config import GenerationConfig
-        from sycl.training.config import ExperimentConfig
-
         if self.holdout is not None and self.generate is None:
             raise ValueError("holdout: needs a generate: section (it splits the generated queries)")
-        if self.generate is not None:
-            GenerationConfig.model_validate(substitute(self.generate, _placeholder_paths()))
-        for name, exp in self.train.items():
-            try:
-                ExperimentConfig.model_validate({"name": name, **substitute(exp, _placeholder_paths())})
-            except Exception as err:
-                raise ValueError(f"train.{name}: {err}") from None
         return self
 
     def run_dir(self) -> Path:
         return Path(self.out) if self.out else Path("runs") / self.name
 
 
-def _placeholder_paths() -> dict[str, str]:
-    return {k: f"/{k}" for k in ("run", "data", "heldout", "negatives")}
+def resolve(section: M, paths: dict[str, str], defaults: dict | None = None, fixed: dict | None = None) -> M:
+    """A copy of a validated section with the run paths put in for their placeholders; ``defaults`` fill
+    the fields the file left unset (e.g. the run's seed), ``fixed`` replace fields (e.g. the output)."""
+    data = substitute(section.model_dump(mode="json", exclude_unset=True), paths)
+    for key, value in (defaults or {}).items():
+        data.setdefault(key, value)
+    data.update(fixed or {})
+    return type(section).model_validate(data)
 
 
 def substitute(obj: Any, paths: dict[str, str]) -> Any:
@@ -117,6 +123,6 @@ def substitute(obj: Any, paths: dict[str, str]) -> Any:
     return obj
 
 
-def load_run_config(path: str | Path | None, overrides: list[str] | None = None) -> RunConfig:
+def load_run_config(path: str | Path | None, overrides: list[str] | dict | None = None) -> RunConfig:
     """Read and validate a ``sycl run`` experiment file (dotted ``key=value`` overrides first)."""
     return load(RunConfig, path, overrides)

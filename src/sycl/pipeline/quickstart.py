@@ -12,7 +12,11 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from sycl.pipeline.config import HoldoutConfig, RunConfig, EvaluateConfig
+from pydantic import Field
+
+from sycl.config import StrictModel
+from sycl.generation.config import Backend
+from sycl.pipeline.config import EvaluateConfig, HoldoutConfig, RunConfig
 
 WEAK_GENERATOR_NOTE = (
     "Note: the embedded generator is SmolLM2-135M-Instruct, a 135M-parameter model that writes fluent text but "
@@ -27,22 +31,34 @@ def quickstart_queries() -> Path:
     return Path(str(resources.files("sycl") / "resources" / "quickstart" / "queries.jsonl"))
 
 
-def quickstart_config(out: str | Path = "sycl-quickstart", backend: str = "embedded", model: str | None = None,
-                      base_url: str | None = None, api_key_env: str | None = None, concurrency: int | None = None,
-                      limit: int | None = None, eval_paths: list[str] | None = None, epochs: int = 2,
-                      seed: int = 13) -> RunConfig:
+class QuickstartConfig(StrictModel):
+    """The choices ``sycl quickstart`` leaves to the user; everything else is fixed by :func:`quickstart_config`."""
+
+    out: str = Field(default="sycl-quickstart", description="run directory")
+    eval_paths: list[str] = Field(default_factory=list, description="also evaluate on this BEIR folder (test split; "
+                                  "repeatable)")
+    backend: Backend = Field(default="embedded", description="who writes the passages (see sycl generate)")
+    model: str | None = Field(default=None, description="generator model name (openai, vllm) or path (transformers)")
+    base_url: str | None = Field(default=None, description="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
+    api_key_env: str | None = Field(default=None, description="environment variable holding the API key")
+    concurrency: int | None = Field(default=None, ge=1, description="requests in flight (openai backend)")
+    limit: int | None = Field(default=None, ge=1, description="use only the first N queries")
+    epochs: int = Field(default=2, gt=0, description="training epochs of each model")
+    seed: int = Field(default=13, description="seed of the whole run")
+
+
+def quickstart_config(q: QuickstartConfig | None = None) -> RunConfig:
     """The quickstart as a :class:`RunConfig` (what ``sycl run`` would read from a file)."""
-    generate = {"queries": str(quickstart_queries()), "backend": backend, "limit": limit}
-    if backend == "embedded":
+    q = q or QuickstartConfig()
+    generate = {"queries": str(quickstart_queries()), "backend": q.backend, "limit": q.limit}
+    if q.backend == "embedded":
         # The 135M model fails a few queries outright (meta-text after every attempt: 1 of 50 measured); a
         # looser bound than the 10% default keeps the demo from failing on a weak generator's bad day.
         generate["max_failure_rate"] = 0.3
-    for key, value in (("model", model), ("base_url", base_url), ("api_key_env", api_key_env),
-                       ("concurrency", concurrency)):
-        if value is not None:
-            generate[key] = value
+    for key in ("model", "base_url", "api_key_env", "concurrency"):
+        generate[key] = getattr(q, key)
     generate = {k: v for k, v in generate.items() if v is not None}
-    common_train = {"epochs": epochs, "batch_size": 8, "lr": 2e-5, "log_every": 1, "save_every": 0}
+    common_train = {"epochs": q.epochs, "batch_size": 8, "lr": 2e-5, "log_every": 1, "save_every": 0}
     multilevel = {"sources": [{"path": "{data}"}], "format": "multilevel", "group_size": 4}
     train = {
         # sycl's default recipe (the loss section left out: sycl.training.config.DEFAULT_RECIPE)
@@ -55,8 +71,8 @@ def quickstart_config(out: str | Path = "sycl-quickstart", backend: str = "embed
                     "loss": {"name": "infonce", "temperature": 0.05}, "train": common_train},
     }
     return RunConfig(
-        name="quickstart", out=str(out), seed=seed, generate=generate,
+        name="quickstart", out=q.out, seed=q.seed, generate=generate,
         holdout=HoldoutConfig(fraction=0.2), train=train,
-        evaluate=EvaluateConfig(datasets=["{heldout}", *(eval_paths or [])], split="test", base_model=True,
-                                settings={"show_progress": False}),
+        evaluate=EvaluateConfig(datasets=["{heldout}", *q.eval_paths], split="test", base_model=True,
+                                show_progress=False),
         report=True)

@@ -26,7 +26,7 @@ from sycl.io.atomic import atomic_write_json
 from sycl.io.errors import DataError
 from sycl.log import get_logger
 from sycl.data.holdout import split_holdout
-from sycl.pipeline.config import STAGES, RunConfig, substitute
+from sycl.pipeline.config import STAGES, RunConfig, resolve
 from sycl.pipeline.fingerprint import fingerprint
 
 _log = get_logger("pipeline")
@@ -103,14 +103,11 @@ class Runner:
 
     # ----------------------------------------------------------------- stages
     def _generate(self) -> None:
-        from sycl.generation import GenerationConfig, generate
+        from sycl.generation import generate
 
-        settings = substitute(self.cfg.generate, self.paths)
-        settings.setdefault("seed", self.cfg.seed)
         out = self.dir / "generated"
-        settings["out"] = str(out)
-        self._stage("generate", "generate", settings, [], out / "manifest.json",
-                    lambda: generate(GenerationConfig.model_validate(settings)))
+        cfg = resolve(self.cfg.generate, self.paths, {"seed": self.cfg.seed}, {"out": str(out)})
+        self._stage("generate", "generate", _settings(cfg), [], out / "manifest.json", lambda: generate(cfg))
 
     def _holdout(self) -> None:
         h = self.cfg.holdout
@@ -121,27 +118,23 @@ class Runner:
                     lambda: split_holdout(self.dir / "generated", out, h.fraction, seed))
 
     def _mine(self) -> None:
-        from sycl.mining import mine_negatives
+        from sycl.mining import mine
 
-        m = self.cfg.mine
-        settings = substitute(m.model_dump(), self.paths)
+        cfg = resolve(self.cfg.mine, self.paths)
         out = Path(self.paths["negatives"])
-        self._stage("mine", "mine", settings, ["holdout", "generate"], out,
-                    lambda: mine_negatives(settings["dataset"], out, split=m.split, k=m.k, model=settings["model"],
-                                           show_progress=False))
+        self._stage("mine", "mine", _settings(cfg), ["holdout", "generate"], out,
+                    lambda: mine(cfg, out, show_progress=False))
 
     def _train(self) -> list[tuple[str, Path]]:
         from sycl.training import train
 
         models = []
         for name, exp in self.cfg.train.items():
-            settings = substitute(exp, self.paths)
-            settings = {"name": name, **settings}
-            settings.setdefault("train", {}).setdefault("seed", self.cfg.seed)
             out = self.dir / "models" / name
-            settings["out"] = str(out)
-            self._stage(f"train/{name}", "train", settings, ["generate", "holdout", "mine"], out / "training.json",
-                        lambda s=settings, o=out: train(s, out=o))
+            train_section = exp.train.model_dump(mode="json", exclude_unset=True)
+            cfg = resolve(exp, self.paths, fixed={"out": str(out), "train": {"seed": self.cfg.seed, **train_section}})
+            self._stage(f"train/{name}", "train", _settings(cfg), ["generate", "holdout", "mine"],
+                        out / "training.json", lambda c=cfg: train(c))
             models.append((name, out))
         return models
 
@@ -150,22 +143,21 @@ class Runner:
         from sycl.modeling import EMBEDDED_ENCODER
 
         for exp in self.cfg.train.values():
-            model = exp.get("model") or {}
-            return model.get("model", EMBEDDED_ENCODER) if isinstance(model, dict) else str(model)
+            return exp.model.model
         return EMBEDDED_ENCODER
 
     def _evaluate(self, models: list[tuple[str, Path]]) -> None:
         from sycl.evaluation import evaluate
 
-        e = self.cfg.evaluate
-        datasets = substitute(e.datasets, self.paths)
+        e = resolve(self.cfg.evaluate, self.paths)
+        config = e.evaluation()
         todo = ([("base", self.base_model(), [])] if e.base_model else []) + [
             (name, str(path), [f"train/{name}"]) for name, path in models]
         for name, model, upstream in todo:
-            settings = {"model": model, "datasets": datasets, "split": e.split, **e.settings}
+            settings = {"model": model, **_settings(e)}
             out = self.dir / "eval" / name
             self._stage(f"evaluate/{name}", "evaluate", settings, upstream + ["holdout"], out / "metrics.json",
-                        lambda m=model, o=out: evaluate(m, datasets, o, split=e.split, **e.settings))
+                        lambda m=model, o=out: evaluate(m, e.datasets, o, config))
             if upstream:  # a trained model: its card gets the evaluation results
                 from sycl.reporting import write_model_card
 
@@ -201,3 +193,8 @@ class Runner:
         self.manifest["executed"], self.manifest["skipped"] = self.executed, self.skipped
         self._save_manifest()
         return self.manifest
+
+
+def _settings(section) -> dict:
+    """What a stage's fingerprint covers: the settings the file (or the run) set, not the defaults."""
+    return section.model_dump(mode="json", exclude_unset=True)

@@ -5,7 +5,12 @@
 * :func:`write_model_card` -- ``README.md`` of a trained model directory.
 * :func:`push_to_hub` -- upload a model directory to the Hugging Face hub.
 """
-from sycl.reporting.model_card import push_to_hub, write_model_card
-from sycl.reporting.report import build_report
+from sycl._lazy import lazy_exports
 
-__all__ = ["build_report", "write_model_card", "push_to_hub"]
+_EXPORTS = {
+    "push_to_hub": "sycl.reporting.model_card",
+    "write_model_card": "sycl.reporting.model_card",
+    "build_report": "sycl.reporting.report",
+}
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

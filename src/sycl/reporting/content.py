@@ -12,10 +12,10 @@ from datetime import datetime, timezone
 
 from sycl.io.errors import DataError
 from sycl.reporting import plots
+from sycl.reporting.config import DEFAULT_MEASURE
 from sycl.reporting.discovery import Artefacts
 from sycl.reporting.samples import SampleContext, label_counts, sample_contexts, training_qrels
 
-DEFAULT_MEASURE = "nDCG@10"
 
 
 @dataclass
@@ -270,7 +270,7 @@ def _provenance_section(art: Artefacts) -> Section:
     return sec
 
 
-def collect(art: Artefacts, title: str, measure: str = DEFAULT_MEASURE, n_samples: int = 3, max_chars: int = 320) -> ReportContent:
+def collect(art: Artefacts, title: str, measure: str, n_samples: int, max_chars: int) -> ReportContent:
     """Build every section that has data; sections without data carry a note instead."""
     notes = list(art.notes)
     names = [e.name for e in art.evaluations] + [t.name for t in art.trainings] + [f"generated: {g.name}" for g in art.generations]

@@ -6,7 +6,8 @@ from pathlib import Path
 from sycl.io.atomic import atomic_open, atomic_write_text
 from sycl.io.errors import DataError
 from sycl.log import get_logger
-from sycl.reporting.content import DEFAULT_MEASURE, collect
+from sycl.reporting.config import ReportConfig
+from sycl.reporting.content import collect
 from sycl.reporting.discovery import discover
 from sycl.reporting.html import render_html
 from sycl.reporting.markdown import figure_path, render_markdown
@@ -24,19 +25,26 @@ def default_out_dir(run_dirs: list[str | Path], out_dir: str | Path | None) -> P
 
 
 def build_report(run_dirs: list[str | Path], out_dir: str | Path | None = None, title: str | None = None,
-                 measure: str = DEFAULT_MEASURE, n_samples: int = 3, max_chars: int = 320) -> tuple[Path, Path]:
+                 **settings) -> tuple[Path, Path]:
     """Write ``report.html``, ``report.md`` and ``figures/*.png`` into ``out_dir``; return the two paths.
 
-    ``measure`` is the headline measure of the summary table and bar chart; ``n_samples``
-    ranking contexts per generated set are shown with passages capped to ``max_chars`` characters.
-    Raises :class:`DataError` when no run directory holds any known artefact.
+    ``settings`` are further :class:`ReportConfig` fields: ``measure`` is the headline measure of the
+    summary table and bar chart; ``samples`` ranking contexts per generated set are shown with
+    passages capped to ``max_chars`` characters. Raises :class:`DataError` when no run directory
+    holds any known artefact.
     """
+    return report(run_dirs, ReportConfig(out=None if out_dir is None else str(out_dir), title=title, **settings))
+
+
+def report(run_dirs: list[str | Path], config: ReportConfig) -> tuple[Path, Path]:
+    """``sycl report``: write the report of ``run_dirs`` as ``config`` says; return (html, markdown) paths."""
+    out_dir, title = config.out, config.title
     run_dirs = list(run_dirs)
     out = default_out_dir(run_dirs, out_dir)
     art = discover(run_dirs)
     if title is None:
         title = "SyCL report: " + ", ".join(Path(d).resolve().name for d in run_dirs)
-    content = collect(art, title, measure=measure, n_samples=n_samples, max_chars=max_chars)
+    content = collect(art, title, measure=config.measure, n_samples=config.samples, max_chars=config.max_chars)
     for note in content.notes:
         log.info("note: %s", note)
     for chart in content.charts():

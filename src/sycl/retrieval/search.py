@@ -21,14 +21,13 @@ depend on tiling or sharding.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import torch
 
 from sycl.log import progress
+from sycl.retrieval.config import SearchPrecision
 
-SearchPrecision = Literal["fp32", "bf16", "int8"]
 _LOW = 2**32 - 1
 
 

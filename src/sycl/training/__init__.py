@@ -3,8 +3,18 @@
 ``sycl.training.train(config, out=None, resume=False) -> Path`` trains in-process and returns the
 model folder; ``sycl train --config FILE`` is the command-line form.
 """
-from sycl.training.config import DEFAULT_RECIPE, ExperimentConfig, GuardConfig, LossConfig, TrainConfig, load_experiment
-from sycl.training.trainer import Trainer, TrainingError, train
+from sycl._lazy import lazy_exports
 
-__all__ = ["train", "Trainer", "TrainingError", "ExperimentConfig", "LossConfig", "TrainConfig", "GuardConfig",
-           "DEFAULT_RECIPE", "load_experiment"]
+_EXPORTS = {
+    "DEFAULT_RECIPE": "sycl.training.config",
+    "ExperimentConfig": "sycl.training.config",
+    "GuardConfig": "sycl.training.config",
+    "LossConfig": "sycl.training.config",
+    "TrainConfig": "sycl.training.config",
+    "load_experiment": "sycl.training.config",
+    "Trainer": "sycl.training.trainer",
+    "TrainingError": "sycl.training.trainer",
+    "train": "sycl.training.trainer",
+}
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

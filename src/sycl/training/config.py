@@ -22,11 +22,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from sycl.config import StrictModel, load
 from sycl.data.config import DataConfig
-from sycl.modeling.encoder import EncoderConfig
+from sycl.losses.options import InBatchMode
+from sycl.modeling.config import EncoderConfig, Precision
 
 # The default recipe when an experiment has no ``loss`` section, chosen by the issue-7 sweep
 # (docs/RESULTS.md): the per-query 1-D Wasserstein over relevance levels at cosine / 0.05, target
@@ -38,8 +39,13 @@ from sycl.modeling.encoder import EncoderConfig
 DEFAULT_RECIPE = {"name": "wasserstein1d", "temperature": 0.05, "label_temperature": 0.1, "in_batch": "lowest"}
 
 
+
 class LossConfig(StrictModel):
     """Which loss and its options; ``None`` leaves an option at the loss's own default.
+
+    A section without ``name`` adjusts :data:`DEFAULT_RECIPE` (its options fill the ones left
+    out); a section with a ``name`` starts from that loss's own defaults (temperature 1, label
+    temperature 1, in-batch label 0: the reference's), so ``--loss ws2`` is the paper's loss.
 
     ``temperature`` divides the raw similarities (``softmax(scores / temperature)``);
     ``label_temperature`` sharpens (< 1) or flattens (> 1) the target ``softmax(labels / t)``;
@@ -49,12 +55,25 @@ class LossConfig(StrictModel):
     option of the chosen loss (e.g. ``mu`` of ``lambdaloss``). See :mod:`sycl.losses.targets`.
     """
 
-    name: str = "kl"
-    temperature: float | None = Field(default=None, gt=0)
-    label_temperature: float | None = Field(default=None, gt=0)
-    in_batch: Literal["zero", "lowest", "exclude"] | None = None
-    infonce_weight: float | None = Field(default=None, ge=0)
-    options: dict[str, Any] = Field(default_factory=dict)
+    name: str = Field(default=DEFAULT_RECIPE["name"], description="a loss of the registry: infonce, ws2 (the "
+                      "paper's), kl, wasserstein1d, lambdaloss (sycl.losses.available())")
+    temperature: float | None = Field(default=None, gt=0, description="scores are divided by it (default: the "
+                                      "loss's own, 1.0)")
+    label_temperature: float | None = Field(default=None, gt=0, description="target softmax(labels / t)")
+    in_batch: InBatchMode | None = Field(default=None, description="how other queries' passages enter the target")
+    infonce_weight: float | None = Field(default=None, ge=0, description="adds w * InfoNCE to a list-wise loss")
+    options: dict[str, Any] = Field(default_factory=dict, description="further options of the chosen loss")
+    _module: Any = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _recipe(cls, value):
+        """``loss: ws2`` is ``{name: ws2}``; a section without ``name`` adjusts the default recipe."""
+        if isinstance(value, str):
+            return {"name": value}
+        if isinstance(value, dict) and "name" not in value:
+            return {**DEFAULT_RECIPE, **value}
+        return value
 
     def loss_options(self) -> dict[str, Any]:
         opts = {k: v for k, v in (("temperature", self.temperature), ("label_temperature", self.label_temperature),
@@ -63,16 +82,21 @@ class LossConfig(StrictModel):
         return opts
 
     def build(self):
-        """The ``nn.Module`` of :func:`sycl.losses.get` for these settings (``ValueError`` on bad options)."""
-        from sycl import losses
+        """The ``nn.Module`` of :func:`sycl.losses.get` for these settings (``ValueError`` on bad options).
 
-        opts = self.loss_options()
-        if self.name == "infonce":  # a contrastive loss has no target: drop the list-wise options quietly
-            opts = {k: v for k, v in opts.items() if k in losses.options_of("infonce")}
-        return losses.get(self.name, **opts)
+        Built once, when the settings are validated, and returned from then on."""
+        if self._module is None:
+            from sycl import losses
+
+            opts = self.loss_options()
+            if self.name == "infonce":  # a contrastive loss has no target: drop the list-wise options quietly
+                opts = {k: v for k, v in opts.items() if k in losses.options_of("infonce")}
+            self._module = losses.get(self.name, **opts)
+        return self._module
 
     @model_validator(mode="after")
     def _check_loss(self) -> "LossConfig":
+        self._module = None
         self.build()  # unknown names / options raise ValueError naming them
         return self
 
@@ -80,21 +104,22 @@ class LossConfig(StrictModel):
 class TrainConfig(StrictModel):
     """Optimisation settings; ``batch_size`` is queries per process per micro-batch."""
 
-    epochs: int = Field(default=1, gt=0)
+    epochs: int = Field(default=1, gt=0, description="passes over the training queries")
     max_steps: int | None = Field(default=None, gt=0, description="stop after this many optimiser steps")
-    batch_size: int = Field(default=16, gt=0)
-    gradient_accumulation: int = Field(default=1, gt=0)
-    lr: float = Field(default=2e-5, gt=0)
-    weight_decay: float = Field(default=0.01, ge=0)
-    warmup_ratio: float = Field(default=0.05, ge=0, le=1)
-    schedule: Literal["linear", "cosine", "constant"] = "linear"
-    max_grad_norm: float | None = Field(default=1.0, gt=0)
-    seed: int = 42
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
-    in_batch_negatives: bool = True
+    batch_size: int = Field(default=16, gt=0, description="queries per process per micro-batch")
+    gradient_accumulation: int = Field(default=1, gt=0, description="micro-batches per optimiser step")
+    lr: float = Field(default=2e-5, gt=0, description="peak learning rate (AdamW)")
+    weight_decay: float = Field(default=0.01, ge=0, description="AdamW weight decay (not on biases and norms)")
+    warmup_ratio: float = Field(default=0.05, ge=0, le=1, description="share of the steps spent warming up")
+    schedule: Literal["linear", "cosine", "constant"] = Field(default="linear", description="learning-rate schedule")
+    max_grad_norm: float | None = Field(default=1.0, gt=0, description="gradient clipping (None: off)")
+    seed: int = Field(default=42, description="seed of data order, sampling and initialisation")
+    precision: Precision = Field(default="auto", description="autocast of the forward pass (auto: measured per device)")
+    in_batch_negatives: bool = Field(default=True, description="score every query against every passage of the "
+                                     "(gathered) batch")
     chunk_size: int | None = Field(default=None, ge=0, description="texts per encoder call within a batch, "
                                    "length-sorted (None: 8 on CPU, whole batch on GPU; 0: whole batch)")
-    log_every: int = Field(default=10, gt=0)
+    log_every: int = Field(default=10, gt=0, description="steps between training_log.jsonl records")
     save_every: int = Field(default=500, ge=0, description="checkpoint every N steps (0: never)")
     save_total_limit: int = Field(default=1, gt=0, description="checkpoints kept while training")
     keep_checkpoints: bool = Field(default=False, description="keep checkpoints after the final model is saved")
@@ -131,21 +156,11 @@ class ExperimentConfig(StrictModel):
 
     name: str = "sycl"
     model: EncoderConfig = Field(default_factory=EncoderConfig)
-    data: DataConfig
-    loss: LossConfig = Field(default_factory=lambda: LossConfig(**DEFAULT_RECIPE))
+    data: DataConfig = Field(description="the training sources and how they become groups")
+    loss: LossConfig = Field(default_factory=LossConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     guard: GuardConfig = Field(default_factory=GuardConfig)
     out: str | None = Field(default=None, description="output model directory (default: runs/models/<name>)")
-
-    @field_validator("loss", mode="before")
-    @classmethod
-    def _loss_name(cls, value):
-        """``loss: ws2`` is ``{name: ws2}``; a section without ``name`` adjusts the default recipe."""
-        if isinstance(value, str):
-            return {"name": value}
-        if isinstance(value, dict) and "name" not in value:
-            return {**DEFAULT_RECIPE, **value}
-        return value
 
     def out_dir(self) -> Path:
         return Path(self.out) if self.out else Path("runs") / "models" / self.name

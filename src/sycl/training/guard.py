@@ -3,7 +3,7 @@
 Two batch statistics, cheap enough to compute every few steps:
 
 * ``own_group_prob``: mean over queries of the ``softmax(scores / temperature)`` mass on the
-  query's own passages, over the whole in-batch score matrix (:func:`sycl.losses.diagnostics`).
+  query's own passages, over the whole in-batch score matrix (:func:`sycl.losses.batch_stats.diagnostics`).
   A collapsing model drifts towards the chance level ``k / N`` (measured here: 0.34 -> 0.07
   while ws2 destroyed retrieval).
 * ``passage_mean_cos``: mean pairwise cosine similarity of the batch's passage embeddings

@@ -20,7 +20,7 @@ import math
 import random
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -32,6 +32,7 @@ from sycl.io.atomic import atomic_write_json, atomic_write_text
 from sycl.io.errors import DataError
 from sycl.log import get_logger, progress
 from sycl.modeling.encoder import BiEncoder
+from sycl.losses.targets import target_settings
 from sycl.modeling.precision import autocast, resolve_dtype
 
 CPU_CHUNK_SIZE = 8  # see TrainConfig.chunk_size and benchmarks/RESULTS.md (training throughput)
@@ -124,10 +125,7 @@ class Trainer:
         self.guard = CollapseGuard(cfg.guard)
         self.chunk_size = tc.chunk_size if tc.chunk_size is not None else (
             CPU_CHUNK_SIZE if self.ctx.device.type == "cpu" else 0)
-        opts = cfg.loss.loss_options()
-        self.diag = dict(temperature=float(opts.get("temperature", 1.0)),
-                         label_temperature=float(opts.get("label_temperature", 1.0)),
-                         in_batch=str(opts.get("in_batch", "zero")))
+        self.diag = target_settings(self.loss_fn)
 
     # ------------------------------------------------------------- one batch
     def forward_batch(self, items: np.ndarray):
@@ -279,18 +277,12 @@ class Trainer:
         _log.info("model saved to %s (%d steps, %.1f s)", self.out, self.step, seconds)
 
 
-def train(config: ExperimentConfig | dict | str | Path, out: str | Path | None = None, resume: bool = False,
-          callbacks: Sequence[Callback] = (), overrides: list[str] | dict | None = None) -> Path:
-    """Train the experiment ``config`` (a config object, a mapping or a YAML path); returns the model folder."""
-    from sycl.config import validate
-    from sycl.training.config import load_experiment
+def train(config: ExperimentConfig | Mapping, out: str | Path | None = None, resume: bool = False,
+          callbacks: Sequence[Callback] = ()) -> Path:
+    """Train the experiment ``config`` (an :class:`ExperimentConfig`, or its fields as a mapping) and write
+    the model folder (``out``, default ``config.out_dir()``) with its model card; returns the folder."""
+    if not isinstance(config, ExperimentConfig):
+        from sycl.config import validate
 
-    if isinstance(config, (str, Path)):
-        config = load_experiment(config, overrides)
-    elif isinstance(config, dict):
-        from sycl.config import apply_overrides
-        config = validate(ExperimentConfig, apply_overrides(config, overrides) if overrides else config)
-    elif overrides:
-        from sycl.config import apply_overrides
-        config = validate(ExperimentConfig, apply_overrides(config.model_dump(mode="json"), overrides))
+        config = validate(ExperimentConfig, config)
     return Trainer(config, out=out, callbacks=callbacks).run(resume=resume)

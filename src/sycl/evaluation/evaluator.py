@@ -12,16 +12,16 @@ from __future__ import annotations
 import copy
 import time
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Sequence
 
 import numpy as np
 import pyarrow as pa
-from pydantic import Field
 
 from sycl.evaluation import distributed as D
 from sycl.retrieval.cache import EmbeddingCache, model_fingerprint
 from sycl.retrieval.encoding import CorpusTexts, ListTexts, encode
-from sycl.evaluation.metrics import DEFAULT_MEASURES, compute_metrics
+from sycl.evaluation.config import EvaluationConfig
+from sycl.evaluation.metrics import compute_metrics
 from sycl.retrieval.search import TopK, exact_search, merge_topk
 from sycl.evaluation.suites import DatasetEntry, available_suites, expand
 from sycl.evaluation.summary import render_summary
@@ -32,28 +32,9 @@ from sycl.io.errors import DataError
 from sycl.io.sources import resolve_dataset
 from sycl.io.trec import write_run
 from sycl.log import get_logger
-from sycl.modeling.encoder import BiEncoder, EncodingConfig
+from sycl.modeling.encoder import BiEncoder
 
 _log = get_logger(__name__)
-
-
-class EvaluationConfig(EncodingConfig):
-    """Settings of an evaluation (``None`` encoder fields keep the model's own)."""
-
-    split: str = "test"
-    k: int = Field(default=1000, ge=1, description="documents retrieved per query (run depth)")
-    measures: list[str] = Field(default_factory=lambda: list(DEFAULT_MEASURES))
-    relevance_level: int | None = Field(default=None, ge=1, description="overrides every entry's level")
-    ignore_identical_ids: bool = True
-    batch_size: int | None = Field(default=None, ge=1, description="texts per encoding batch (None: 16 on CPU, 128 on GPU)")
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
-    search_precision: Literal["fp32", "int8", "bf16"] = "fp32"
-    index: str = Field(default="exact", description="'exact', or 'faiss:<factory>' e.g. faiss:HNSW32")
-    cache: bool = True
-    cache_dir: str | None = None
-    doc_block: int = Field(default=32768, ge=1)
-    strict: bool = Field(default=False, description="fail when any judged document is missing from the corpus")
-    show_progress: bool = True
 
 
 def _load_model(model, s: EvaluationConfig) -> BiEncoder:
@@ -163,14 +144,17 @@ def evaluate_dataset(model: BiEncoder, entry: DatasetEntry, s: EvaluationConfig,
 
 
 def evaluate(model: str | Path | BiEncoder, datasets: str | Sequence[str], out_dir: str | Path | None = None,
-             **settings) -> dict:
+             config: EvaluationConfig | None = None, **settings) -> dict:
     """Evaluate ``model`` on ``datasets`` and write ``metrics.json``, runs and ``summary.md`` to ``out_dir``.
 
     ``model``: a loaded :class:`BiEncoder`, a sycl or sentence-transformers directory, or a hub
-    name. ``datasets``: suite names, BEIR folders, ``hf://`` paths or BEIR names. ``settings``:
-    :class:`EvaluationConfig` fields. Returns the ``metrics.json`` content (on every rank).
+    name. ``datasets``: suite names, BEIR folders, ``hf://`` paths or BEIR names. ``config``: an
+    :class:`EvaluationConfig`, or its fields as keyword ``settings``. Returns the ``metrics.json``
+    content (on every rank).
     """
-    s = EvaluationConfig(**settings)
+    if config is not None and settings:
+        raise TypeError("give an EvaluationConfig or its fields as keywords, not both")
+    s = config if config is not None else EvaluationConfig(**settings)
     specs = [datasets] if isinstance(datasets, (str, Path)) else list(datasets)
     if not specs:
         raise DataError(None, "no data set to evaluate")

@@ -1,0 +1,34 @@
+"""Settings of ``sycl evaluate`` (importable without torch: the command line derives its flags here)."""
+from __future__ import annotations
+
+from pydantic import Field
+
+from sycl.modeling.config import EncodingConfig, Precision
+from sycl.retrieval.config import SearchPrecision
+
+DEFAULT_MEASURES = ("nDCG@10", "RR@10", "R@100", "R@1000", "AP@1000")
+
+
+class EvaluationConfig(EncodingConfig):
+    """Settings of an evaluation (``None`` encoder fields keep the model's own)."""
+
+    split: str = Field(default="test", description="qrels split of data sets given directly (suites set their own)")
+    k: int = Field(default=1000, ge=1, description="documents retrieved per query (run depth)")
+    measures: list[str] = Field(default_factory=lambda: list(DEFAULT_MEASURES),
+                                description="ir-measures names (default: nDCG@10 RR@10 R@100 R@1000 AP@1000)")
+    relevance_level: int | None = Field(default=None, ge=1, description="label counted as relevant by binary "
+                                        "measures (overrides every suite entry's level)")
+    ignore_identical_ids: bool = Field(default=True, description="drop a retrieved document whose id equals the "
+                                       "query id (the BEIR rule)")
+    batch_size: int | None = Field(default=None, ge=1, description="texts per encoding batch (default: 16 on CPU, "
+                                   "128 on GPU)")
+    precision: Precision = Field(default="auto", description="encoding autocast (auto: measured per device)")
+    search_precision: SearchPrecision = Field(default="fp32", description="fp32: exact; int8 or bf16: candidates "
+                                              "selected in reduced precision, final scores and order recomputed "
+                                              "in fp32")
+    index: str = Field(default="exact", description="'exact', or 'faiss:<factory>' e.g. faiss:HNSW32")
+    cache: bool = Field(default=True, description="read and write the embedding cache")
+    cache_dir: str | None = Field(default=None, description="embedding cache folder (default $SYCL_CACHE/embeddings)")
+    doc_block: int = Field(default=32768, ge=1, description="documents scored per search block")
+    strict: bool = Field(default=False, description="fail when any judged document is missing from the corpus")
+    show_progress: bool = Field(default=True, description="progress bars")

@@ -1,0 +1,7 @@
+"""Settings shared by the retrieval code (importable without torch or numba)."""
+from __future__ import annotations
+
+from typing import Literal
+
+# fp32: exact; int8 / bf16: candidates chosen in reduced precision, rescored in fp32 (sycl.retrieval.search).
+SearchPrecision = Literal["fp32", "int8", "bf16"]
