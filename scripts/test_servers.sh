@@ -105,7 +105,7 @@ if [ "$ONLY" = all ] || [ "$ONLY" = vllm ]; then
   VLLM_CPU_KVCACHE_SPACE="${VLLM_CPU_KVCACHE_SPACE:-1}" "$VLLM_VENV/bin/python" -m sycl.cli generate \
     --queries "$QUERIES" --out "$OUT/vllm-json" --backend vllm --model "$HF_MODEL" --mode json --judge none \
     --max-failure-rate 1.0 --set vllm_kwargs.max_model_len=4096 --set vllm_kwargs.dtype=bfloat16 \
-    --set vllm_kwargs.enforce_eager=true --llm-judge
+    --set vllm_kwargs.enforce_eager=true --set vllm_kwargs.seed=0 --llm-judge
   check "$OUT/vllm-json" "${MIN_DONE_VLLM:-0.5}" json_schema
 fi
 say "all server checks passed"
