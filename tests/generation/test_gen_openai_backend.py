@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 
@@ -80,16 +81,65 @@ def test_api_key_is_sent_and_never_appears_in_errors(chat_server, unique):
     assert chat_server.entries()[-1]["auth"] is True
 
 
-def test_server_without_json_schema_support_falls_back(chat_server, unique):
-    schema = {"type": "object", "properties": {"level_1": {"type": "array", "items": {"type": "string"}}},
-              "required": ["level_1"]}
-    b = OpenAIBackend(chat_server.url, "m", max_retries=0)
-    out = run(b, [req(f"{unique} fault:noschemaxall", schema)])
+SCHEMA = {"type": "object", "properties": {"level_1": {"type": "array", "items": {"type": "string"}}},
+          "required": ["level_1"]}
+
+
+def test_server_without_response_format_falls_back_to_the_prompt(chat_server, unique):
+    b = OpenAIBackend(chat_server.url, "m", concurrency=1, max_retries=0)
+    out = run(b, [req(f"{unique} fault:noschemaxall", SCHEMA)])
     c = out[f"{unique} fault:noschemaxall"]
     assert c.error is None and c.text and c.retries == 0
-    assert b.supports_json_schema is False
+    assert b.structured_output == "none" and b.supports_json_schema is False
+    last = chat_server.entries()[-3:]
+    assert [(e["status"], e["format"]) for e in last] == [(400, "json_schema"), (400, "json_object"), (200, None)]
+
+
+@pytest.mark.parametrize("fault,status", [("schema400", 400), ("schema422", 422), ("schema500", 500)])
+def test_json_schema_rejected_degrades_to_json_object_with_schema(chat_server, unique, fault, status):
+    """llama-cpp-python's server answers json_schema with a 500 naming response_format; others 400/422."""
+    b = OpenAIBackend(chat_server.url, "m", concurrency=1, max_retries=6)
+    out = run(b, [req(f"{unique} fault:{fault}xall", SCHEMA)])
+    c = out[f"{unique} fault:{fault}xall"]
+    assert c.error is None and c.retries == 0 and b.transport_retries == 0
+    assert json.loads(c.text)["level_1"]  # the schema still shaped the answer
+    assert b.structured_output == "json_object"
+    assert b.describe()["structured_output"] == "json_object"
+    assert b.describe()["structured_output_rejections"][0]["status"] == status
     last = chat_server.entries()[-2:]
-    assert [(e["status"], e["schema"]) for e in last] == [(400, True), (200, False)]
+    assert [(e["status"], e["format"]) for e in last] == [(status, "json_schema"), (200, "json_object")]
+
+
+@pytest.mark.parametrize("fault,status", [("format422", 422), ("format500", 500)])
+def test_every_response_format_rejected_degrades_to_the_prompt(chat_server, unique, fault, status):
+    b = OpenAIBackend(chat_server.url, "m", concurrency=1, max_retries=6)
+    out = run(b, [req(f"{unique} fault:{fault}xall", SCHEMA), req(f"{unique} second fault:{fault}xall", SCHEMA)])
+    assert all(c.error is None and c.retries == 0 for c in out.values())
+    assert b.structured_output == "none"
+    assert [r["mode"] for r in b.describe()["structured_output_rejections"]] == ["json_schema", "json_object"]
+    formats = [(e["status"], e["format"]) for e in chat_server.entries()[-4:]]
+    # the second request starts in the settled mode: no rejection of its own
+    assert formats == [(status, "json_schema"), (status, "json_object"), (200, None), (200, None)]
+
+
+def test_concurrent_rejections_degrade_one_step_each(chat_server, unique):
+    b = OpenAIBackend(chat_server.url, "m", concurrency=8, max_retries=0)
+    out = run(b, [req(f"{unique} {i} fault:schema500xall", SCHEMA) for i in range(8)])
+    assert all(c.error is None for c in out.values())
+    assert b.structured_output == "json_object"  # not pushed on to "none" by the other seven
+    assert len(b.structured_output_rejections) == 1
+
+
+def test_plain_server_error_with_a_schema_is_retried_not_degraded(chat_server, unique):
+    b = OpenAIBackend(chat_server.url, "m", concurrency=1, max_retries=2, backoff_base=0.01)
+    c = run(b, [req(f"{unique} fault:500x1", SCHEMA)])[f"{unique} fault:500x1"]
+    assert c.error is None and c.retries == 1 and b.structured_output == "json_schema"
+
+
+def test_structured_output_can_start_lower():
+    assert OpenAIBackend("http://x/v1", "m", structured_output="json_object").structured_output == "json_object"
+    with pytest.raises(ValueError, match="structured_output"):
+        OpenAIBackend("http://x/v1", "m", structured_output="grammar")
 
 
 def test_model_is_taken_from_the_server_when_not_given(chat_server):

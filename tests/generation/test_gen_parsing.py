@@ -55,6 +55,18 @@ def test_clean_passage_strips_chat_wrappers():
     "Perfectly relevant: bees fly by flapping their wings very fast indeed.",
     "The passage below is not related to the topic of bees at all, honestly.",
     "It does not answer the query but talks about flowers and pollen instead.",
+    # issue 15: SmolLM2 behind llama-cpp-python's server, per-level mode
+    "The passage is a straightforward and concise explanation of how breast cancer cells feed on cholesterol "
+    "to survive.",
+    "The passage has no reference to breast cancer cells, feeding on cholesterol. It is a factual account that "
+    "does not contain any information about the metabolism of tumours.",
+    "This passage explains how bees beat their wings two hundred times a second.",
+    "This text describes the flight muscles of honeybees in some detail.",
+    "The following is an overview of how insects fly, with a focus on bees.",
+    "The following passage describes bee flight.",
+    "In this passage, we learn that bees flap their wings quickly to stay aloft.",
+    "Bees are insects. The text provides no details about their flight, only their diet and hives.",
+    "Flowers bloom in spring. The excerpt does not mention wings or flight mechanics at all, sadly.",
 ])
 def test_meta_text_is_rejected(text):
     assert meta_text_reason(text, LEVELS, "how do bees fly") is not None
@@ -64,6 +76,10 @@ def test_meta_text_is_rejected(text):
     DOC,
     "Irrelevant details aside, the database planner rewrites joins before execution begins.",
     "The question of funding was raised again at the council meeting on Tuesday evening.",
+    "The passage of the bill through the Senate took three months of negotiation and two votes.",
+    "The following year, the colony moved to a hollow oak at the edge of the orchard.",
+    "Honeybees beat their wings about 230 times per second; the text of the 1934 study said this was impossible.",
+    "The Northwest Passage was first navigated by Roald Amundsen between 1903 and 1906.",
 ])
 def test_documents_are_not_rejected(text):
     assert meta_text_reason(text, LEVELS, "how do bees fly") is None

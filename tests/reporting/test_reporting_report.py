@@ -131,3 +131,18 @@ def test_generation_failures_and_timings_are_reported(tmp_path):
     html = build_report([tmp_path / "run"])[0].read_text()
     assert "1 quer(y/ies) failed; first: q9: no passage for level 1 &lt;parse&gt;" in html
     assert '<td class="num">160.0</td>' in html and '<td class="num">12.5</td>' in html
+
+
+def test_llm_judge_agreement_is_reported(tmp_path):
+    gen = write_generation(tmp_path / "run" / "data")
+    manifest = json.loads((gen / "manifest.json").read_text())
+    manifest["llm_judge"] = {"model": "judge-70b", "cohen_kappa": 0.4321, "exact_agreement": 0.55,
+                             "share_expected_order": 0.25, "judged": 11, "passages": 11,
+                             "confusion_matrix": {"labels": [3, 2, 1, 0],
+                                                  "counts": [[2, 1, 1, 0], [0, 1, 1, 0], [0, 0, 1, 1], [1, 0, 0, 2]]}}
+    (gen / "manifest.json").write_text(json.dumps(manifest))
+    html = build_report([tmp_path / "run"])[0].read_text()
+    caption = re.search(r"LLM judge judge-70b on [^<]*", html).group(0)
+    assert "kappa 0.432" in caption and "expected order 0.250" in caption and "graded 11 of 11 passages" in caption
+    md = (tmp_path / "run" / "report" / "report.md").read_text()
+    assert "| 3 | 2 | 1 | 1 | 0 |" in md.replace("  ", " ")

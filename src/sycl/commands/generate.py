@@ -15,8 +15,11 @@ skipped (DIR/journal.jsonl). Exit status: 0 done, 1 more failures than --max-fai
 FIELDS = ["queries", "split", "out", "limit", "backend", "model", "base_url", "api_key_env", "concurrency",
           "request_timeout", "max_retries", "max_attempts", "batch_size", "dtype", "mode", "prompt_template",
           "passages_per_level", "samples_per_query", "passage_words", "min_words", "seed", "max_failure_rate",
-          "judge", "filter_inconsistent", "min_tau"]
-RENAMED = {"temperature": "sampling.temperature", "top_p": "sampling.top_p", "max_tokens": "sampling.max_tokens"}
+          "judge", "filter_inconsistent", "min_tau", "structured_output"]
+RENAMED = {"temperature": "sampling.temperature", "top_p": "sampling.top_p", "max_tokens": "sampling.max_tokens",
+           "llm_judge": "llm_judge.enabled", "llm_judge_backend": "llm_judge.backend",
+           "llm_judge_model": "llm_judge.model", "llm_judge_base_url": "llm_judge.base_url",
+           "llm_judge_action": "llm_judge.action"}
 
 
 def register(subparsers) -> None:
@@ -51,6 +54,15 @@ def summary_lines(manifest: dict) -> list[str]:
                      + f"; Kendall tau {q['kendall_tau_mean']:.3f}; expected order in "
                        f"{q['share_expected_order']:.1%} of contexts"
                      + (f"; dropped {q['dropped']}" if q.get("filter_inconsistent") else ""))
+    j = manifest.get("llm_judge")
+    if j:
+        lines.append(f"  llm judge {j.get('model')}: Cohen's kappa {j['cohen_kappa']}, exact agreement "
+                     f"{j['exact_agreement']}, expected order {j['share_expected_order']}; graded {j['judged']} of "
+                     f"{j['passages']} passages" + (f", dropped {j['dropped']}" if j["dropped"] else "")
+                     + (f", relabelled {j['relabelled']}" if j["relabelled"] else ""))
+    if manifest.get("structured_output_rejections"):
+        lines.append(f"  structured output: {manifest['structured_output']} (the server rejected: "
+                     + ", ".join(r["mode"] for r in manifest.get("structured_output_rejections") or []) + ")")
     return lines
 
 

@@ -103,13 +103,18 @@ def run_generate(cfg: GenerationConfig, backend: Backend | None = None) -> Gener
     units, stats = asyncio.run(_generate_async(cfg, backend, queries, template, out / JOURNAL))
     compiled = compile_journal(out / JOURNAL, units, cfg.passages_per_level)
     contexts = compiled.contexts
-    quality = None
+    quality = llm_judge = None
+    if cfg.llm_judge.enabled and contexts:
+        from sycl.generation.llm_judge import run_llm_judge
+
+        llm_judge, contexts = run_llm_judge(cfg, contexts, out, generator=backend)
     if cfg.judge and cfg.judge.lower() != "none" and contexts:
         quality, contexts = _judge(cfg, contexts, out)
     slots = 1 if mode == "json" else len(cfg.levels)
     finished = len(compiled.contexts) + len(compiled.failures)
     failure_rate = len(compiled.failures) / finished if finished else 0.0
     manifest = _manifest(cfg, backend, template, stats, compiled, contexts, quality, queries, slots, t_start)
+    manifest["llm_judge"] = llm_judge
     write_dataset(out, contexts, manifest)
     too_many = failure_rate > cfg.max_failure_rate
     return GenerationResult(out, manifest, failure_rate, too_many)

@@ -28,6 +28,8 @@ from sycl.generation.levels import RelevanceLevel, check_levels, default_levels
 
 Backend = Literal["openai", "vllm", "transformers", "embedded"]
 Mode = Literal["json", "per-level"]
+StructuredOutput = Literal["json_schema", "json_object", "none"]
+JudgeAction = Literal["report", "drop", "relabel"]
 
 
 class SamplingConfig(StrictModel):
@@ -37,6 +39,29 @@ class SamplingConfig(StrictModel):
     top_p: float = Field(0.95, gt=0.0, le=1.0, description="nucleus sampling mass")
     max_tokens: int | None = Field(None, ge=8, description="completion tokens per request "
                                    "(default: from passage_words, per level and passage)")
+
+
+class LLMJudgeConfig(StrictModel):
+    """An LLM that grades every generated passage on the levels' scale (``sycl.generation.llm_judge``).
+
+    Unset ``backend``/``model``/``base_url``/``api_key_env``/``concurrency`` are the generator's,
+    so ``enabled: true`` alone has the generator grade its own passages. ``action``: ``report``
+    (agreement numbers only), ``drop`` (remove passages graded differently from their intended
+    level) or ``relabel`` (the grade becomes the passage's label in the qrels).
+    """
+
+    enabled: bool = Field(False, description="grade every generated passage with an LLM (UMBRELA-style prompt)")
+    backend: Backend | None = Field(None, description="the judge's backend (default: the generator's)")
+    model: str | None = Field(None, description="the judge's model (default: the generator's)")
+    base_url: str | None = Field(None, description="the judge's OpenAI-compatible server (default: the generator's)")
+    api_key_env: str | None = Field(None, description="environment variable with the judge server's API key")
+    concurrency: int | None = Field(None, ge=1, le=4096, description="judge requests in flight")
+    prompt_template: Path | None = Field(None, description="None: sycl/resources/prompts/judge_umbrela.txt")
+    max_tokens: int = Field(48, ge=4, description="completion tokens per grade (the answer is {\"final_score\": N})")
+    temperature: float = Field(0.0, ge=0.0, le=5.0)
+    max_attempts: int = Field(2, ge=1, description="tries per passage when the answer holds no grade")
+    action: JudgeAction = Field("report", description="report agreement only, drop passages graded differently "
+                                "from their level, or relabel them with the grade")
 
 
 class GenerationConfig(StrictModel):
@@ -54,6 +79,10 @@ class GenerationConfig(StrictModel):
     concurrency: int = Field(16, ge=1, le=4096, description="requests in flight (openai backend)")
     request_timeout: float = Field(120.0, gt=0, description="seconds per HTTP request")
     max_retries: int = Field(6, ge=0, description="transport retries per request (429/5xx/timeouts/connection)")
+    structured_output: StructuredOutput = Field(
+        "json_schema", description="first response_format the openai backend tries in json mode; a server that "
+        "rejects it gets the next at once: json_schema -> json_object with the schema -> none (JSON asked for "
+        "in the prompt only)")
     max_attempts: int | None = Field(None, ge=1, description="content attempts per query or level (malformed "
                                      "answers); default 5 for the embedded model, 3 for the others")
     batch_size: int = Field(64, ge=1, description="prompts per batch for the local backends "
@@ -77,6 +106,7 @@ class GenerationConfig(StrictModel):
     filter_inconsistent: bool = Field(False, description="drop contexts whose judge ordering disagrees with the "
                                       "labels (tau < min_tau)")
     min_tau: float = Field(0.0, ge=-1.0, le=1.0, description="threshold of filter_inconsistent")
+    llm_judge: LLMJudgeConfig = Field(default_factory=LLMJudgeConfig)
     vllm_kwargs: dict[str, Any] = Field(default_factory=dict, description="extra vllm.LLM(...) arguments")
 
     @field_validator("levels")

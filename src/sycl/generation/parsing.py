@@ -6,7 +6,8 @@
 * :func:`parse_json_answer` maps a JSON-mode answer to ``{label: [passage, ...]}``.
 * :func:`clean_passage` strips wrappers (quotes, "Here is a passage:" preambles, labels).
 * :func:`meta_text_reason` names why a passage is meta-text ("This passage is irrelevant",
-  level names echoed, "As an AI", refusals), or returns ``None``.
+  "The passage is a concise explanation of ...", "The following text ...", level names echoed,
+  "As an AI", refusals), or returns ``None``. It applies in every mode.
 * :func:`near_duplicate` compares word-3-shingle Jaccard similarity.
 
 Every rejection raises :class:`AnswerError`, whose message goes into the failure record.
@@ -155,6 +156,23 @@ _META_PATTERNS = [
     (re.compile(r"\b(?:is|are|seems?|being) (?:not |ir)?(?:relevant|related) to (?:the|this|your|any) (?:query|search|question|topic)\b", re.I), "judges its own relevance"),
     (re.compile(r"\b(?:the|this|your|user'?s?) (?:search )?query\b|\b(?:your|the user'?s?) question\b", re.I), "mentions the query"),
     (re.compile(r"\b(?:here is|here's) (?:a|an|the|one) (?:passage|text|paragraph)\b", re.I), "chat preamble"),
+    # openings that describe the passage instead of being one: "The passage is a concise explanation
+    # of ...", "This text ...", "The following ..." ("the passage of the bill", "the following year" pass)
+    (re.compile(r"^(?:in |from )?(?:the|this|these|that|each|every|my|our) (?:passages?|excerpts?|snippets?|"
+                r"texts? (?:above|below|provided|given)|writing)\b(?!\s+(?:of|through|from|between|into|across|"
+                r"to|way|tomb|grave)\b)", re.I), "describes itself"),
+    (re.compile(r"^(?:in |from )?this (?:text|paragraph|response|answer|document|piece|section|content|article "
+                r"(?:above|below)|summary)\b", re.I), "describes itself"),
+    (re.compile(r"^the following\b(?!\s+(?:day|week|month|year|season|morning|afternoon|evening|night|decade|"
+                r"century|spring|summer|autumn|fall|winter|weekend|game|match|round|race|election|term)s?\b)", re.I),
+     "describes itself"),
+    (re.compile(r"\bthe (?:passage|excerpt|text) (?:provides|describes|discusses|mentions|contains|talks|explains|"
+                r"offers|focuses|presents|highlights|lacks|addresses|answers|fails|does(?:n't| not)|has no|makes no|"
+                r"is (?:an? |the )?(?:\w+ ){0,4}(?:explanation|description|summary|overview|account|example|"
+                r"answer|response|passage|text))\b", re.I), "describes itself"),
+    (re.compile(r"\b(?:has|contains|includes|makes|provides|gives|offers) (?:no|any) (?:reference|mention|"
+                r"information|answer|details?)\b(?: (?:to|about|on|of|regarding))?", re.I),
+     "comments on what it lacks"),
 ]
 
 

@@ -24,7 +24,7 @@ from typing import Sequence
 from sycl.generation.levels import RelevanceLevel
 from sycl.io.errors import DataError
 
-_SHIPPED = {"json": "json.txt", "per-level": "per_level.txt"}
+_SHIPPED = {"json": "json.txt", "per-level": "per_level.txt", "judge": "judge_umbrela.txt"}
 Messages = list[dict[str, str]]
 
 
@@ -87,7 +87,7 @@ def parse_template(text: str, source: str) -> PromptTemplate:
 
 
 def load_template(mode: str, path: str | Path | None = None) -> PromptTemplate:
-    """The template for ``mode`` (``json`` or ``per-level``): ``path`` if given, else the shipped one."""
+    """The template for ``mode`` (``json``, ``per-level`` or ``judge``): ``path`` if given, else the shipped one."""
     if path is not None:
         path = Path(path)
         if not path.is_file():

@@ -217,6 +217,17 @@ def _data_section(art: Artefacts, n_samples: int, max_chars: int, notes: list[st
               fmt(c.get("failed")), fmt(c.get("passages")), fmt(tm.get("seconds"), 1), fmt(tm.get("tokens_per_s"), 1),
               str(q.get("judge", "\u2014")), fmt(q.get("kendall_tau_mean"), 3), fmt(q.get("share_expected_order"), 3)]],
             caption="Generation"))
+        lj = m.get("llm_judge")
+        if isinstance(lj, dict) and isinstance(lj.get("confusion_matrix"), dict):
+            cm = lj["confusion_matrix"]
+            labels = [str(x) for x in cm.get("labels") or []]
+            sec.tables.append(Table(
+                ["intended \u2193 / graded \u2192", *labels],
+                [[lab, *(fmt(v) for v in row)] for lab, row in zip(labels, cm.get("counts") or [])],
+                caption=f"LLM judge {lj.get('model', '')} on {g.name}: Cohen's kappa {fmt(lj.get('cohen_kappa'), 3)}, "
+                        f"exact agreement {fmt(lj.get('exact_agreement'), 3)}, contexts in the expected order "
+                        f"{fmt(lj.get('share_expected_order'), 3)}, graded {fmt(lj.get('judged'))} of "
+                        f"{fmt(lj.get('passages'))} passages"))
         failures = m.get("failures") or []
         if isinstance(failures, list) and failures:
             first = failures[0] if isinstance(failures[0], dict) else {}

@@ -26,7 +26,8 @@ def create_backend(cfg) -> Backend:
                 raise DataError(None, f"--api-key-env names {cfg.api_key_env}, but that environment variable is "
                                       "empty or not set")
         return OpenAIBackend(cfg.base_url, cfg.model, api_key=key, concurrency=cfg.concurrency,
-                             timeout=cfg.request_timeout, max_retries=cfg.max_retries)
+                             timeout=cfg.request_timeout, max_retries=cfg.max_retries,
+                             structured_output=cfg.structured_output)
     if cfg.backend == "vllm":
         if not cfg.model:
             raise DataError(None, "the vllm backend needs --model (a hub name or a local directory)")

@@ -20,7 +20,8 @@ class BackendUnavailable(RuntimeError):
 
 @dataclass
 class ChatRequest:
-    """One chat completion to produce. ``json_schema``: constrain the answer (when supported)."""
+    """One chat completion to produce. ``json_schema``: constrain the answer (when supported),
+    under the name ``schema_name`` (OpenAI's ``json_schema.name``)."""
 
     id: str
     messages: list[dict[str, str]]
@@ -29,6 +30,7 @@ class ChatRequest:
     top_p: float
     seed: int | None = None
     json_schema: dict | None = None
+    schema_name: str = "ranking_context"
     tag: object = field(default=None, repr=False, compare=False)  # the pipeline's bookkeeping
 
 
@@ -54,7 +56,7 @@ class Backend(ABC):
 
     name: str = "backend"
     model: str = ""
-    supports_json_schema: bool = False
+    structured_output: str = "none"  # how answers are constrained: json_schema, json_object or none
 
     @abstractmethod
     def stream(self, requests: Iterable[ChatRequest]) -> AsyncIterator[tuple[ChatRequest, Completion]]:
@@ -62,7 +64,7 @@ class Backend(ABC):
 
     def describe(self) -> dict:
         """Settings for the manifest (never secrets)."""
-        return {"backend": self.name, "model": self.model, "structured_output": self.supports_json_schema}
+        return {"backend": self.name, "model": self.model, "structured_output": self.structured_output}
 
     async def prepare(self) -> None:
         """Anything that needs the event loop before the first request (e.g. ask a server for its model)."""

@@ -51,7 +51,7 @@ def _gguf_cache_dir(gguf: Path) -> Path:
     return root / "gguf" / f"{gguf.stem}-{st.st_size}-{int(st.st_mtime)}"
 
 
-def _dequantized_dir(gguf: Path) -> Path:
+def dequantized_dir(gguf: Path) -> Path:
     """A ``save_pretrained`` copy of a GGUF model (de-quantising takes ~30-60 s; loading the copy ~1 s).
 
     Written once to ``$SYCL_CACHE/gguf/<name>-<size>-<mtime>/`` through a temporary sibling and a rename.
@@ -92,7 +92,7 @@ def load_causal_lm(model: str, dtype: str = "auto", device: str | None = None):
     """``(model, tokenizer, torch_dtype, device)`` for a directory, hub name or ``.gguf`` file; cached per process.
 
     A ``.gguf`` file is de-quantised once and kept as a ``save_pretrained`` copy under
-    ``$SYCL_CACHE/gguf/`` (see :func:`_dequantized_dir`).
+    ``$SYCL_CACHE/gguf/`` (see :func:`dequantized_dir`).
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -107,7 +107,7 @@ def load_causal_lm(model: str, dtype: str = "auto", device: str | None = None):
             gguf = Path(model)
             if not gguf.is_file():
                 raise FileNotFoundError(f"GGUF file not found: {model}")
-            path = str(_dequantized_dir(gguf))
+            path = str(dequantized_dir(gguf))
         tok = AutoTokenizer.from_pretrained(path)
         lm = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype).to(device).eval()
         tok.padding_side = "left"
@@ -132,7 +132,7 @@ class TransformersBackend(BatchBackend):
         self._lm, self._tok, self._torch_dtype, self.device = load_causal_lm(model, dtype, device)
 
     def describe(self) -> dict:
-        return {"backend": self.name, "model": self.model, "structured_output": False,
+        return {"backend": self.name, "model": self.model, "structured_output": "none",
                 "dtype": str(self._torch_dtype).replace("torch.", ""), "device": self.device,
                 "batch_size": self.batch_size}
 

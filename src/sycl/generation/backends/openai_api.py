@@ -5,16 +5,29 @@ Requests run on one ``httpx.AsyncClient`` with at most ``concurrency`` in flight
 is retried on 429, 5xx, timeouts, connection errors and unreadable response bodies, with
 exponential backoff and full jitter (``uniform(0, min(backoff_max, backoff_base * 2**k))``),
 waiting exactly what a ``Retry-After`` header asks for (capped at ``retry_after_max``).
-JSON-mode requests carry ``response_format: {"type": "json_schema", ...}``; a server that
-answers 400 to it is asked again without it, and the schema is dropped from then on (the
-pipeline's tolerant parser takes over). The API key is sent as a bearer token and is
-redacted from every error message.
+The API key is sent as a bearer token and is redacted from every error message.
+
+Structured output is negotiated, because servers differ in what ``response_format`` they take
+(vLLM: ``json_schema``; llama.cpp ``llama-server``: ``json_schema``, and ``json_object`` with a
+``schema``; llama-cpp-python's server: ``json_object`` with a ``schema`` only, answering
+``json_schema`` with HTTP 500; Ollama on ``/v1``: ``json_schema``; some hosted APIs: none).
+A JSON-mode request is sent in the backend's current mode, tried in this order:
+
+1. ``json_schema``: ``{"type": "json_schema", "json_schema": {"name", "schema", "strict"}}``;
+2. ``json_object``: ``{"type": "json_object", "schema": ...}``;
+3. ``none``: no ``response_format``; the prompt alone asks for JSON (the tolerant parser copes).
+
+The first rejection of a mode (HTTP 400 or 422, or a 5xx whose body names ``response_format``,
+``json_schema`` or ``json_object``) moves the whole backend to the next mode and resends at
+once: a deterministic error is never retried with backoff. The mode it settles on is logged
+and reported by :meth:`OpenAIBackend.describe` (the manifest's ``structured_output``).
 """
 from __future__ import annotations
 
 import asyncio
 import email.utils
 import random
+import re
 import time
 from typing import AsyncIterator, Iterable
 
@@ -24,6 +37,21 @@ from sycl.generation.backends.base import Backend, BackendUnavailable, ChatReque
 from sycl.log import get_logger
 
 log = get_logger(__name__)
+
+STRUCTURED_MODES = ("json_schema", "json_object", "none")  # tried in this order
+_NAMES_RESPONSE_FORMAT = re.compile(r"response_format|json_schema|json_object", re.I)
+
+
+def rejects_response_format(status: int, body: str) -> bool:
+    """Whether an error answer to a request carrying ``response_format`` means "not this format".
+
+    400 and 422 always count (a request error that changing the format cannot fix then fails
+    once more in the next mode and is reported); a 5xx counts when its body names the field,
+    as llama-cpp-python's validation error does. Other 5xx are transient and retried.
+    """
+    if status in (400, 422):
+        return True
+    return status >= 500 and bool(_NAMES_RESPONSE_FORMAT.search(body or ""))
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -50,7 +78,9 @@ class OpenAIBackend(Backend):
     def __init__(self, base_url: str, model: str | None = None, api_key: str | None = None,
                  concurrency: int = 16, timeout: float = 120.0, max_retries: int = 6,
                  backoff_base: float = 0.5, backoff_max: float = 30.0, retry_after_max: float = 300.0,
-                 structured_output: bool = True):
+                 structured_output: str = "json_schema"):
+        if structured_output not in STRUCTURED_MODES:
+            raise ValueError(f"structured_output must be one of {STRUCTURED_MODES}, not {structured_output!r}")
         self.base_url = base_url.rstrip("/")
         self.model = model or ""
         self._api_key = api_key or None
@@ -60,8 +90,10 @@ class OpenAIBackend(Backend):
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.retry_after_max = retry_after_max
-        self.supports_json_schema = structured_output
+        self.structured_output = structured_output
+        self.structured_output_rejections: list[dict] = []
         self.transport_retries = 0
+        self._json_requests = 0
         self._headers = {"Content-Type": "application/json"}
         if self._api_key:
             self._headers["Authorization"] = f"Bearer {self._api_key}"
@@ -76,7 +108,23 @@ class OpenAIBackend(Backend):
 
     def describe(self) -> dict:
         return {"backend": self.name, "model": self.model, "base_url": self.base_url,
-                "structured_output": self.supports_json_schema, "concurrency": self.concurrency}
+                "structured_output": self.structured_output,
+                "structured_output_rejections": self.structured_output_rejections, "concurrency": self.concurrency}
+
+    @property
+    def supports_json_schema(self) -> bool:
+        return self.structured_output != "none"
+
+    def _degrade(self, mode: str, status: int, body: str) -> None:
+        """Move from ``mode`` to the next one (unless a concurrent request already did)."""
+        if self.structured_output != mode:
+            return
+        nxt = STRUCTURED_MODES[STRUCTURED_MODES.index(mode) + 1]
+        self.structured_output = nxt
+        snippet = self._redact(body[:200])
+        self.structured_output_rejections.append({"mode": mode, "status": status, "body": snippet})
+        log.warning("server rejected response_format %s (HTTP %d: %s); asking with %s from now on", mode, status,
+                    snippet, "json_object and a schema" if nxt == "json_object" else "JSON requested in the prompt only")
 
     def _redact(self, text: str) -> str:
         return text.replace(self._api_key, "***") if self._api_key else text
@@ -100,14 +148,16 @@ class OpenAIBackend(Backend):
         self.model = models[0]
         return self.model
 
-    def _payload(self, req: ChatRequest, with_schema: bool) -> dict:
+    def _payload(self, req: ChatRequest, mode: str) -> dict:
         body = {"model": self.model, "messages": req.messages, "max_tokens": req.max_tokens,
                 "temperature": req.temperature, "top_p": req.top_p}
         if req.seed is not None:
             body["seed"] = req.seed
-        if with_schema and req.json_schema is not None:
+        if req.json_schema is not None and mode == "json_schema":
             body["response_format"] = {"type": "json_schema", "json_schema": {
-                "name": "ranking_context", "schema": req.json_schema, "strict": True}}
+                "name": req.schema_name, "schema": req.json_schema, "strict": True}}
+        elif req.json_schema is not None and mode == "json_object":
+            body["response_format"] = {"type": "json_object", "schema": req.json_schema}
         return body
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
@@ -120,12 +170,13 @@ class OpenAIBackend(Backend):
         client = client or self._client
         t0 = time.monotonic()
         retries = 0
-        schema_tried_without = False
+        if req.json_schema is not None:
+            self._json_requests += 1
         while True:
-            with_schema = self.supports_json_schema and req.json_schema is not None
+            mode = self.structured_output if req.json_schema is not None else "none"
             retry_after = None
             try:
-                resp = await client.post("chat/completions", json=self._payload(req, with_schema))
+                resp = await client.post("chat/completions", json=self._payload(req, mode))
             except httpx.TimeoutException as err:
                 error = f"timeout ({type(err).__name__}, limit {self.timeout:g} s)"
             except httpx.TransportError as err:
@@ -144,12 +195,9 @@ class OpenAIBackend(Backend):
                                           retries=retries, seconds=time.monotonic() - t0)
                     except (ValueError, KeyError, IndexError, TypeError, AttributeError) as err:
                         error = f"unreadable response body ({type(err).__name__}): {resp.text[:200]!r}"
-                elif status == 400 and with_schema and not schema_tried_without:
-                    schema_tried_without = True
-                    self.supports_json_schema = False
-                    log.warning("server rejected response_format json_schema (HTTP 400: %s); "
-                                "continuing without structured output", self._redact(resp.text[:200]))
-                    continue
+                elif mode != "none" and rejects_response_format(status, resp.text):
+                    self._degrade(mode, status, resp.text)
+                    continue  # at once, in the next mode: the same request would fail the same way
                 elif status == 429 or status >= 500:
                     error = f"HTTP {status}: {resp.text[:200]}"
                     retry_after = parse_retry_after(resp.headers.get("retry-after"))
@@ -202,4 +250,8 @@ class OpenAIBackend(Backend):
             await asyncio.gather(*workers, return_exceptions=True)
 
     async def aclose(self) -> None:
+        if self._json_requests:
+            log.info("openai backend: structured output settled on %s (%s)", self.structured_output,
+                     {"json_schema": "response_format json_schema", "json_object": "response_format json_object "
+                      "with a schema", "none": "JSON asked for in the prompt only"}[self.structured_output])
         await self._client.aclose()

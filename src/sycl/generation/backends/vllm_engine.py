@@ -40,6 +40,15 @@ def _schema_params(schema: dict) -> dict:
         return {}
 
 
+def _on_cpu() -> bool:
+    try:
+        from vllm.platforms import current_platform
+
+        return bool(current_platform.is_cpu())
+    except (ImportError, AttributeError):
+        return False
+
+
 class VLLMBackend(BatchBackend):
     """``vllm.LLM(model, **engine_kwargs)``; ``engine_kwargs`` e.g. ``tensor_parallel_size``."""
 
@@ -52,15 +61,20 @@ class VLLMBackend(BatchBackend):
         self.engine_kwargs = dict(engine_kwargs or {})
         self._vllm = vllm
         self._llm = vllm.LLM(model=model, **self.engine_kwargs)
-        self.supports_json_schema = bool(_schema_params({"type": "object"}))
+        self.structured_output = "json_schema" if _schema_params({"type": "object"}) else "none"
+        # vLLM 0.32 on CPU dies on per-request seeds ("CPU Generator does not use offset" when a
+        # chunked prefill discards a sampled token): there the engine's seed is the only one.
+        self.per_request_seed = not _on_cpu()
 
     def describe(self) -> dict:
-        return {"backend": self.name, "model": self.model, "structured_output": self.supports_json_schema,
+        return {"backend": self.name, "model": self.model, "structured_output": self.structured_output,
                 "vllm_version": getattr(self._vllm, "__version__", "?"), "engine_kwargs": self.engine_kwargs,
+                "per_request_seed": self.per_request_seed,
                 "chunk_size": self.chunk_size}
 
     def _params(self, req: ChatRequest):
-        kw = dict(max_tokens=req.max_tokens, temperature=req.temperature, top_p=req.top_p, seed=req.seed)
+        kw = dict(max_tokens=req.max_tokens, temperature=req.temperature, top_p=req.top_p,
+                  seed=req.seed if self.per_request_seed else None)
         if req.json_schema is not None:
             kw.update(_schema_params(req.json_schema))
         return self._vllm.SamplingParams(**kw)
