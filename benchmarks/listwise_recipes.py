@@ -14,6 +14,13 @@ Data (fixed, recorded in ``<out>/<dataset>/prep.json``):
 * cranfield: the 225 judged queries split into fixed halves (seed 0); train half with its real
   grades 1-4 plus 2 random BM25 negatives (top-100) as level 0; InfoNCE: a judged document
   (any grade) as positive + 2 BM25 negatives. Test: the other half.
+* cisi: the same as cranfield on CISI's 76 judged queries (binary judgements: label 1 and
+  BM25 negatives at 0; 38 train / 38 test).
+
+``--batch-size 64 --grad-cache 16`` trains with 64 queries per step (the paper's 16 x 4 GPUs) on
+one process with gradient caching; such runs are stored as ``<recipe>-b64-s<seed>`` and their
+rows carry ``batch_size``. Every run keeps its evaluation folder (``metrics.json`` with per-query
+values and the run file), which is what ``sycl compare`` reads.
 
     python benchmarks/listwise_recipes.py --dataset cranfield scifact --seeds 1 2
     python benchmarks/listwise_recipes.py --summarize
@@ -37,7 +44,7 @@ MODEL = {"model": "embedded:all-MiniLM-L6-v2", "max_query_length": 64, "max_pass
 EVAL_MAX_LENGTH = 256  # evaluation at the reference setting; training at 128 tokens to fit this machine
 TRAIN = {"epochs": 1, "batch_size": 16, "lr": 2e-5, "warmup_ratio": 0.05, "precision": "auto",
          "log_every": 5, "save_every": 0}
-EPOCHS = {"scifact": 1, "cranfield": 4}  # cranfield's train half is 112 queries: 7 steps an epoch
+EPOCHS = {"scifact": 1, "cranfield": 4, "cisi": 4}  # cranfield's train half is 112 queries: 7 steps an epoch
 
 # name -> (data variant, loss section). Variants: "binary" (InfoNCE data), "paper" (syn+real
 # relabelling), "graded" (BM25 ranks as weaker levels; scifact only, cranfield has real grades).
@@ -90,7 +97,7 @@ def prepare(dataset: str, work: Path) -> dict:
     if dataset == "scifact":
         train_folder, test_folder, test_split, train_split = src, src, "test", "train"
         info = {"train_queries": len(read_qrels(src / "qrels" / "train.tsv"))}
-    elif dataset == "cranfield":
+    elif dataset in ("cranfield", "cisi"):
         qrels = read_qrels(src / "qrels" / "test.tsv")
         ids = sorted(qrels)
         random.Random(0).shuffle(ids)
@@ -136,13 +143,21 @@ def evaluate(model, prep: dict, out: Path) -> dict:
     return rep["results"][0]["measures"]
 
 
-def run_one(dataset: str, recipe: str, seed: int, prep: dict, work: Path) -> dict:
+def run_dir(recipe: str, seed: int, batch_size: int = 16) -> str:
+    return f"{recipe}-s{seed}" if batch_size == 16 else f"{recipe}-b{batch_size}-s{seed}"
+
+
+def run_one(dataset: str, recipe: str, seed: int, prep: dict, work: Path, batch_size: int = 16,
+            grad_cache: int | None = None) -> dict:
     from sycl.training import train
 
     variant, loss = RECIPES[recipe]
-    out = work / f"{recipe}-s{seed}"
-    exp = {"name": f"{dataset}-{recipe}-s{seed}", "model": MODEL, "data": prep["data"][variant], "loss": loss,
-           "train": {**TRAIN, "epochs": EPOCHS[dataset], "seed": seed}, "guard": {"every": 5}}
+    out = work / run_dir(recipe, seed, batch_size)
+    train_cfg = {**TRAIN, "epochs": EPOCHS[dataset], "seed": seed, "batch_size": batch_size}
+    if grad_cache:
+        train_cfg["grad_cache"] = grad_cache
+    exp = {"name": f"{dataset}-{out.name}", "model": MODEL, "data": prep["data"][variant], "loss": loss,
+           "train": train_cfg, "guard": {"every": 5}}
     t0 = time.perf_counter()
     model_dir = train(exp, out=out / "model")
     t_train = time.perf_counter() - t0
@@ -152,7 +167,8 @@ def run_one(dataset: str, recipe: str, seed: int, prep: dict, work: Path) -> dic
     last = [r for r in log if "own_group_prob" in r][-1:] or [{}]
     for p in model_dir.glob("*.safetensors"):  # keep the logs, drop the weights
         p.unlink()
-    return {"dataset": dataset, "recipe": recipe, "seed": seed, "variant": variant, "loss": loss,
+    return {"dataset": dataset, "recipe": recipe, "seed": seed, "batch_size": batch_size, "grad_cache": grad_cache,
+            "variant": variant, "loss": loss,
             "measures": measures, "train_seconds": round(t_train, 1),
             "total_seconds": round(time.perf_counter() - t0, 1), "steps": info.get("steps"),
             "collapse_warnings": _count(info.get("collapse_warnings")),
@@ -182,30 +198,33 @@ def replayed_warnings(log_file: Path, batch_size: int, k: int) -> int | None:
 
 def summarize(out: Path) -> str:
     rows = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines() if x.strip()]
+    for r in rows:  # batch-64 runs are their own rows of the table
+        r["label"] = r["recipe"] if r.get("batch_size", 16) == 16 else f"{r['recipe']} (b{r['batch_size']})"
     lines = []
     for dataset in dict.fromkeys(r["dataset"] for r in rows):
         sub = [r for r in rows if r["dataset"] == dataset]
         base = next((r for r in sub if r["recipe"] == "zero-shot"), None)
-        ref = [r["measures"]["nDCG@10"] for r in sub if r["recipe"] == "infonce"]
+        ref = [r["measures"]["nDCG@10"] for r in sub if r["label"] == "infonce"]
         ref_mean = statistics.mean(ref) if ref else None
         lines += [f"### {dataset}", "", "| recipe | nDCG@10 mean | per seed | vs InfoNCE | R@100 | collapse warnings (all seeds) |"
                   " own-group prob (last log) | train s/run |", "|---|---:|---|---:|---:|---:|---:|---:|"]
-        for recipe in dict.fromkeys(r["recipe"] for r in sub):
-            rs = [r for r in sub if r["recipe"] == recipe]
+        for label in dict.fromkeys(r["label"] for r in sub):
+            rs = [r for r in sub if r["label"] == label]
+            recipe = rs[0]["recipe"]
             vals = [r["measures"]["nDCG@10"] for r in rs]
             mean = statistics.mean(vals)
-            delta = f"{(mean - ref_mean) * 100:+.1f}" if ref_mean is not None and recipe != "infonce" else ""
+            delta = f"{(mean - ref_mean) * 100:+.1f}" if ref_mean is not None and label != "infonce" else ""
             r100 = statistics.mean(r["measures"].get("R@100", float("nan")) for r in rs)
-            replay = [replayed_warnings(out / dataset / f"{recipe}-s{r['seed']}" / "model" / "training_log.jsonl",
-                                        TRAIN["batch_size"], 4) for r in rs]
+            replay = [replayed_warnings(out / dataset / run_dir(recipe, r["seed"], r.get("batch_size", 16)) / "model"
+                                        / "training_log.jsonl", r.get("batch_size", 16), 4) for r in rs]
             warn = (sum(replay) if all(w is not None for w in replay)
                     else sum(r.get("collapse_warnings", 0) for r in rs))
             own = [r.get("final_own_group_prob") for r in rs if r.get("final_own_group_prob") is not None]
             secs = [r.get("train_seconds", 0) for r in rs]
-            lines.append(f"| {recipe} | {mean:.4f} | {', '.join(f'{v:.4f}' for v in vals)} | {delta} | {r100:.4f} | "
+            lines.append(f"| {label} | {mean:.4f} | {', '.join(f'{v:.4f}' for v in vals)} | {delta} | {r100:.4f} | "
                          f"{warn if recipe != 'zero-shot' else ''} | {statistics.mean(own):.3f} |"
                          f" {statistics.mean(secs):.0f} |" if own else
-                         f"| {recipe} | {mean:.4f} | {', '.join(f'{v:.4f}' for v in vals)} | {delta} | {r100:.4f} | | | |")
+                         f"| {label} | {mean:.4f} | {', '.join(f'{v:.4f}' for v in vals)} | {delta} | {r100:.4f} | | | |")
         lines.append("")
     return "\n".join(lines)
 
@@ -218,6 +237,8 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "runs" / "recipes"))
     ap.add_argument("--summarize", action="store_true")
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads (1 on a machine shared with other jobs)")
+    ap.add_argument("--batch-size", type=int, default=16, help="queries per step")
+    ap.add_argument("--grad-cache", type=int, default=None, help="texts per re-encoded chunk (gradient caching)")
     args = ap.parse_args()
     out = Path(args.out)
     if args.summarize:
@@ -237,11 +258,12 @@ def main() -> int:
     results = out / "results.jsonl"
     done = set()
     if results.exists():
-        done = {(r["dataset"], r["recipe"], r["seed"]) for r in map(json.loads, results.read_text().splitlines()) if r}
+        done = {(r["dataset"], r["recipe"], r["seed"], r.get("batch_size", 16))
+                for r in map(json.loads, results.read_text().splitlines()) if r}
     out.mkdir(parents=True, exist_ok=True)
     preps = {d: prepare(d, out / d) for d in args.dataset}
     for d in args.dataset:
-        if (d, "zero-shot", 0) not in done:
+        if (d, "zero-shot", 0, 16) not in done:
             t0 = time.perf_counter()
             m = evaluate(MODEL["model"], preps[d], out / d / "zero-shot")
             with results.open("a") as fh:
@@ -252,14 +274,19 @@ def main() -> int:
             for recipe in args.recipes:
                 if recipe.endswith("graded") and d != "scifact":
                     continue
-                if (d, recipe, seed) in done:
+                if (d, recipe, seed, args.batch_size) in done:
                     continue
-                row = run_one(d, recipe, seed, preps[d], out / d)
-                print(f"{d} {recipe} seed {seed}: nDCG@10 {row['measures']['nDCG@10']:.4f} "
+                if args.batch_size > 16 and len(preps[d].get("train_ids", [0] * 10**6)) < args.batch_size:
+                    print(f"{d}: {len(preps[d]['train_ids'])} training queries, fewer than one batch of "
+                          f"{args.batch_size}; skipped", flush=True)
+                    continue
+                row = run_one(d, recipe, seed, preps[d], out / d, args.batch_size, args.grad_cache)
+                print(f"{d} {recipe} b{args.batch_size} seed {seed}: nDCG@10 {row['measures']['nDCG@10']:.4f} "
                       f"({row['total_seconds']:.0f} s, {row['collapse_warnings']} collapse warnings)", flush=True)
                 with results.open("a") as fh:
                     fh.write(json.dumps(row) + "\n")
-                shutil.rmtree(out / d / f"{recipe}-s{seed}" / "model" / "checkpoints", ignore_errors=True)
+                shutil.rmtree(out / d / run_dir(recipe, seed, args.batch_size) / "model" / "checkpoints",
+                              ignore_errors=True)
     print(summarize(out))
     return 0
 

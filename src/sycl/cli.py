@@ -21,6 +21,7 @@ COMMANDS = [
     "evaluate",
     "train",
     "report",
+    "compare",
     "run",
     "quickstart",
 ]

@@ -146,3 +146,30 @@ def test_llm_judge_agreement_is_reported(tmp_path):
     assert "kappa 0.432" in caption and "expected order 0.250" in caption and "graded 11 of 11 passages" in caption
     md = (tmp_path / "run" / "report" / "report.md").read_text()
     assert "| 3 | 2 | 1 | 1 | 0 |" in md.replace("  ", " ")
+
+def test_significant_differences_are_marked_with_their_intervals(tmp_path):
+    import numpy as np
+    from scipy import stats
+
+    rng = np.random.default_rng(1)
+    base = rng.uniform(0.2, 0.8, 30)
+    systems = {"base": base, "better": np.clip(base + 0.1 + rng.normal(0, 0.05, 30), 0, 1),
+               "same": np.clip(base + rng.normal(0, 0.05, 30), 0, 1)}
+    for name, vals in systems.items():
+        pq = {f"q{i}": float(v) for i, v in enumerate(vals)}
+        (tmp_path / "eval" / name).mkdir(parents=True)
+        (tmp_path / "eval" / name / "metrics.json").write_text(json.dumps({"kind": "evaluation", "model": name, "results": [
+            {"dataset": "toy", "split": "test", "measures": {"nDCG@10": float(vals.mean())}, "per_query": {"nDCG@10": pq}}]}))
+    _, md_path = build_report([tmp_path], tmp_path / "out")
+    md = md_path.read_text()
+    better = stats.ttest_rel(systems["better"], base)
+    same = stats.ttest_rel(systems["same"], base)
+    holm_better = min(1.0, 2 * min(better.pvalue, same.pvalue)) if better.pvalue <= same.pvalue else max(
+        2 * same.pvalue, better.pvalue)
+    ci = better.confidence_interval()
+    assert f"| better | {systems['better'].mean():.4f}\\* |" in md.replace("**", "")
+    assert f"| same | {systems['same'].mean():.4f} |" in md.replace("**", "")
+    row = (f"| better | toy | {(systems['better'] - base).mean() * 100:+.2f}\\* | "
+           f"\\[{ci.low * 100:+.2f}, {ci.high * 100:+.2f}\\] | {better.pvalue:.4f} | {holm_better:.4f} | 30 |")
+    assert row in md
+    assert "Paired differences against base" in md

@@ -27,16 +27,14 @@ def main(config_path: str, result_path: str) -> None:
         ctx = trainer.ctx
         batch = batch_order(len(trainer.dataset), cfg.train.batch_size, cfg.train.seed, 0, ctx.world_size)[0]
         items = local_slice(batch, ctx.rank, ctx.world_size)
-        scores, labels, q, p = trainer.forward_batch(items)
-        loss = trainer.compute_loss(scores, labels)
-        loss.backward()
+        loss, scores, labels, q, p = trainer.backward_batch(items)  # plain, or gradient caching (train.grad_cache)
         params = [prm for prm in trainer.model.parameters() if prm.requires_grad]
         all_reduce_gradients(params, ctx)
         query_index = gather_tensor(torch.as_tensor(trainer.dataset.items[items]), ctx)
         grads = torch.cat([prm.grad.reshape(-1) for prm in params if prm.grad is not None])
         if ctx.is_main:
             with open(result_path, "w") as fh:
-                json.dump({"world_size": ctx.world_size, "loss": float(loss.detach()), "labels": labels.tolist(),
+                json.dump({"world_size": ctx.world_size, "loss": loss, "labels": labels.tolist(),
                            "query_index": query_index.tolist(), "scores_shape": list(scores.shape),
                            "grad_norm": float(grads.norm()), "grad_tail": grads[-64:].tolist(),
                            "q": q.detach()[:, :8].tolist()}, fh)

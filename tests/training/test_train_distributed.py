@@ -78,6 +78,24 @@ def test_two_processes_match_one_on_the_same_global_batch(setup, tmp_path):
     torch.testing.assert_close(torch.tensor(two["grad_tail"]), torch.tensor(one["grad_tail"]), rtol=1e-3, atol=1e-7)
 
 
+@pytest.mark.parametrize("loss", [pytest.param({"name": "ws2"}, id="ws2"),
+                                  pytest.param({"name": "wasserstein1d", "temperature": 0.05, "label_temperature": 0.1,
+                                                "in_batch": "lowest"}, id="default", marks=pytest.mark.slow)])
+def test_grad_cache_on_two_processes_matches_the_plain_single_process_batch(setup, tmp_path, loss):
+    data, model = setup
+    base = experiment(data, model, tmp_path / "unused", batch_size=2)
+    base["loss"] = loss  # ws2's value depends on the whole gathered batch
+    two = run_worker({**base, "train": {**base["train"], "grad_cache": 3}}, tmp_path, 2)
+    one = run_worker({**base, "train": {**base["train"], "batch_size": 4}}, tmp_path, 1)
+    assert two["world_size"] == 2 and two["query_index"] == one["query_index"]
+    assert two["labels"] == one["labels"] and two["scores_shape"] == one["scores_shape"] == [4, 12]
+    assert two["loss"] == pytest.approx(one["loss"], rel=1e-5, abs=1e-7)
+    # cached embedding gradients, gathered negatives and re-encoded chunks summed over processes = plain gradient
+    assert two["grad_norm"] == pytest.approx(one["grad_norm"], rel=1e-4)
+    torch.testing.assert_close(torch.tensor(two["grad_tail"]), torch.tensor(one["grad_tail"]), rtol=1e-3,
+                               atol=1e-6 * one["grad_norm"])
+
+
 @pytest.mark.slow
 def test_sycl_train_under_torchrun_matches_single_process(setup, tmp_path):
     data, model = setup

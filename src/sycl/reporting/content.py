@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 from sycl.io.errors import DataError
 from sycl.reporting import plots
 from sycl.reporting.config import DEFAULT_MEASURE
+from sycl.evaluation.compare import MARK
+from sycl.reporting.differences import ALPHA, paired_rows
 from sycl.reporting.discovery import Artefacts
 from sycl.reporting.samples import SampleContext, label_counts, sample_contexts, training_qrels
 
@@ -31,7 +33,7 @@ class Table:
         """Per column, whether every non-empty cell reads as a number (such columns align right)."""
         def num(cell: str) -> bool:
             try:
-                float(cell.replace(",", "").rstrip("%"))
+                float(cell.replace(",", "").rstrip("%*"))  # "*" marks a significant difference
                 return True
             except ValueError:
                 return cell in ("\u2014", "")
@@ -134,8 +136,18 @@ def _evaluation_section(art: Artefacts, measure: str, colours: dict[str, str]) -
             have = [v for v in row if v is not None]
             row.append(sum(have) / len(have) if len(have) == len(datasets) else None)
         values.append(row)
-    sec.tables.append(Table(header, [[e.name] + [fmt(v) for v in row] for e, row in zip(art.evaluations, values)],
-                            [[False] + f for f in _best_flags(values)], f"{measure} per data set (best per column in bold)"))
+    diff_rows, marks, base = paired_rows(art.evaluations, key, measure)
+    cells = [[e.name] + [fmt(v) + (MARK if marks.get((e.name, d)) else "") for v, d in zip(row, datasets + ["average"])]
+             for e, row in zip(art.evaluations, values)]
+    sec.tables.append(Table(header, cells, [[False] + f for f in _best_flags(values)],
+                            f"{measure} per data set (best per column in bold"
+                            + (f"; {MARK}: significantly different from {base}, paired t-test, Holm-corrected p < {ALPHA})"
+                               if diff_rows else ")")))
+    if diff_rows:
+        sec.tables.append(Table(["model", "data set", f"{measure} difference (points)", "95% interval", "p", "p (Holm)",
+                                 "queries"], diff_rows,
+                                caption=f"Paired differences against {base}, query by query ({MARK}: Holm-corrected "
+                                        f"p < {ALPHA})"))
     for d in datasets:
         models = [e for e in art.evaluations if d in scores[e.name]]
         vals = [[scores[e.name][d].get(m) for m in measures] for e in models]

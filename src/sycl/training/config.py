@@ -119,6 +119,10 @@ class TrainConfig(StrictModel):
                                      "(gathered) batch")
     chunk_size: int | None = Field(default=None, ge=0, description="texts per encoder call within a batch, "
                                    "length-sorted (None: 8 on CPU, whole batch on GPU; 0: whole batch)")
+    grad_cache: int | None = Field(default=None, gt=0, description="gradient caching: embed the batch without a "
+                                   "graph, take the loss gradient w.r.t. the embeddings, re-encode this many texts at a "
+                                   "time with a graph (same gradients as the whole batch, one chunk's activations; "
+                                   "None: off)")
     log_every: int = Field(default=10, gt=0, description="steps between training_log.jsonl records")
     save_every: int = Field(default=500, ge=0, description="checkpoint every N steps (0: never)")
     save_total_limit: int = Field(default=1, gt=0, description="checkpoints kept while training")
@@ -126,6 +130,13 @@ class TrainConfig(StrictModel):
     deepspeed: str | None = Field(default=None, description="DeepSpeed JSON config (ZeRO); needs the deepspeed extra")
     threads: int | None = Field(default=None, gt=0, description="torch CPU threads per process (default: torch's); "
                                 "1 avoids thread hand-off stalls on a machine shared with other jobs")
+
+
+    @model_validator(mode="after")
+    def _check_grad_cache(self) -> "TrainConfig":
+        if self.grad_cache and self.deepspeed:
+            raise ValueError("train.grad_cache and train.deepspeed cannot be combined (DeepSpeed owns the backward pass)")
+        return self
 
 
 class GuardConfig(StrictModel):

@@ -4,7 +4,9 @@ One optimiser step consumes ``gradient_accumulation`` micro-batches of ``batch_s
 per process, each query with its ``group_size`` passages. Per micro-batch the encoder embeds
 the queries ``[B, d]`` and passages ``[B * k, d]`` under autocast (bf16 on CPUs with AMX),
 embeddings are gathered across processes, and the loss sees ``scores [Q, Q * k]`` (in-batch
-negatives) or the own blocks ``[Q, k]``, with ``labels [Q, k]``.
+negatives) or the own blocks ``[Q, k]``, with ``labels [Q, k]``. With ``train.grad_cache`` the
+embeddings are computed without a graph and the encoder is re-run in chunks after the loss
+(:mod:`sycl.training.grad_cache`), so a large batch trains in the memory of a small one.
 
 Outputs in ``OUT``: ``training_log.jsonl`` (one object per ``log_every`` steps: step, epoch,
 loss, lr, grad_norm, own_group_prob, passage_mean_cos, groups_per_s, seconds),
@@ -40,6 +42,7 @@ from sycl.training.checkpoint import latest_checkpoint, list_checkpoints, remove
 from sycl.training.config import ExperimentConfig
 from sycl.training.distributed import DistContext, gather_tensor, gather_with_grad
 from sycl.training.engines import DeepSpeedEngine, TorchEngine
+from sycl.training.grad_cache import GradCache
 from sycl.training.guard import CollapseGuard, batch_statistics
 
 _log = get_logger(__name__)
@@ -147,6 +150,40 @@ class Trainer:
         labels = gather_tensor(labels, self.ctx)
         return self.model.similarity(q, p), labels, q, p
 
+    def backward_batch(self, items: np.ndarray, n_micro: int = 1, epoch: int = 0):
+        """Forward and backward of this process's share ``items`` of a micro-batch of ``n_micro``.
+
+        Returns ``(loss value, scores, labels, q, p)`` (tensors detached with gradient caching).
+        With ``train.grad_cache`` the embeddings are computed without a graph, the loss is
+        back-propagated to them, and the encoder is re-run chunk by chunk
+        (:mod:`sycl.training.grad_cache`): the same gradients as the plain path with the
+        activation memory of one chunk.
+        """
+        if not self.config.train.grad_cache:
+            scores, labels, q, p = self.forward_batch(items)
+            loss = self.compute_loss(scores, labels)
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                self._stop_nonfinite("loss", value, epoch)
+            self.engine.backward(loss, n_micro)
+            return value, scores, labels, q, p
+        feats = self.collate(self.dataset.batch(items))
+        precision, device = self.config.train.precision, self.ctx.device
+        caches = {side: GradCache(self.model, self.config.train.grad_cache, self.chunk_size,
+                                  lambda: autocast(precision, device)) for side in ("query", "passage")}
+        local = {side: caches[side].embed_without_graph(feats[side]).requires_grad_() for side in caches}
+        q, p = gather_with_grad(local["query"], self.ctx), gather_with_grad(local["passage"], self.ctx)
+        labels = gather_tensor(feats["labels"].to(device), self.ctx)
+        scores = self.model.similarity(q, p)
+        loss = self.compute_loss(scores, labels)
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            self._stop_nonfinite("loss", value, epoch)
+        self.engine.backward(loss, n_micro)  # reaches the cached embeddings only
+        for side, cache in caches.items():
+            cache.backward_chunks(feats[side], local[side].grad)
+        return value, scores.detach(), labels, q.detach(), p.detach()
+
     def compute_loss(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         if not self.config.train.in_batch_negatives and scores.shape[1] != labels.shape[1]:
             n, k = labels.shape
@@ -209,12 +246,8 @@ class Trainer:
             micro = batches[s * accum:(s + 1) * accum]
             step_loss = 0.0
             for mb in micro:
-                scores, labels, q, p = self.forward_batch(local_slice(mb, ctx.rank, ctx.world_size))
-                loss = self.compute_loss(scores, labels)
-                value = float(loss.detach())
-                if not math.isfinite(value):
-                    self._stop_nonfinite("loss", value, epoch)
-                self.engine.backward(loss, len(micro))
+                value, scores, labels, q, p = self.backward_batch(local_slice(mb, ctx.rank, ctx.world_size),
+                                                                  len(micro), epoch)
                 step_loss += value / len(micro)
             grad_norm = self.engine.step()
             if not math.isfinite(grad_norm) and not tc.deepspeed:
