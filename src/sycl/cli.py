@@ -23,6 +23,7 @@ COMMANDS = [
     "report",
     "run",
     "quickstart",
+    "info",
 ]
 
 

@@ -33,10 +33,12 @@ def register(subparsers) -> None:
                    help="do not drop a retrieved document whose id equals the query id (BEIR drops it)")
     p.add_argument("--batch-size", type=int, default=None, help="texts per encoding batch (default: 16 on CPU, 128 on GPU)")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
-                   help="encoding autocast (auto: bf16 on CPUs with AMX and on GPUs, else fp32)")
-    p.add_argument("--search-precision", choices=["fp32", "int8", "bf16"], default="fp32",
-                   help="fp32: exact; int8 (x86 CPUs; 1.3-2.5x faster than fp32 without AMX) or bf16 (CPUs with AMX): candidates "
-                        "selected in reduced precision, final scores and order recomputed in fp32")
+                   help="encoding autocast (auto: bf16 on GPUs and on CPUs where it measured faster than fp32, "
+                        "see sycl info; else fp32)")
+    p.add_argument("--search-precision", choices=["auto", "fp32", "int8", "bf16"], default="auto",
+                   help="auto (default): the path measured fastest on this CPU (sycl info); fp32: exact; int8 or "
+                        "bf16: candidates selected in reduced precision, final scores and order recomputed in fp32 "
+                        "(a path that measured slower than fp32 here is warned about, or refused when it would take hours)")
     p.add_argument("--index", default="exact", help="'exact' (default) or 'faiss:<factory>', e.g. faiss:HNSW32")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
     p.add_argument("--cache-dir", help="embedding cache folder (default $SYCL_CACHE/embeddings)")

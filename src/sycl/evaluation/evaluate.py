@@ -33,6 +33,7 @@ from sycl.io.sources import resolve_dataset
 from sycl.io.trec import write_run
 from sycl.log import get_logger
 from sycl.modeling.encoder import BiEncoder, EncodingConfig
+from sycl.modeling.kernel_probe import kernels_entry
 
 _log = get_logger(__name__)
 
@@ -47,7 +48,8 @@ class EvaluationConfig(EncodingConfig):
     ignore_identical_ids: bool = True
     batch_size: int | None = Field(default=None, ge=1, description="texts per encoding batch (None: 16 on CPU, 128 on GPU)")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
-    search_precision: Literal["fp32", "int8", "bf16"] = "fp32"
+    search_precision: Literal["auto", "fp32", "int8", "bf16"] = Field(
+        default="auto", description="auto: the search path measured fastest on this CPU (sycl info)")
     index: str = Field(default="exact", description="'exact', or 'faiss:<factory>' e.g. faiss:HNSW32")
     cache: bool = True
     cache_dir: str | None = None
@@ -195,6 +197,7 @@ def evaluate(model: str | Path | BiEncoder, datasets: str | Sequence[str], out_d
         "kind": "evaluation", "model": name,
         "settings": {**s.model_dump(exclude={"show_progress"}), "encoder": dict(enc.settings),
                      "model_fingerprint": model_fp or model_fingerprint(enc), "processes": world.size},
+        "kernels": kernels_entry(enc.device),
         "results": results,
     }
     if out is not None and world.is_main:
