@@ -1,14 +1,17 @@
 """Encoding throughput: sycl's encoder path vs sentence-transformers ``encode`` (its defaults, fp32).
 
 Both encode the same SciFact passages with all-MiniLM-L6-v2 (max length 256) in the same
-run. sycl: length-sorted batches under bf16 autocast (``precision='auto'`` on a CPU with
-AMX), written through the evaluation encoder. Reported: passages/s for each, the ratio,
-and the cosine between sycl's bf16 vectors and sentence-transformers' fp32 vectors.
+run. sycl: length-sorted batches under the autocast ``--precision`` gives (``auto``: bf16
+where the kernel probe measured it faster than fp32, see ``sycl info``), written through the evaluation encoder. Reported: passages/s for each, the ratio,
+and the cosine between sycl's vectors and sentence-transformers' fp32 vectors.
 
 ``--quality`` also evaluates SciFact test end to end with sycl in fp32 and in bf16 (full
 corpus; vectors cached under ``--cache-dir`` so a re-run is cheap) and reports both nDCG@10.
 
     python benchmarks/bench_encode.py --n 1000 --quality
+
+On a machine shared with other jobs, ``--threads 1`` and the CPU-time ratio (process CPU seconds
+of each encoder) compare the two with less noise than wall time.
 """
 from __future__ import annotations
 
@@ -43,6 +46,8 @@ def main() -> None:
     from sycl.retrieval.encoding import ListTexts, encode
     from sycl.io.corpus import Corpus
     from sycl.modeling import BiEncoder, embedded_encoder_path
+    from sycl.modeling.kernel_probe import cpu_model, verdict
+    from sycl.modeling.precision import resolve_dtype
 
     corpus = Corpus.open(args.dataset)
     rng = np.random.default_rng(0)
@@ -54,18 +59,23 @@ def main() -> None:
     st.encode(texts[:32])
     ours.encode(texts[:32], precision=args.precision)
 
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     ref = st.encode(texts)
-    t_st = time.perf_counter() - t
+    t_st, c_st = time.perf_counter() - t, time.process_time() - c
     print(f"sentence-transformers encode (defaults: batch 32, fp32): {len(texts) / t_st:.1f} passages/s", flush=True)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     vec = np.asarray(encode(ours, ListTexts(texts), "passage", batch_size=args.batch_size, precision=args.precision).vectors)
-    t_ours = time.perf_counter() - t
+    t_ours, c_ours = time.perf_counter() - t, time.process_time() - c
     cos = (vec * ref).sum(1) / np.linalg.norm(vec, axis=1) / np.linalg.norm(ref, axis=1)
     print(f"sycl encode ({args.precision}, batch {args.batch_size}): {len(texts) / t_ours:.1f} passages/s; "
-          f"speed-up {t_st / t_ours:.2f}x; cosine to fp32 min {cos.min():.5f} mean {cos.mean():.6f}", flush=True)
-    result = {"passages": len(texts), "threads": args.threads, "st_per_s": round(len(texts) / t_st, 1),
+          f"speed-up {t_st / t_ours:.2f}x (CPU time: {c_st / c_ours:.2f}x); cosine to fp32 min {cos.min():.5f} mean {cos.mean():.6f}", flush=True)
+    chosen = str(resolve_dtype(args.precision, "cpu") or "fp32").replace("torch.", "")
+    print(f"CPU {cpu_model()}: precision {args.precision} -> {chosen} ({verdict().summary()['line']}); "
+          f"load average {os.getloadavg()[0]:.2f}", flush=True)
+    result = {"cpu": cpu_model(), "precision": args.precision, "chosen": chosen,
+              "load_average": [round(x, 2) for x in os.getloadavg()], "passages": len(texts), "threads": args.threads, "st_per_s": round(len(texts) / t_st, 1),
               "sycl_per_s": round(len(texts) / t_ours, 1), "speedup": round(t_st / t_ours, 2),
+              "cpu_seconds_st": round(c_st, 2), "cpu_seconds_sycl": round(c_ours, 2), "cpu_time_speedup": round(c_st / c_ours, 2),
               "cos_min": round(float(cos.min()), 6), "cos_mean": round(float(cos.mean()), 6)}
     if args.quality:
         from sycl.evaluation import evaluate

@@ -52,7 +52,9 @@ def main() -> None:
     ap.add_argument("--dim", type=int, default=384)
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--clusters", type=int, default=1000)
-    ap.add_argument("--precision", nargs="+", choices=["int8", "bf16", "fp32"], default=["int8"])
+    ap.add_argument("--precision", nargs="+", choices=["auto", "int8", "bf16", "fp32"], default=["auto", "fp32"],
+                    help="search paths to time (auto: the path measured fastest on this CPU; an explicit path "
+                         "that would take hours here is refused and recorded as such)")
     ap.add_argument("--openblas-coretype", default=None, help="OPENBLAS_CORETYPE for faiss's OpenBLAS (e.g. SkylakeX)")
     ap.add_argument("--doc-block", type=int, default=32768)
     ap.add_argument("--query-block", type=int, default=2048)
@@ -63,7 +65,9 @@ def main() -> None:
     if args.openblas_coretype:
         os.environ["OPENBLAS_CORETYPE"] = args.openblas_coretype  # read when faiss's OpenBLAS loads
 
+    from sycl.modeling.kernel_probe import cpu_model, verdict
     from sycl.retrieval.search import exact_search
+    from sycl.retrieval.search_precision import SlowKernelError, resolve_search_precision
 
     torch.set_num_threads(args.threads)
     t = time.perf_counter()
@@ -74,7 +78,16 @@ def main() -> None:
 
     result = {"queries": args.queries, "docs": args.docs, "dim": args.dim, "k": args.k, "threads": args.threads,
               "data_rss_gib": round(base_rss, 2), "torch": torch.__version__,
-              "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"}
+              "machine": f"{cpu_model()} ({platform.machine()}), {os.cpu_count()} cores",
+              "load_average": [round(x, 2) for x in os.getloadavg()], "auto_search": verdict().search}
+    print(f"CPU {cpu_model()}: search auto -> {verdict().search}; load average {os.getloadavg()[0]:.2f}", flush=True)
+    for precision in list(args.precision):
+        try:
+            resolve_search_precision(precision, args.queries, args.docs, args.dim)
+        except SlowKernelError as err:
+            print(f"{precision}: refused: {err}", flush=True)
+            result[f"sycl_{precision}_refused"] = str(err)
+            args.precision.remove(precision)
     runs = {}
     for precision in args.precision:  # warm-up: loads (or, on a fresh install, compiles) the numba kernels
         t = time.perf_counter()

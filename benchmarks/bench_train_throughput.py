@@ -5,7 +5,7 @@ passages each, most relevant first, cycled when fewer), same batch (16 queries =
 texts per step), same max length (256 for queries and passages), same loss family (InfoNCE
 with in-batch negatives at cosine / 0.05 = MNRL's scale 20), AdamW lr 2e-5. Each trainer runs
 in its own process (so peak memory is its own); the first ``--warmup`` steps are excluded from
-the rate. sycl runs with ``precision: auto`` (bf16 autocast on CPUs with AMX); the peer with
+the rate. sycl runs with ``precision: auto`` (bf16 autocast where it measured faster than fp32); the peer with
 its defaults (fp32) and, for reference, with ``bf16=True``.
 
     .venv/bin/python benchmarks/bench_train_throughput.py [--steps 12] [--warmup 2] [--batch 16]
@@ -185,8 +185,11 @@ def main() -> None:
             sys.exit(f"{name} failed:\n{done.stderr[-3000:]}")
         out.append(summarise(name, json.loads(done.stdout.strip().splitlines()[-1]), args))
         print(json.dumps(out[-1]), file=sys.stderr)
+    from sycl.modeling.kernel_probe import cpu_model, verdict
+
     ours = out[0]["groups_per_s"]
-    report = {"settings": {"threads": args.threads, "batch": args.batch, "k": args.k, "max_length": args.max_length, "steps": args.steps,
+    report = {"cpu": cpu_model(), "auto_precision": verdict().autocast, "load_average": [round(x, 2) for x in os.getloadavg()],
+              "settings": {"threads": args.threads, "batch": args.batch, "k": args.k, "max_length": args.max_length, "steps": args.steps,
                            "warmup": args.warmup, "model": "all-MiniLM-L6-v2", "data": "cranfield"},
               "results": out, "ratios": {r["trainer"]: round(ours / r["groups_per_s"], 2) for r in out[1:]}}
     print(json.dumps(report, indent=2))

@@ -24,6 +24,7 @@ COMMANDS = [
     "compare",
     "run",
     "quickstart",
+    "info",
 ]
 
 

@@ -1,17 +1,62 @@
+import logging
+
 import pytest
 import torch
 
+from sycl.modeling import kernel_probe as kp
+from sycl.modeling import precision as P
 from sycl.modeling.precision import cpu_has_fast_bf16, resolve_dtype
+from sycl.modeling.kernel_probe import KernelTiming, Verdict
 
 
-@pytest.mark.parametrize("amx, avx512_bf16, want", [(True, True, torch.bfloat16), (False, True, None), (False, False, None)])
-def test_auto_uses_bf16_on_cpu_only_with_amx(monkeypatch, amx, avx512_bf16, want):
-    # without AMX, bf16 matmuls measured slower than fp32 (0.14 vs 0.22-0.27 TFLOP/s): auto stays fp32
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
-    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
-    assert cpu_has_fast_bf16() is amx
+def make_verdict(**speedups) -> Verdict:
+    """A verdict with injected timings: each kernel ``name=speedup`` (fp32 takes 1 s), all accurate."""
+    timings = {k: KernelTiming(1.0 / s, 1.0, cosine=0.99999, shape="test") for k, s in speedups.items()}
+    return Verdict(cpu="Test CPU", torch=torch.__version__, measured_at="now", probe_seconds=0.1,
+                   probe_cpu_seconds=0.1, fp32_search_gflops=50.0, timings=timings)
+
+
+@pytest.fixture
+def logged():
+    """Records logged under ``sycl`` while the test runs (the ``sycl`` logger does not propagate to caplog)."""
+    records, handler, logger = [], logging.Handler(), logging.getLogger("sycl")
+    handler.emit = records.append
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    yield records
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
+def _fresh(monkeypatch):
+    monkeypatch.setattr(P, "_WARNED", set())
+    yield
+    kp.set_verdict(None)
+
+
+@pytest.mark.parametrize("bf16_speedup, want", [(4.5, torch.bfloat16), (0.72, None)])
+def test_auto_follows_the_measured_speed_not_cpu_flags(bf16_speedup, want):
+    # EPYC Zen 4 (AVX512-BF16, no AMX): bf16 4.5x fp32 -> bf16; Xeon with AMX hidden: 0.72x -> fp32
+    kp.set_verdict(make_verdict(autocast_bf16=bf16_speedup))
+    assert cpu_has_fast_bf16() is (want is not None)
     assert resolve_dtype("auto", "cpu") == want
-    assert resolve_dtype("bf16", "cpu") == torch.bfloat16 and resolve_dtype("fp32", "cpu") is None
+    assert resolve_dtype("fp32", "cpu") is None
+
+
+def test_explicit_slow_precision_is_honoured_with_a_warning_naming_the_ratio(logged):
+    kp.set_verdict(make_verdict(autocast_bf16=0.72, autocast_fp16=0.2))
+    assert resolve_dtype("bf16", "cpu") == torch.bfloat16
+    assert resolve_dtype("bf16", "cpu") == torch.bfloat16  # warned once per process
+    msgs = [r.getMessage() for r in logged if "requested" in r.getMessage()]
+    assert len(msgs) == 1 and "0.72x" in msgs[0] and "Test CPU" in msgs[0]
+
+
+def test_explicit_fast_precision_gives_no_warning(logged):
+    kp.set_verdict(make_verdict(autocast_bf16=3.0))
+    assert resolve_dtype("bf16", "cpu") == torch.bfloat16
+    assert not [r for r in logged if "requested" in r.getMessage()]
 
 
 def test_unknown_precision_is_an_error():

@@ -32,6 +32,9 @@ def test_outputs_follow_the_contract(tiny, tmp_path):
     assert info["kind"] == "training" and info["steps"] == 6 and info["n_queries"] == 12
     assert info["label_counts"] == {"0": 12, "1": 12, "2": 12, "3": 12}
     assert info["config"]["loss"]["name"] == "kl" and info["base_model"] == str(model)
+    # the precision used (fp32 as configured) and this CPU's measured verdict behind precision auto
+    assert info["precision"] == "fp32" and info["kernels"]["auto_precision"] in ("bf16", "fp32")
+    assert info["kernels"]["cpu"] in info["kernels"]["line"]
     log = [json.loads(line) for line in (out / "training_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2, 3, 4, 5, 6]
     for r in log:

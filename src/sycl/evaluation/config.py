@@ -22,10 +22,13 @@ class EvaluationConfig(EncodingConfig):
                                        "query id (the BEIR rule)")
     batch_size: int | None = Field(default=None, ge=1, description="texts per encoding batch (default: 16 on CPU, "
                                    "128 on GPU)")
-    precision: Precision = Field(default="auto", description="encoding autocast (auto: measured per device)")
-    search_precision: SearchPrecision = Field(default="fp32", description="fp32: exact; int8 or bf16: candidates "
-                                              "selected in reduced precision, final scores and order recomputed "
-                                              "in fp32")
+    precision: Precision = Field(default="auto", description="encoding autocast (auto: bf16 on GPUs and on CPUs "
+                                 "where it measured faster than fp32, see sycl info; else fp32)")
+    search_precision: SearchPrecision = Field(default="auto", description="auto: the path measured fastest on this "
+                                              "CPU (sycl info); fp32: exact; int8 or bf16: candidates selected in "
+                                              "reduced precision, final scores and order recomputed in fp32 (a path "
+                                              "that measured slower than fp32 is warned about, or refused when it "
+                                              "would take hours)")
     index: str = Field(default="exact", description="'exact', or 'faiss:<factory>' e.g. faiss:HNSW32")
     cache: bool = Field(default=True, description="read and write the embedding cache")
     cache_dir: str | None = Field(default=None, description="embedding cache folder (default $SYCL_CACHE/embeddings)")

@@ -34,6 +34,7 @@ from sycl.io.sources import resolve_dataset, resolve_location
 from sycl.io.trec import write_run
 from sycl.log import get_logger
 from sycl.modeling.encoder import BiEncoder
+from sycl.modeling.kernel_probe import kernels_entry
 
 _log = get_logger(__name__)
 
@@ -202,6 +203,7 @@ def evaluate(model: str | Path | BiEncoder, datasets: str | Sequence[str], out_d
         "kind": "evaluation", "model": name,
         "settings": {**s.model_dump(exclude={"show_progress"}), "encoder": dict(enc.settings),
                      "model_fingerprint": model_fp or model_fingerprint(enc), "processes": world.size},
+        "kernels": kernels_entry(enc.device),
         "results": results,
     }
     if out is not None and world.is_main:

@@ -1,10 +1,12 @@
 """Mixed precision: which autocast dtype to use on this device, and a context for it.
 
-On CPUs with AMX, bf16 matmuls run several times faster than fp32 with embeddings at
-cosine >= 0.9999 to fp32; on CUDA, bf16 where supported, else fp16. AVX512-BF16 alone is
-not enough: on a Xeon whose hypervisor hides AMX, oneDNN's avx512_core_bf16 matmul measured
-0.14 TFLOP/s against 0.22-0.27 for fp32, and bf16 autocast encoded 0.72x as fast as fp32, so
-``auto`` stays in fp32 there.
+On CPUs, ``auto`` follows a measurement, not a list of CPU flags
+(:mod:`sycl.modeling.kernel_probe`): bf16 autocast is used where its product measured at least
+1.1x as fast as fp32 with outputs at cosine >= 0.999 to fp32's. Flags mislead both ways: on a
+Xeon whose hypervisor hid AMX, oneDNN's avx512_core_bf16 product ran at 0.72x fp32, while on an
+AMD EPYC (Zen 4) with AVX512-BF16 and no AMX it runs 3-4.5x fp32. An explicit ``bf16`` or ``fp16``
+that measured slower than fp32 is honoured with a warning naming the ratio. On CUDA, ``auto`` is
+bf16 where supported, else fp16.
 """
 from __future__ import annotations
 
@@ -13,15 +15,30 @@ import contextlib
 import torch
 
 from sycl.modeling.config import Precision
+from sycl.log import get_logger
+
+_log = get_logger(__name__)
+_WARNED: set[str] = set()
 
 
 def cpu_has_fast_bf16() -> bool:
-    """True when the CPU has AMX tiles (bf16 matrix products several times faster than fp32)."""
-    fn = getattr(torch.cpu, "_is_amx_tile_supported", None)
-    try:
-        return bool(fn is not None and fn())
-    except Exception:  # pragma: no cover - probe missing on some builds
-        return False
+    """True when bf16 autocast measured faster than fp32 on this CPU (accurately)."""
+    from sycl.modeling.kernel_probe import verdict
+
+    return verdict().autocast == "bf16"
+
+
+def _warn_if_slow(precision: str) -> None:
+    """Warn once per process when an explicitly requested CPU autocast dtype measured slower than fp32."""
+    from sycl.modeling.kernel_probe import verdict
+
+    v = verdict()
+    speedup = v.speedup(f"autocast_{precision}")
+    if speedup is not None and speedup < 1.0 and precision not in _WARNED:
+        _WARNED.add(precision)
+        _log.warning("precision %s was requested, but on this CPU (%s) its autocast product measured %.2fx the "
+                     "speed of fp32 (%.1f%% slower); precision auto would use %s", precision, v.cpu, speedup,
+                     100 * (1 - speedup), v.autocast)
 
 
 def resolve_dtype(precision: Precision, device: torch.device | str) -> torch.dtype | None:
@@ -29,10 +46,10 @@ def resolve_dtype(precision: Precision, device: torch.device | str) -> torch.dty
     device = torch.device(device)
     if precision == "fp32":
         return None
-    if precision == "bf16":
-        return torch.bfloat16
-    if precision == "fp16":
-        return torch.float16
+    if precision in ("bf16", "fp16"):
+        if device.type == "cpu":
+            _warn_if_slow(precision)
+        return torch.bfloat16 if precision == "bf16" else torch.float16
     if precision != "auto":
         raise ValueError(f"unknown precision {precision!r}; use auto, fp32, bf16 or fp16")
     if device.type == "cuda":

@@ -2,7 +2,7 @@
 
 One optimiser step consumes ``gradient_accumulation`` micro-batches of ``batch_size`` queries
 per process, each query with its ``group_size`` passages. Per micro-batch the encoder embeds
-the queries ``[B, d]`` and passages ``[B * k, d]`` under autocast (bf16 on CPUs with AMX),
+the queries ``[B, d]`` and passages ``[B * k, d]`` under autocast (bf16 where it measured faster than fp32),
 embeddings are gathered across processes, and the loss sees ``scores [Q, Q * k]`` (in-batch
 negatives) or the own blocks ``[Q, k]``, with ``labels [Q, k]``. With ``train.grad_cache`` the
 embeddings are computed without a graph and the encoder is re-run in chunks after the loss
@@ -35,6 +35,7 @@ from sycl.io.errors import DataError
 from sycl.log import get_logger, progress
 from sycl.modeling.encoder import BiEncoder
 from sycl.losses.targets import target_settings
+from sycl.modeling.kernel_probe import kernels_entry
 from sycl.modeling.precision import autocast, resolve_dtype
 
 CPU_CHUNK_SIZE = 8  # see TrainConfig.chunk_size and benchmarks/RESULTS.md (training throughput)
@@ -306,6 +307,7 @@ class Trainer:
                 "loss_options": cfg.loss.loss_options(), "n_queries": len(self.dataset),
                 "label_counts": self.dataset.label_counts(), "seconds": round(seconds, 3), "steps": self.step,
                 "world_size": self.ctx.world_size, "precision": str(self.dtype or "fp32").replace("torch.", ""),
+                "kernels": kernels_entry(self.ctx.device),
                 "collapse_warnings": self.guard.warnings})
             if not cfg.train.keep_checkpoints:
                 remove_checkpoints(self.out)

@@ -1,0 +1,43 @@
+"""``sycl info``: this machine's CPU, torch, and the fast paths ``auto`` takes, measured (cached)."""
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "info",
+        help="show the CPU, torch version and the kernels precision/search 'auto' chose by measuring them",
+        description="Print the kernel verdict for this CPU model and torch version: each candidate kernel's "
+                    "speed against fp32 and its accuracy, and the paths that precision auto (encoding, training), "
+                    "the embedded generator's dtype auto and search precision auto take. Measured once (well "
+                    "under a second) and cached under the sycl cache root.",
+    )
+    p.add_argument("--remeasure", action="store_true", help="measure again and replace the cached verdict")
+    p.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from sycl import __version__
+    from sycl.modeling.kernel_probe import cache_path, verdict
+
+    v = verdict(remeasure=args.remeasure)
+    if args.json:
+        print(json.dumps({**v.to_dict(), **v.summary(), "cache_file": str(cache_path())}, indent=2))
+        return 0
+    print(f"sycl {__version__}, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"CPU: {v.cpu}")
+    print(f"verdict: measured {v.measured_at} in {v.probe_seconds:.2f} s ({v.probe_cpu_seconds:.2f} s CPU), cached in {cache_path()}")
+    print(f"  precision auto (encoding, training) -> {v.autocast}")
+    print(f"  generator dtype auto                -> {v.decode}")
+    print(f"  search precision auto               -> {v.search}")
+    print(f"{'kernel':<15} {'shape':<14} {'vs fp32':>9} {'cosine':>9}  chosen by auto")
+    for name, t in v.timings.items():
+        print(f"{name:<15} {t.shape:<14} {t.speedup:>8.3g}x {t.cosine:>9.6f}  {'yes' if v.fast(name) else 'no'}")
+    for name, why in v.unavailable.items():
+        print(f"{name:<15} not measured: {why}")
+    return 0

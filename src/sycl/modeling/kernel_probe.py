@@ -1,0 +1,307 @@
+"""Which CPU kernels are fast on this machine: measured once per CPU model and torch version.
+
+A list of CPU flags does not say which kernels are fast: bf16 autocast was 0.72x fp32 on a Xeon
+whose hypervisor hid AMX, but 3x fp32 on an AMD EPYC (Zen 4) with AVX512-BF16 and no AMX, where
+oneDNN's quantised product (``int8`` search) ran at a reference kernel's speed, thousands of
+times slower than fp32. So each candidate kernel is timed against fp32 on a representative
+shape, on one thread (thread CPU time, so other processes on the cores do not count), and its
+output compared with fp32's on the same inputs:
+
+=================  ===========================================  ===================================
+kernel             work                                         used by
+=================  ===========================================  ===================================
+``autocast_bf16``  ``linear [512, 384] x [384, 1536]`` autocast  encoding and training, ``auto``
+``autocast_fp16``  the same under fp16 autocast                 explicit ``fp16`` requests
+``decode_bf16``    ``linear [16, 1024] x [1024, 4096]`` weights  embedded generator, ``dtype: auto``
+                   stored in bf16 (memory-bound decoding)
+``search_bf16``    ``[256, 384] x [384, 2048]`` scores as float  search ``bf16``
+``search_int8``    oneDNN ``qlinear_pointwise`` (uint8 x int8,  search ``int8``
+                   float16 out) on ``[8, 384] x [384, 128]``, 
+                   on ``[256, 384] x [384, 2048]`` when fast
+=================  ===========================================  ===================================
+
+Every kernel's ``speedup`` is fp32 time over its time for the same multiply-adds (above 1:
+faster). A kernel is chosen automatically only when it is accurate (row cosine to fp32 >=
+:data:`MIN_COSINE`) and its speedup is at least :data:`MIN_SPEEDUP` (search paths:
+:data:`MIN_SEARCH_SPEEDUP`, since they also rescore extra candidates in fp32). The whole probe
+takes about 0.4 s of CPU on a 2-core EPYC; a kernel that is slow is timed once, not repeated.
+
+The verdict is written to ``<cache root>/kernel_probe/<cpu>-torch<version>.json`` and read
+back by later processes; ``sycl info`` shows it and ``sycl info --remeasure`` measures again.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+PROBE_VERSION = 1
+MIN_SPEEDUP = 1.1  # autocast/decode candidates must beat fp32 by this factor to be chosen by ``auto``
+MIN_SEARCH_SPEEDUP = 1.5  # search candidates: their tile product must beat fp32's by this factor
+MIN_COSINE = 0.999  # smallest row cosine to fp32's output for a kernel to count as accurate
+KERNELS = ("autocast_bf16", "autocast_fp16", "decode_bf16", "search_bf16", "search_int8")
+
+_VERDICT: "Verdict | None" = None
+
+
+@dataclass(frozen=True)
+class KernelTiming:
+    """One candidate against fp32: ``seconds`` and ``fp32_seconds`` for the same multiply-adds."""
+
+    seconds: float
+    fp32_seconds: float
+    cosine: float  # smallest row cosine between the candidate's and fp32's output
+    shape: str  # the product timed, e.g. "512x384x1536"
+
+    @property
+    def speedup(self) -> float:
+        """fp32 time / candidate time (above 1: the candidate is faster)."""
+        return self.fp32_seconds / self.seconds if self.seconds > 0 else float("inf")
+
+    @property
+    def accurate(self) -> bool:
+        return self.cosine >= MIN_COSINE
+
+
+@dataclass
+class Verdict:
+    """Measured kernels of one CPU model + torch version, and the paths ``auto`` takes from them."""
+
+    cpu: str
+    torch: str
+    measured_at: str
+    probe_seconds: float  # wall time of the whole probe
+    probe_cpu_seconds: float  # its thread CPU time (the wall time less other processes' turns on a shared machine)
+    fp32_search_gflops: float  # one thread, scores of the search shape (to estimate a search's duration)
+    timings: dict[str, KernelTiming] = field(default_factory=dict)
+    unavailable: dict[str, str] = field(default_factory=dict)  # kernel -> why it was not measured
+
+    def speedup(self, kernel: str) -> float | None:
+        t = self.timings.get(kernel)
+        return t.speedup if t is not None else None
+
+    def fast(self, kernel: str) -> bool:
+        """True when ``kernel`` is accurate and beats fp32 by the margin ``auto`` asks for."""
+        t = self.timings.get(kernel)
+        margin = MIN_SEARCH_SPEEDUP if kernel.startswith("search_") else MIN_SPEEDUP
+        return t is not None and t.accurate and t.speedup >= margin
+
+    @property
+    def autocast(self) -> str:
+        """``bf16`` or ``fp32``: what ``precision: auto`` uses on this CPU (encoding, training)."""
+        return "bf16" if self.fast("autocast_bf16") else "fp32"
+
+    @property
+    def decode(self) -> str:
+        """``bfloat16`` or ``float32``: the embedded generator's weights under ``dtype: auto``."""
+        return "bfloat16" if self.fast("decode_bf16") else "float32"
+
+    @property
+    def search(self) -> str:
+        """``fp32``, ``bf16`` or ``int8``: the fastest accurate search path (fp32 unless one clearly wins)."""
+        fast = [(self.speedup(f"search_{p}"), p) for p in ("bf16", "int8") if self.fast(f"search_{p}")]
+        return max(fast)[1] if fast else "fp32"
+
+    def summary(self) -> dict:
+        """A small dict for ``metrics.json``/``training.json``: a readable line, the chosen paths, speedups."""
+        return {"line": describe(self), "cpu": self.cpu, "torch": self.torch, "auto_precision": self.autocast,
+                "auto_decode": self.decode, "auto_search": self.search, "measured_at": self.measured_at,
+                "speedup_vs_fp32": {k: round(t.speedup, 4) for k, t in self.timings.items()}}
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["probe_version"] = PROBE_VERSION
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Verdict":
+        timings = {k: KernelTiming(**v) for k, v in d.get("timings", {}).items()}
+        return cls(cpu=d["cpu"], torch=d["torch"], measured_at=d["measured_at"], probe_seconds=d["probe_seconds"],
+                   probe_cpu_seconds=d["probe_cpu_seconds"], fp32_search_gflops=d["fp32_search_gflops"],
+                   timings=timings, unavailable=dict(d.get("unavailable", {})))
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``; ``platform.processor()`` elsewhere)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def cache_path(cpu: str | None = None, torch_version: str | None = None) -> Path:
+    """Where the verdict for ``cpu`` and ``torch_version`` (default: this machine's) is cached."""
+    from sycl.io.corpus import cache_root
+
+    slug = re.sub(r"[^A-Za-z0-9.]+", "-", cpu or cpu_model()).strip("-")
+    return cache_root() / "kernel_probe" / f"{slug}-torch{torch_version or torch.__version__}-v{PROBE_VERSION}.json"
+
+
+def _best(fn: Callable[[], object], reps: int = 3, budget: float = 0.03) -> float:
+    """Best CPU time of ``fn`` over up to ``reps`` timed runs after a warm-up, stopping once ``budget`` s are spent.
+
+    The probe runs on one thread, inline in the caller's, so the caller's thread CPU time is the
+    kernel's time even while other processes share the cores (wall time would count their turns).
+    A kernel whose warm-up alone takes over ``budget`` is slow: its warm-up is the measurement.
+    """
+    t0 = time.thread_time()
+    fn()
+    first = time.thread_time() - t0
+    if first > budget:
+        return first
+    best, spent = first, first
+    for _ in range(reps):
+        t = time.thread_time()
+        fn()
+        dt = time.thread_time() - t
+        best, spent = min(best, dt), spent + dt
+        if spent > budget:
+            break
+    return best
+
+
+def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(F.cosine_similarity(a.float(), b.float(), dim=1).min())
+
+
+def _probe_linear(x: torch.Tensor, w: torch.Tensor, dtype: torch.dtype, stored: bool) -> tuple[float, torch.Tensor]:
+    """Seconds and output of ``x @ w.T`` in ``dtype``: autocast over fp32 weights, or weights ``stored`` in it."""
+    if stored:
+        xs, ws = x.to(dtype), w.to(dtype)
+        return _best(lambda: F.linear(xs, ws)), F.linear(xs, ws)
+
+    def run():
+        with torch.autocast("cpu", dtype=dtype):
+            return F.linear(x, w)
+    return _best(run), run()
+
+
+def _int8_scores(q: torch.Tensor, d: torch.Tensor) -> Callable[[], torch.Tensor]:
+    """A closure computing ``q @ d.T`` with oneDNN's quantised linear, as :mod:`sycl.retrieval.search_int8` does."""
+    from sycl.retrieval.search_int8 import X_SCALE, X_ZERO_POINT, quantize_queries
+
+    qx, _ = quantize_queries(q)
+    amax = q.abs().amax(1, keepdim=True)
+    d_scale = d.abs().amax(1).clamp(min=1e-12) / 127.0
+    codes = torch.round(d / d_scale[:, None]).to(torch.int8)
+    packed = torch.ops.onednn.qlinear_prepack(codes, [q.shape[0], q.shape[1]])
+    w_zero = torch.zeros(d.shape[0], dtype=torch.int64)
+    bias = torch.zeros(d.shape[0], dtype=torch.float32)
+
+    def run() -> torch.Tensor:
+        out = torch.ops.onednn.qlinear_pointwise(qx, X_SCALE, X_ZERO_POINT, packed, d_scale.float(), w_zero, bias,
+                                                 1.0, 0, torch.float16, "none", [], "")
+        return out.float() * amax  # undo the per-query scaling for the accuracy check
+    return run
+
+
+def measure() -> Verdict:
+    """Time every candidate kernel against fp32 on one thread (well under a second) and return the verdict."""
+    from sycl.retrieval.search_int8 import int8_available
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    t_start, cpu_start = time.perf_counter(), time.thread_time()
+    timings: dict[str, KernelTiming] = {}
+    unavailable: dict[str, str] = {}
+    g = torch.Generator().manual_seed(0)
+    try:
+        with torch.inference_mode():
+            # encoding/training: a transformer's feed-forward product under autocast
+            x, w = torch.randn(512, 384, generator=g), torch.randn(1536, 384, generator=g)
+            t32, ref = _probe_linear(x, w, torch.float32, stored=True)
+            for name, dtype in (("autocast_bf16", torch.bfloat16), ("autocast_fp16", torch.float16)):
+                t, out = _probe_linear(x, w, dtype, stored=False)
+                timings[name] = KernelTiming(t, t32, _cosine(out, ref), "512x384x1536")
+            # decoding: few rows against a large weight matrix, weights loaded in the dtype
+            x, w = torch.randn(16, 1024, generator=g), torch.randn(4096, 1024, generator=g)
+            t32, ref = _probe_linear(x, w, torch.float32, stored=True)
+            t, out = _probe_linear(x, w, torch.bfloat16, stored=True)
+            timings["decode_bf16"] = KernelTiming(t, t32, _cosine(out, ref), "16x1024x4096")
+            # search: a block of queries against a tile of documents, scores read back as float32
+            q, d = torch.randn(256, 384, generator=g), torch.randn(2048, 384, generator=g)
+            dt = d.T.contiguous()
+            t32 = _best(lambda: (q @ dt).numpy())
+            ref = q @ dt
+            qb, db = q.bfloat16(), dt.bfloat16()
+            t = _best(lambda: (qb @ db).float().numpy())
+            timings["search_bf16"] = KernelTiming(t, t32, _cosine((qb @ db).float(), ref), "256x384x2048")
+            fp32_gflops = 2 * 256 * 384 * 2048 / t32 / 1e9
+            if int8_available():
+                q_s, d_s = q[:8], d[:128]
+                run = _int8_scores(q_s, d_s)
+                t = _best(run)
+                scale = (256 * 2048) / (8 * 128)
+                if t * scale < 4 * t32:  # fast enough to be worth timing on the full search shape
+                    run, q_s, d_s, scale = _int8_scores(q, d), q, d, 1.0
+                    t = _best(run)
+                cos = _cosine(run(), q_s @ d_s.T)
+                timings["search_int8"] = KernelTiming(t * scale, t32, cos, "x".join(map(str, (len(q_s), 384, len(d_s)))))
+            else:
+                unavailable["search_int8"] = "this torch build has no oneDNN quantised linear"
+    finally:
+        torch.set_num_threads(threads)
+    return Verdict(cpu=cpu_model(), torch=torch.__version__,
+                   measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                   probe_seconds=round(time.perf_counter() - t_start, 3),
+                   probe_cpu_seconds=round(time.thread_time() - cpu_start, 3), fp32_search_gflops=fp32_gflops,
+                   timings=timings, unavailable=unavailable)
+
+
+def verdict(remeasure: bool = False) -> Verdict:
+    """This machine's verdict: from memory, else from the cache file, else measured and cached."""
+    global _VERDICT
+    if _VERDICT is not None and not remeasure:
+        return _VERDICT
+    path = cache_path()
+    v = None
+    if path.is_file() and not remeasure:
+        try:
+            v = Verdict.from_dict(json.loads(path.read_text()))
+        except (ValueError, KeyError, TypeError):
+            v = None  # a damaged or older cache file: measure again
+    if v is None:
+        from sycl.io.atomic import atomic_write_json
+        from sycl.log import get_logger
+
+        v = measure()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(path, v.to_dict())
+        except OSError as err:  # a read-only cache still gets the verdict for this process
+            get_logger(__name__).warning("could not cache the kernel verdict in %s: %s", path, err)
+        get_logger(__name__).info("measured this CPU's kernels in %.2f s: %s", v.probe_seconds, describe(v))
+    _VERDICT = v
+    return v
+
+
+def kernels_entry(device: torch.device | str) -> dict | None:
+    """The verdict's summary for a report written by a run on ``device`` (``None`` off the CPU)."""
+    return verdict().summary() if torch.device(device).type == "cpu" else None
+
+
+def set_verdict(v: Verdict | None) -> None:
+    """Use ``v`` for this process (tests inject timings this way); ``None`` forgets it."""
+    global _VERDICT
+    _VERDICT = v
+
+
+def describe(v: Verdict) -> str:
+    """One line: the paths ``auto`` takes and the speedups behind them."""
+    def sp(k):
+        s = v.speedup(k)
+        return "n/a" if s is None else f"{s:.3g}x"
+    return (f"{v.cpu}, torch {v.torch}: precision auto -> {v.autocast} (bf16 autocast {sp('autocast_bf16')} fp32), "
+            f"generator auto -> {v.decode} (bf16 {sp('decode_bf16')}), search auto -> {v.search} "
+            f"(bf16 {sp('search_bf16')}, int8 {sp('search_int8')})")
