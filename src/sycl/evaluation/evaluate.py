@@ -48,6 +48,8 @@ class EvaluationConfig(EncodingConfig):
     batch_size: int | None = Field(default=None, ge=1, description="texts per encoding batch (None: 16 on CPU, 128 on GPU)")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     search_precision: Literal["fp32", "int8", "bf16"] = "fp32"
+    vector_storage: Literal["fp32", "fp16"] = Field(
+        default="fp32", description="precision of the cached corpus vectors on disk (fp16: half the disk and I/O)")
     index: str = Field(default="exact", description="'exact', or 'faiss:<factory>' e.g. faiss:HNSW32")
     cache: bool = True
     cache_dir: str | None = None
@@ -129,7 +131,7 @@ def evaluate_dataset(model: BiEncoder, entry: DatasetEntry, s: EvaluationConfig,
     enc = dict(cache=cache, model_fp=model_fp, batch_size=s.batch_size, precision=s.precision, show_progress=show)
     q_enc = encode(model, ListTexts([queries[q] for q in qids]), "query", **enc)
     start, stop = world.shard(len(corpus))
-    d_enc = encode(model, CorpusTexts(corpus, start, stop), "passage", **enc)
+    d_enc = encode(model, CorpusTexts(corpus, start, stop), "passage", storage=s.vector_storage, **enc)
     identical = entry.ignore_identical_ids if entry.ignore_identical_ids is not None else s.ignore_identical_ids
     exclude = corpus.rows_of(qids, missing="ignore") if identical else None
     t1 = time.perf_counter()
