@@ -88,15 +88,22 @@ def queries_and_positives(out: Path, qids: np.ndarray, n_passages: int, rng: np.
 def negatives(out: Path, qids: np.ndarray, pos_q, pos_d, n_passages: int, depth: int, rng: np.random.Generator,
               chunk: int = 20_000) -> None:
     order = rng.permutation(len(qids))
-    positives = set(zip(pos_q.tolist(), pos_d.tolist()))
     with open(out / "train_qrels.jsonl", "wb") as fh:
         for s in range(0, len(order), chunk):
             q = qids[order[s:s + chunk]]
             d = rng.integers(0, n_passages, size=(len(q), depth))
-            bad = [(i, j) for i in range(len(q)) for j in np.nonzero(d[i] == pos_d[np.searchsorted(pos_q, q[i])])[0]]
-            for i, j in bad:  # leave the annotated positive out (as the released file does)
-                d[i, j] = (d[i, j] + 1) % n_passages
-            assert not any((int(q[i]), int(x)) in positives for i, j in bad for x in [d[i, j]])
+            # leave every annotated positive of the query out (as the released file does): a clash
+            # moves to the next id until it is no positive (queries have 1-2 positives)
+            lo, hi = np.searchsorted(pos_q, q, side="left"), np.searchsorted(pos_q, q, side="right")
+            for _ in range(3):
+                clash = np.zeros(d.shape, dtype=bool)
+                for extra in range(int((hi - lo).max())):
+                    has = lo + extra < hi
+                    clash[has] |= d[has] == pos_d[np.minimum(lo + extra, len(pos_d) - 1)][has][:, None]
+                if not clash.any():
+                    break
+                d[clash] = (d[clash] + 1) % n_passages
+            assert not clash.any()
             scores = np.round(np.sort(rng.gamma(9.0, 2.2, size=(len(q), depth)), axis=1)[:, ::-1], 2)
             off = pa.array(np.arange(0, len(q) * depth + 1, depth, dtype=np.int32))
             docs = pa.ListArray.from_arrays(off, pa.array(d.ravel()).cast(pa.string()))
