@@ -51,7 +51,7 @@ def main() -> None:
         ids = corpus.ids
         run = {q: {ids[int(r)].as_py(): float(s) for r, s in zip(top.rows[i], top.scores[i]) if r >= 0}
                for i, q in enumerate(qids)}
-        means, _ = compute_metrics(qrels, run, ["ndcg_cut_10", "recall_100"])
+        means, _ = compute_metrics(qrels, run, ["nDCG@10", "R@100"])
         out[name] = {k: round(v, 5) for k, v in means.items()}
         out[name + "_bytes"] = int(docs.nbytes)
     out["identical_top10"] = int(np.all(tops["fp32"].rows[:, :10] == tops["fp16"].rows[:, :10], axis=1).sum())
