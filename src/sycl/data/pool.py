@@ -4,8 +4,11 @@ Loading a source (:class:`SourceConfig`) reads its qrels and queries as Arrow co
 the filters, maps query ids to one global query index (queries are merged by id across
 sources) and document ids to one global passage index (``corpus offset + row`` of the
 memory-mapped :class:`~sycl.io.corpus.Corpus`; sources reading the same corpus file share
-it). Nothing per passage is a Python object: 2M judgements cost ~50 MB of arrays and no text
-is read until a batch asks for it.
+it). The conversion streams (:mod:`sycl.data.pool_build`) and its result is memory-mapped from
+disk (:mod:`sycl.data.pool_cache`): each source is CSR by global query (``indptr``,
+``passage``, ``score``). Nothing per passage is a Python object, and no text is read until a
+batch asks for it; the 500M BM25 judgements of the paper's real-data runs stay on disk, and a
+per-epoch ``group_random_k`` draw reads only the ``indptr`` of that source and the drawn rows.
 
 :meth:`PassagePool.groups` applies the per-query selection (re-drawn per epoch for
 ``group_random_k``) and the relabelling, merges the sources and returns CSR arrays:
@@ -14,23 +17,24 @@ passages at ``indptr[i]:indptr[i+1]`` (sources in order, each in file order).
 """
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from sycl.data import pool_cache
+from sycl.data import pool_build, pool_cache
 from sycl.data.config import SourceConfig
-from sycl.data.tables import QrelsTable, read_id_list, read_qrels_table, read_queries_table
+from sycl.data.pool_build import CHUNK, NpyAppender, _ranges
 from sycl.io.beir import qrels_path
 from sycl.io.corpus import Corpus
-from sycl.io.hashing import hash_ids
 from sycl.io.errors import DataError
 from sycl.log import get_logger
 
 _log = get_logger(__name__)
+_GROUP_ARRAYS = ("indptr", "passages", "labels", "label_min")
 
 
 @dataclass
@@ -46,15 +50,24 @@ class Groups:
         a, b = self.indptr[q], self.indptr[q + 1]
         return self.passages[a:b], self.labels[a:b]
 
+    def chunks(self, max_entries: int | None = None):
+        """``(first query, end query)`` ranges covering every query, each with about ``max_entries``
+        passages (at least one query), for passes over groups too large to hold in memory."""
+        n, max_entries = len(self.indptr) - 1, max_entries or CHUNK
+        ends = np.searchsorted(self.indptr, np.arange(max_entries, int(self.indptr[-1]), max_entries), side="right")
+        bounds = np.unique(np.r_[0, ends - 1, n].clip(0, n))
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            yield int(a), int(b)
+
 
 @dataclass
 class _Loaded:
     spec: SourceConfig
     name: str
     qrels: Path
-    query: np.ndarray    # int64 global query index per judgement
-    passage: np.ndarray  # int64 global passage index
-    score: np.ndarray    # float64 label before relabelling
+    indptr: np.ndarray   # int64 [n_queries + 1]: the source's judgements of query q are indptr[q]:indptr[q+1]
+    passage: np.ndarray  # int32/int64 global passage index, grouped by query (file order within a query)
+    score: np.ndarray    # float32 label before relabelling
 
 
 def _resolve(spec: SourceConfig) -> tuple[Path, Path, Path]:
@@ -83,7 +96,7 @@ class PassagePool:
     """All sources of a training set, loaded as arrays. ``PassagePool.load(specs)``."""
 
     def __init__(self, sources: list[_Loaded], query_ids: pa.Array, query_texts: pa.Array, *,
-                 corpora: list[Corpus], corpus_names: list[str], seed: int = 0):
+                 corpora: list[Corpus], corpus_names: list[str], seed: int = 0, folder: Path | None = None):
         self.sources = sources
         self.corpora = corpora
         self.corpus_names = corpus_names
@@ -91,16 +104,18 @@ class PassagePool:
         self.query_ids = query_ids
         self.query_texts = query_texts
         self.seed = seed
+        self.folder = folder  # the pool cache folder (None: not cached)
         self._static: Groups | None = None
         self._unselected: Groups | None = None
 
     # ------------------------------------------------------------------ loading
     @classmethod
     def load(cls, specs: list[SourceConfig], seed: int = 0, cache: bool = True) -> "PassagePool":
-        """Load ``specs``; with ``cache`` the filtered arrays are kept under ``$SYCL_CACHE/pool/``.
+        """Load ``specs``; with ``cache`` the converted arrays are kept under ``$SYCL_CACHE/pool/``.
 
         The cache key covers every spec and the path, size and modification time of every file
-        read, so editing a qrels file or a spec rebuilds it. A cached pool is memory-mapped.
+        read, so editing a qrels file or a spec rebuilds it. A pool is always memory-mapped from
+        its arrays on disk (without ``cache`` from a temporary folder that is removed at once).
         """
         corpora: list[Corpus] = []
         corpus_names: list[str] = []
@@ -120,24 +135,28 @@ class PassagePool:
             folder = pool_cache.cache_folder([
                 (spec.model_dump(mode="json"), [corpora[ci].source, qf, rf] + ([Path(spec.query_subset)] if spec.query_subset else []))
                 for spec, _, ci, qf, rf in resolved])
+
+        def open_folder(path: Path, final: Path | None) -> "PassagePool":
+            arrays, query_ids, query_texts = pool_cache.read(path)
+            sources = [_Loaded(spec, name, rf, *arr) for (spec, name, _, _, rf), arr in zip(resolved, arrays)]
+            return cls(sources, query_ids, query_texts, corpora=corpora, corpus_names=corpus_names, seed=seed, folder=final)
+
         if folder is not None and (folder / "meta.json").exists():
             try:
-                arrays, query_ids, query_texts, groups = pool_cache.read(folder)
-                sources = [_Loaded(spec, name, rf, q, p, sc) for (spec, name, _, _, rf), (q, p, sc) in zip(resolved, arrays)]
-                pool = cls(sources, query_ids, query_texts, corpora=corpora, corpus_names=corpus_names, seed=seed)
+                pool = open_folder(folder, folder)
+                groups = pool_cache.read_groups(folder, "groups", _GROUP_ARRAYS)
                 if groups and not pool.resampled:
                     pool._static = Groups(**groups)
                 return pool
             except (OSError, ValueError, KeyError, pa.ArrowException) as err:  # a damaged cache is rebuilt
                 _log.warning("ignoring unreadable pool cache %s: %s", folder, err)
-        sources, query_ids, query_texts = _build(resolved, corpora)
-        pool = cls(sources, query_ids, query_texts, corpora=corpora, corpus_names=corpus_names, seed=seed)
-        if folder is not None:
-            groups = None if pool.resampled else vars(pool.groups(0))
-            try:
-                pool_cache.write(folder, [(s.query, s.passage, s.score) for s in sources], query_ids, query_texts, groups)
-            except OSError as err:
-                _log.warning("could not write the pool cache %s: %s", folder, err)
+                shutil.rmtree(folder, ignore_errors=True)
+        with pool_cache.building(folder) as tmp:
+            query_ids, query_texts = pool_build.build(resolved, corpora, tmp)
+            pool_cache.write_meta(tmp, len(resolved), query_ids, query_texts)
+            pool = open_folder(tmp, folder)
+            if not pool.resampled:
+                pool_cache.write_groups(tmp, "groups", vars(pool.groups(0)))
         pa.default_memory_pool().release_unused()
         return pool
 
@@ -152,23 +171,70 @@ class PassagePool:
         return any(s.spec.selector and s.spec.selector[0] == "random" for s in self.sources)
 
     def groups(self, epoch: int = 0, select: bool = True) -> Groups:
-        """Selected, relabelled and merged passages per query for ``epoch`` (``select=False``: no per-query selection)."""
+        """Selected, relabelled and merged passages per query for ``epoch`` (``select=False``: no per-query selection).
+
+        Without selection, a pool of more than :data:`~sycl.data.pool_build.CHUNK` judgements is
+        merged query range by query range into memory-mapped files (in the cache folder, so once).
+        """
         if select and not self.resampled and self._static is not None:
             return self._static
         if not select and self._unselected is not None:
             return self._unselected
+        if not select and sum(len(s.score) for s in self.sources) > CHUNK:
+            self._unselected = self._merge_on_disk()
+            return self._unselected
         qs, ps, ls = [], [], []
         for si, src in enumerate(self.sources):
-            keep = _select(src, np.random.default_rng([self.seed, epoch, si])) if select else np.arange(len(src.score))
-            qs.append(src.query[keep])
-            ps.append(src.passage[keep])
-            ls.append(_relabel(src.spec, src.score[keep]))
+            q, pos = _select(src, np.random.default_rng([self.seed, epoch, si]) if select else None)
+            qs.append(q)
+            ps.append(np.asarray(src.passage[pos], dtype=np.int64))
+            ls.append(_relabel(src.spec, src.score[pos]))
         groups = _merge(np.concatenate(qs), np.concatenate(ps), np.concatenate(ls), self.n_queries)
         if select and not self.resampled:
             self._static = groups
         elif not select:
             self._unselected = groups
         return groups
+
+    def _merge_on_disk(self) -> Groups:
+        """The unselected groups of a large pool, merged in query ranges into ``unselected.*.npy``."""
+        import tempfile
+
+        names = _GROUP_ARRAYS
+        if self.folder is not None:
+            done = pool_cache.read_groups(self.folder, "unselected", names)
+            if done is not None:
+                return Groups(**done)
+        with pool_cache.building(None) as tmp:
+            folder = Path(tempfile.mkdtemp(prefix=".unselected.", dir=self.folder)) if self.folder else tmp
+            total = np.zeros(self.n_queries + 1, dtype=np.int64)
+            for src in self.sources:
+                total += src.indptr
+            pdtype = self.sources[0].passage.dtype
+            out = {n: NpyAppender(folder / f"{n}.npy", dt)
+                   for n, dt in (("passages", pdtype), ("labels", np.float32), ("label_min", np.float32))}
+            counts = []
+            for qa, qb in Groups(total, total, total, total).chunks():
+                q, p, lab = [], [], []
+                for src in self.sources:
+                    c = np.diff(src.indptr[qa:qb + 1])
+                    a, b = int(src.indptr[qa]), int(src.indptr[qb])
+                    q.append(np.repeat(np.arange(qb - qa), c))
+                    p.append(np.asarray(src.passage[a:b], dtype=np.int64))
+                    lab.append(_relabel(src.spec, src.score[a:b]))
+                g = _merge(np.concatenate(q), np.concatenate(p), np.concatenate(lab), qb - qa)
+                counts.append(np.diff(g.indptr))
+                for n in names[1:]:
+                    out[n].write(getattr(g, n))
+            for a in out.values():
+                a.close()
+            np.save(folder / "indptr.npy", np.r_[0, np.cumsum(np.concatenate(counts))].astype(np.int64))
+            arrays = {n: np.load(folder / f"{n}.npy", mmap_mode="r") for n in names}
+            if self.folder is not None:
+                for n in names:
+                    os.replace(folder / f"{n}.npy", self.folder / f"unselected.{n}.npy")
+                shutil.rmtree(folder, ignore_errors=True)
+        return Groups(**arrays)
 
     # ---------------------------------------------------------------- texts
     def texts(self, passages: np.ndarray) -> list[str]:
@@ -191,97 +257,51 @@ class PassagePool:
         return f"{self.corpus_names[c]}/{self.corpora[c].id_at(int(passage - self.offsets[c]))}"
 
 
-def _build(resolved, corpora: list[Corpus]) -> tuple[list[_Loaded], pa.Array, pa.Array]:
-    """Read, filter and index every source (the uncached path of :meth:`PassagePool.load`)."""
-    offsets = np.cumsum([0] + [len(c) for c in corpora]).astype(np.int64)
-    raw = [(spec, name, ci, queries_file, read_qrels_table(qrels_file))
-           for spec, name, ci, queries_file, qrels_file in resolved]
-
-    # filter, then collect the used queries of every source (ids + texts)
-    kept, q_ids, q_texts = [], [], []
-    for spec, name, ci, queries_file, table in raw:
-        table = _filter(spec, table)
-        ids, texts = read_queries_table(queries_file)
-        pos = pc.index_in(table.qid, value_set=ids)
-        if pos.null_count:
-            missing = pc.filter(table.qid, pc.is_null(pos)).unique()
-            raise DataError(table.path, f"{len(missing)} query id(s) are not in {queries_file}, e.g. {missing[:5].to_pylist()}")
-        # look the ids up in hash order: the binary search over the corpus's sorted hashes then walks
-        # memory forwards instead of jumping (several times faster for millions of ids)
-        order = np.argsort(hash_ids(table.docid), kind="stable")
-        rows = np.empty(len(order), dtype=np.int64)
-        rows[order] = corpora[ci].rows_of(table.docid.take(pa.array(order)), missing="ignore")
-        if (rows < 0).any():
-            bad = pc.filter(table.docid, pa.array(rows < 0)).unique()
-            raise DataError(table.path, f"{len(bad)} document id(s) are not in corpus {corpora[ci].source}, e.g. {bad[:5].to_pylist()}")
-        pos = pos.to_numpy(zero_copy_only=False).astype(np.int64)
-        seen = np.zeros(len(ids), dtype=bool)
-        seen[pos] = True
-        used = np.nonzero(seen)[0]
-        q_ids.append(ids.take(pa.array(used)))
-        q_texts.append(texts.take(pa.array(used)))
-        kept.append((spec, name, table.path, pos, used, offsets[ci] + rows, table.score))
-
-    # one global index per query: the same id with the same text (e.g. MS MARCO queries in a
-    # real and a synthetic source) is one query; the same id with another text is another query
-    all_ids, all_texts = pa.concat_arrays(q_ids), pa.concat_arrays(q_texts)
-    enc = pc.binary_join_element_wise(all_ids, all_texts, "\x1f").dictionary_encode()
-    codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    uniq, first = np.unique(codes, return_index=True)
-    order = np.argsort(first, kind="stable")  # global index in order of first appearance
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    codes = rank[np.searchsorted(uniq, codes)]
-    query_ids = all_ids.take(pa.array(first[order]))
-    query_texts = all_texts.take(pa.array(first[order]))
-    n_ids = len(pc.unique(query_ids))
-    if n_ids < len(query_ids):
-        _log.warning("%d query id(s) appear in several sources with different texts; they are kept as "
-                     "different queries", len(query_ids) - n_ids)
-    sources, start = [], 0
-    for spec, name, path, pos, used, passage, score in kept:
-        local_to_global = np.full(int(used.max()) + 1 if used.size else 0, -1, dtype=np.int64)
-        local_to_global[used] = codes[start:start + used.size]
-        start += used.size
-        sources.append(_Loaded(spec, name, path, local_to_global[pos], passage.astype(np.int64), score))
-        _log.info("source %s: %d judgements for %d queries after filtering", name, len(score), used.size)
-    return sources, query_ids, query_texts
+def _floyd(rng: np.random.Generator, counts: np.ndarray, k: int) -> np.ndarray:
+    """``[len(counts), k]`` sorted offsets: a uniform random k-subset of ``range(c)`` per count ``c > k``
+    (Floyd's algorithm, vectorised over queries: ``O(k^2)`` per query, no per-judgement array)."""
+    out = np.empty((len(counts), k), dtype=np.int64)
+    for j in range(k):
+        m = counts - k + j + 1
+        t = rng.integers(0, m)
+        if j:
+            t = np.where((out[:, :j] == t[:, None]).any(axis=1), m - 1, t)
+        out[:, j] = t
+    out.sort(axis=1)
+    return out
 
 
-def _filter(spec: SourceConfig, table: QrelsTable) -> QrelsTable:
-    keep = np.ones(len(table), dtype=bool)
-    if spec.query_subset:
-        keep &= pc.is_in(table.qid, value_set=read_id_list(spec.query_subset)).to_numpy(zero_copy_only=False)
-    if spec.min_score is not None:
-        keep &= table.score >= spec.min_score
-    if spec.max_score is not None:
-        keep &= table.score < spec.max_score
-    if not keep.any():
-        raise DataError(table.path, "no judgements left after filtering (query_subset / min_score / max_score)")
-    return table if keep.all() else table.take(keep)
-
-
-def _select(src: _Loaded, rng: np.random.Generator) -> np.ndarray:
-    """Indices of the judgements kept by the source's per-query selector (file order within a query)."""
-    n = len(src.score)
+def _select(src: _Loaded, rng: np.random.Generator | None) -> tuple[np.ndarray, np.ndarray]:
+    """``(global query, position in the source)`` of the judgements kept by the source's per-query
+    selector (all of them when ``rng`` is ``None`` or the source has none), by query, file order within."""
+    counts = np.diff(src.indptr)
+    nq = len(counts)
     sel = src.spec.selector
-    if sel is None:
-        return np.arange(n)
+    if sel is None or rng is None:
+        return np.repeat(np.arange(nq), counts), np.arange(int(src.indptr[-1]), dtype=np.int64)
     kind, k = sel
-    order = np.arange(n)
+    take = np.minimum(counts, k)
+    q = np.repeat(np.arange(nq), take)
+    pos = _ranges(src.indptr[:-1], take)
+    big = np.nonzero(counts > k)[0]
+    if not big.size or kind == "first":
+        return q, pos
+    at = (np.cumsum(take) - take)[big][:, None] + np.arange(k)
     if kind == "random":
-        key = rng.random(n)
-    elif kind == "top":
-        key = -src.score
-    elif kind == "bottom":
-        key = src.score
-    else:  # first
-        key = order.astype(np.float64)
-    idx = np.lexsort((order, key, src.query))  # by query, then key, then file order
-    q_sorted = src.query[idx]
-    starts = np.r_[0, np.nonzero(q_sorted[1:] != q_sorted[:-1])[0] + 1]
-    rank = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
-    return np.sort(idx[rank < k])
+        pos[at] = src.indptr[big][:, None] + _floyd(rng, counts[big], k)
+        return q, pos
+    # top / bottom: rank by score within each query, in query ranges of about CHUNK judgements
+    g = Groups(src.indptr, src.indptr, src.indptr, src.indptr)
+    for qa, qb in g.chunks():
+        a, b = int(src.indptr[qa]), int(src.indptr[qb])
+        score = np.asarray(src.score[a:b], dtype=np.float64)
+        local = np.repeat(np.arange(qb - qa), counts[qa:qb])
+        idx = np.lexsort((np.arange(b - a), -score if kind == "top" else score, local))
+        rank = np.arange(b - a) - np.repeat(src.indptr[qa:qb] - a, counts[qa:qb])
+        chosen = np.sort(idx[rank < k]) + a  # by query (local is sorted), file order within
+        o0 = int(np.sum(take[:qa]))
+        pos[o0:o0 + len(chosen)] = chosen
+    return q, pos
 
 
 def _relabel(spec: SourceConfig, score: np.ndarray) -> np.ndarray:

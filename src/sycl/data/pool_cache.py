@@ -1,28 +1,33 @@
-"""On-disk cache of a loaded passage pool: ``$SYCL_CACHE/pool/<key>/``, memory-mapped when read.
+"""On-disk form of a loaded passage pool: ``$SYCL_CACHE/pool/<key>/``, memory-mapped when read.
 
-Loading 500k queries and 2M judgements (parse, filter, map ids to rows) takes seconds; the
-result is a few flat arrays, so it is saved once and mapped afterwards: per source
-``s<i>.query.npy`` (int64 global query index), ``s<i>.passage.npy`` (int64 global passage
-index), ``s<i>.score.npy`` (float64 label before relabelling), plus ``queries.arrow`` (ids and
-texts of the global queries) and ``meta.json``. The key hashes every source spec and the path,
-size and modification time of every file read (corpus, queries, qrels, query subset), and the
-folder is written to a temporary name and renamed into place.
+A pool is a few flat arrays per source, grouped by global query index (see
+:mod:`sycl.data.pool_build`): ``s<i>.indptr.npy`` (int64 ``[n_queries + 1]``),
+``s<i>.passage.npy`` (int32 or int64 global passage index) and ``s<i>.score.npy`` (float32 label
+before relabelling), plus ``queries.arrow`` (ids and texts of the global queries), the
+epoch-independent groups when there are any (``groups.<name>.npy``), the merged unselected groups
+of a large pool once computed (``unselected.<name>.npy``) and ``meta.json``. The key hashes every
+source spec and the path, size and modification time of every file read (corpus, queries,
+qrels, query subset). The folder is built under a temporary name and renamed into place when
+complete: an error or a kill during conversion never leaves a half-written cache under the key.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
 
 from sycl.io.corpus import cache_root
 
-_FORMAT = "pool-v2"
+_FORMAT = "pool-v3"
+SOURCE_ARRAYS = ("indptr", "passage", "score")
 
 
 def _stat(path: Path) -> list:
@@ -37,43 +42,63 @@ def cache_folder(specs_and_files: list[tuple[dict, list[Path]]]) -> Path:
     return cache_root() / "pool" / key
 
 
-def write(folder: Path, arrays: list[tuple[np.ndarray, np.ndarray, np.ndarray]], query_ids: pa.Array,
-          query_texts: pa.Array, groups: dict[str, np.ndarray] | None = None) -> None:
-    """Save per-source ``(query, passage, score)`` arrays, the query table and, when the grouping does
-    not change per epoch, the grouped arrays (``groups.<name>.npy``) atomically."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+@contextlib.contextmanager
+def building(folder: Path | None) -> Iterator[Path]:
+    """A temporary folder next to ``folder`` (or in the system's temp folder when ``None``) to build a
+    pool in; on a clean exit it is renamed to ``folder`` (removed when ``None``), on an error it is removed."""
+    if folder is not None:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    else:
+        tmp = Path(tempfile.mkdtemp(prefix="sycl-pool-"))
     try:
-        for i, (q, p, s) in enumerate(arrays):
-            np.save(tmp / f"s{i}.query.npy", np.asarray(q, dtype=np.int64))
-            np.save(tmp / f"s{i}.passage.npy", np.asarray(p, dtype=np.int64))
-            np.save(tmp / f"s{i}.score.npy", np.asarray(s, dtype=np.float64))
-        for name, arr in (groups or {}).items():
-            np.save(tmp / f"groups.{name}.npy", arr)
-        table = pa.table({"_id": query_ids, "text": query_texts})
-        with pa.OSFile(str(tmp / "queries.arrow"), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
-            w.write_table(table, max_chunksize=max(1, table.num_rows))
-        (tmp / "meta.json").write_text(json.dumps({"format": _FORMAT, "sources": len(arrays), "queries": len(query_ids),
-                                                   "groups": sorted(groups or {})}))
-        try:
-            os.replace(tmp, folder)
-        except OSError:  # another process wrote the same cache first
+        yield tmp
+        if folder is None:  # not cached: what was mapped stays readable after the files are removed
             shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            try:
+                os.replace(tmp, folder)
+            except OSError:  # another process wrote the same cache first
+                shutil.rmtree(tmp, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
-def read(folder: Path) -> tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray]], pa.Array, pa.Array, dict]:
-    """Map a cache folder: per-source arrays (read-only memory maps), the query ids and texts, the groups."""
+def write_meta(folder: Path, n_sources: int, query_ids: pa.Array, query_texts: pa.Array) -> None:
+    """Save the query table and ``meta.json`` of a built pool folder."""
+    table = pa.table({"_id": query_ids, "text": query_texts})
+    with pa.OSFile(str(folder / "queries.arrow"), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
+        w.write_table(table, max_chunksize=max(1, table.num_rows))
+    (folder / "meta.json").write_text(json.dumps({"format": _FORMAT, "sources": n_sources, "queries": len(query_ids)}))
+
+
+def write_groups(folder: Path, prefix: str, groups: dict[str, np.ndarray]) -> None:
+    """Save grouped arrays as ``<prefix>.<name>.npy``, each through a temporary name."""
+    for name, arr in groups.items():
+        final = folder / f"{prefix}.{name}.npy"
+        tmp = folder / f".{prefix}.{name}.{os.getpid()}.npy"
+        np.save(tmp, arr)
+        os.replace(tmp, final)
+
+
+def read_groups(folder: Path, prefix: str, names) -> dict[str, np.ndarray] | None:
+    """Memory-mapped ``<prefix>.<name>.npy`` arrays, or ``None`` when any is missing."""
+    paths = {name: folder / f"{prefix}.{name}.npy" for name in names}
+    if not all(p.exists() for p in paths.values()):
+        return None
+    return {name: np.load(p, mmap_mode="r") for name, p in paths.items()}
+
+
+def read(folder: Path) -> tuple[list[tuple[np.ndarray, ...]], pa.Array, pa.Array]:
+    """Map a pool folder: per-source ``(indptr, passage, score)`` (read-only memory maps), query ids, texts."""
     meta = json.loads((folder / "meta.json").read_text())
     if meta.get("format") != _FORMAT:
         raise ValueError(f"unknown pool cache format {meta.get('format')!r}")
-    arrays = [tuple(np.load(folder / f"s{i}.{name}.npy", mmap_mode="r") for name in ("query", "passage", "score"))
+    arrays = [tuple(np.load(folder / f"s{i}.{name}.npy", mmap_mode="r") for name in SOURCE_ARRAYS)
               for i in range(meta["sources"])]
     table = pa.ipc.open_file(pa.memory_map(str(folder / "queries.arrow"), "r")).read_all()
     ids, texts = table.column("_id"), table.column("text")
     ids = ids.chunk(0) if ids.num_chunks == 1 else ids.combine_chunks()
     texts = texts.chunk(0) if texts.num_chunks == 1 else texts.combine_chunks()
-    groups = {name: np.load(folder / f"groups.{name}.npy", mmap_mode="r") for name in meta.get("groups", [])}
-    return arrays, ids, texts, groups
+    return arrays, ids, texts

@@ -126,18 +126,27 @@ class BinarySet(_GroupSet):
             raise DataError(None, "a binary training set needs group_size >= 2 (one positive and at least one negative)")
         self.threshold = float(positive_threshold)
         g = pool.groups(0, select=not pool.resampled)
-        both = np.nonzero((g.label_min < self.threshold) & (g.labels >= self.threshold))[0]
-        if both.size:
-            q = int(np.searchsorted(g.indptr, both[0], side="right") - 1)
-            raise DataError(None, f"{both.size} (query, passage) pair(s) are both positive and negative "
+        # in query ranges: the unselected groups of a large pool are memory-mapped, not in RAM
+        pos = np.zeros(pool.n_queries, dtype=np.int64)
+        n_both, first = 0, -1
+        for qa, qb in g.chunks():
+            a = int(g.indptr[qa])
+            labels = np.asarray(g.labels[a:int(g.indptr[qb])])
+            both = np.nonzero((np.asarray(g.label_min[a:a + len(labels)]) < self.threshold) & (labels >= self.threshold))[0]
+            if both.size and first < 0:
+                first = a + int(both[0])
+            n_both += both.size
+            cs = np.r_[0, np.cumsum(labels >= self.threshold)]
+            local = np.asarray(g.indptr[qa:qb + 1]) - a
+            pos[qa:qb] = cs[local[1:]] - cs[local[:-1]]
+        if n_both:
+            q = int(np.searchsorted(g.indptr, first, side="right") - 1)
+            raise DataError(None, f"{n_both} (query, passage) pair(s) are both positive and negative "
                                   f"(label >= {self.threshold:g} in one source, below in another), e.g. query "
-                                  f"{pool.query_ids[q].as_py()!r} with passage {pool.passage_id(int(g.passages[both[0]]))}; "
+                                  f"{pool.query_ids[q].as_py()!r} with passage {pool.passage_id(int(g.passages[first]))}; "
                                   "exclude those passages from the negative source")
         # which queries can form a group: judged on all their passages (a random_k draw varies per epoch)
-        pos = np.add.reduceat((g.labels >= self.threshold).astype(np.int64), g.indptr[:-1]) \
-            if len(g.labels) else np.zeros(pool.n_queries, np.int64)
         counts = np.diff(g.indptr)
-        pos = np.where(counts > 0, pos, 0)
         neg = counts - pos
         self.items = np.nonzero((pos > 0) & (neg > 0))[0].astype(np.int64)
         dropped = int(((counts > 0) & ~((pos > 0) & (neg > 0))).sum())

@@ -1,8 +1,10 @@
 """Columnar readers for training data: qrels and queries as Arrow arrays, not Python dicts.
 
 Half a million queries and two million judgements read this way take tens of MB and about a
-second (Arrow's multi-threaded CSV/JSON readers). A file the fast path cannot parse (odd
-spacing, a malformed line) is re-read line by line so that the error names the line.
+second (Arrow's multi-threaded CSV/JSON readers). Large files (the 500M-judgement BM25 file)
+are streamed block by block (:func:`iter_qrels_blocks`). A block the fast path cannot parse
+(odd spacing, a malformed or truncated line) is re-read line by line so that the error names
+the file's line.
 
 Labels are read as floats here so that ``score_transform: floor|ceil`` can act on fractional
 scores; :func:`sycl.io.beir.read_qrels` stays the strict integer reader for evaluation.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -45,68 +48,158 @@ def _string(arr) -> pa.Array:
     return arr.cast(pa.string()) if arr.type != pa.string() else arr
 
 
-def _read_lines(path: Path) -> QrelsTable:
-    """The checked path: :func:`sycl.io.beir.iter_qrels` with float scores; errors name the line."""
-    q, d, s = [], [], []
-    for _, qid, did, score in iter_qrels(path, label=finite_score):
-        q.append(qid)
-        d.append(did)
-        s.append(score)
-    if not s:
+@dataclass
+class QrelsBlock:
+    """One block of a qrels file: ``qid`` per group (a JSONL line, a TSV row), ``lengths`` int64 of
+    each group, and the flattened ``docid`` (Arrow strings) / ``score`` (float64) of all its judgements."""
+
+    qid: pa.Array
+    lengths: np.ndarray
+    docid: pa.Array
+    score: np.ndarray
+
+
+BLOCK_BYTES = 64 << 20  # bytes of file parsed at a time: ~5M judgements of grouped JSONL
+
+
+def _checked_block(path: Path, data: bytes, first_line: int) -> QrelsBlock:
+    """The strict line-by-line reader on one block; its errors name ``path`` and the file's line."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=path.suffix or ".tsv", prefix="qrels-block-") as tmp:
+        tmp.write(data)
+        tmp.flush()
+        q, d, s = [], [], []
+        try:
+            for _, qid, did, score in iter_qrels(tmp.name, label=finite_score):
+                q.append(qid)
+                d.append(did)
+                s.append(score)
+        except DataError as err:
+            line = None if err.line is None else err.line + first_line - 1
+            raise DataError(path, err.problem, line) from None
+    return QrelsBlock(pa.array(q, pa.string()), np.ones(len(q), dtype=np.int64), pa.array(d, pa.string()),
+                      np.asarray(s, dtype=np.float64))
+
+
+def _fast_jsonl(data: bytes) -> QrelsBlock | None:
+    table = pajson.read_json(pa.BufferReader(data))
+    if "qid" not in table.column_names or "docid" not in table.column_names:
+        return None
+    lists = table.column("docid").combine_chunks()
+    if not pa.types.is_list(lists.type):
+        return None
+    lens = pc.list_value_length(lists).to_numpy(zero_copy_only=False)
+    if lists.null_count or np.isnan(lens.astype(np.float64)).any():
+        return None
+    flat = pc.list_flatten(lists)
+    if not (pa.types.is_string(flat.type) or pa.types.is_integer(flat.type)):
+        return None
+    if "score" in table.column_names:
+        scores = table.column("score").combine_chunks()
+        if scores.null_count or not pa.types.is_list(scores.type) or \
+                not np.array_equal(lens, pc.list_value_length(scores).to_numpy(zero_copy_only=False)):
+            return None
+        score = pc.list_flatten(scores).cast(pa.float64()).to_numpy(zero_copy_only=False)
+    else:
+        score = np.zeros(int(lens.sum()), dtype=np.float64)  # no scores: negatives (as the strict reader)
+    qid = table.column("qid")
+    if not pa.types.is_string(qid.type):
+        return None
+    return QrelsBlock(_string(qid), lens.astype(np.int64), _string(flat), np.ascontiguousarray(score, dtype=np.float64))
+
+
+def _fast_tsv(data: bytes, sep: str, names: list[str], header: bool) -> QrelsBlock | None:
+    table = pacsv.read_csv(
+        pa.BufferReader(data),
+        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1 if header else 0, block_size=16 << 20),
+        parse_options=pacsv.ParseOptions(delimiter=sep, quote_char=False, ignore_empty_lines=True),
+        convert_options=pacsv.ConvertOptions(column_types={n: (pa.float64() if n == "score" else pa.string()) for n in names}),
+    )
+    qid = _string(table.column("qid"))
+    return QrelsBlock(qid, np.ones(len(qid), dtype=np.int64), _string(table.column("docid")),
+                      table.column("score").to_numpy())
+
+
+def _clean(b: QrelsBlock) -> bool:
+    """True when the fast parse agrees with what the strict reader would accept."""
+    if b.qid.null_count or b.docid.null_count or not np.isfinite(b.score).all():
+        return False
+    for arr in (b.qid, b.docid):
+        if len(arr) and pc.any(pc.equal(pc.utf8_trim_whitespace(arr), "")).as_py():
+            return False
+    return not (len(b.docid) and pc.any(pc.not_equal(pc.utf8_trim_whitespace(b.docid), b.docid)).as_py())
+
+
+def iter_qrels_blocks(path: str | Path, block_bytes: int = BLOCK_BYTES) -> Iterator[QrelsBlock]:
+    """Stream a qrels file (BEIR TSV, TREC 4-column or grouped JSONL) as :class:`QrelsBlock` s, in file order.
+
+    The file is read ``block_bytes`` at a time, cut at line ends, and each block is parsed with
+    Arrow; a block the fast parser rejects (a malformed or truncated line, odd spacing) is parsed
+    again line by line, so the :class:`DataError` names the file and its line. Memory is about
+    ten times ``block_bytes`` whatever the file size.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(path, "file not found")
+    if path.is_dir():
+        raise DataError(path, "expected a file, found a folder")
+    jsonl = path.suffix in (".jsonl", ".json")
+    line, rest, fmt, n = 1, b"", None, 0
+    with open(path, "rb") as fh:
+        while True:
+            buf = fh.read(block_bytes)
+            if line == 1 and not rest and buf.startswith(b"\xef\xbb\xbf"):
+                buf = buf[3:]
+            data = rest + buf
+            if buf:
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:  # one line longer than a block: read on
+                    rest = data
+                    continue
+                data, rest = data[:cut], data[cut:]
+            else:
+                rest = b""
+            if not data.strip():
+                if not buf:
+                    break
+                line += data.count(b"\n")
+                continue
+            if not jsonl and fmt is None:
+                first = data.split(b"\n", 1)[0].decode("utf-8", "replace").strip()
+                sep = "\t" if "\t" in first else " "
+                parts = first.split(sep)
+                fmt = (sep, ["qid", "docid", "score"] if len(parts) == 3 else ["qid", "iter", "docid", "score"],
+                       parts[0].lower() in QRELS_HEADER, len(parts) in (3, 4))
+            block = None
+            try:
+                if jsonl:
+                    block = _fast_jsonl(data)
+                elif fmt[3]:
+                    block = _fast_tsv(data, fmt[0], fmt[1], fmt[2] and line == 1)
+            except (pa.ArrowException, UnicodeDecodeError, ValueError):
+                block = None
+            if block is None or not _clean(block):
+                block = _checked_block(path, data, line)
+            n += len(block.score)
+            if len(block.lengths):
+                yield block
+            line += data.count(b"\n")
+            if not buf:
+                break
+    if not n:
         raise DataError(path, "file is empty: no judgements")
-    return QrelsTable(path, pa.array(q, pa.string()), pa.array(d, pa.string()), np.asarray(s, dtype=np.float64))
-
-
-def _read_fast(path: Path) -> QrelsTable | None:
-    """Arrow fast path; ``None`` when the file needs the checked path."""
-    try:
-        if path.suffix in (".jsonl", ".json"):
-            table = pajson.read_json(str(path))
-            if "qid" not in table.column_names or "docid" not in table.column_names or "score" not in table.column_names:
-                return None
-            lists = table.column("docid").combine_chunks()
-            scores = table.column("score").combine_chunks()
-            lens = pc.list_value_length(lists).to_numpy(zero_copy_only=False)
-            if not np.array_equal(lens, pc.list_value_length(scores).to_numpy(zero_copy_only=False)):
-                return None
-            qid = _string(table.column("qid")).take(pa.array(np.repeat(np.arange(len(lens)), lens)))
-            docid = _string(pc.list_flatten(lists))
-            score = pc.list_flatten(scores).cast(pa.float64()).to_numpy(zero_copy_only=False)
-        else:
-            with open(path, "rb") as fh:
-                first = fh.readline().decode("utf-8-sig").strip()
-            sep = "\t" if "\t" in first else " "
-            parts = first.split(sep)
-            if len(parts) not in (3, 4):
-                return None
-            names = ["qid", "docid", "score"] if len(parts) == 3 else ["qid", "iter", "docid", "score"]
-            header = parts[0].lower() in QRELS_HEADER
-            table = pacsv.read_csv(
-                str(path),
-                read_options=pacsv.ReadOptions(column_names=names, skip_rows=1 if header else 0, block_size=16 << 20),
-                parse_options=pacsv.ParseOptions(delimiter=sep, quote_char=False, ignore_empty_lines=True),
-                convert_options=pacsv.ConvertOptions(
-                    column_types={n: (pa.float64() if n == "score" else pa.string()) for n in names}),
-            )
-            qid, docid = _string(table.column("qid")), _string(table.column("docid"))
-            score = table.column("score").to_numpy()
-    except (pa.ArrowException, UnicodeDecodeError, ValueError):
-        return None
-    if qid.null_count or docid.null_count or not len(score) or not np.isfinite(score).all():
-        return None
-    if pc.any(pc.equal(pc.utf8_trim_whitespace(qid), "")).as_py() or pc.any(pc.equal(pc.utf8_trim_whitespace(docid), "")).as_py():
-        return None
-    if pc.any(pc.not_equal(pc.utf8_trim_whitespace(docid), docid)).as_py():
-        return None  # stray spaces: the checked path strips them exactly like the strict reader
-    return QrelsTable(path, qid, docid, np.ascontiguousarray(score, dtype=np.float64))
 
 
 def read_qrels_table(path: str | Path) -> QrelsTable:
     """Read a qrels file (BEIR TSV, TREC 4-column or grouped JSONL) into columns, in file order."""
     path = Path(path)
-    if not path.exists():
-        raise DataError(path, "file not found")
-    return _read_fast(path) or _read_lines(path)
+    qid, docid, score = [], [], []
+    for b in iter_qrels_blocks(path):
+        qid.append(b.qid.take(pa.array(np.repeat(np.arange(len(b.lengths)), b.lengths))))
+        docid.append(b.docid)
+        score.append(b.score)
+    return QrelsTable(path, pa.concat_arrays(qid), pa.concat_arrays(docid), np.concatenate(score))
 
 
 def read_queries_table(path: str | Path) -> tuple[pa.Array, pa.Array]:

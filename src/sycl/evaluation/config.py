@@ -1,6 +1,8 @@
 """Settings of ``sycl evaluate`` (importable without torch: the command line derives its flags here)."""
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from sycl.modeling.config import EncodingConfig, Precision
@@ -29,6 +31,8 @@ class EvaluationConfig(EncodingConfig):
                                               "reduced precision, final scores and order recomputed in fp32 (a path "
                                               "that measured slower than fp32 is warned about, or refused when it "
                                               "would take hours)")
+    vector_storage: Literal["fp32", "fp16"] = Field(
+        default="fp32", description="precision of the cached corpus vectors on disk (fp16: half the disk and I/O)")
     index: str = Field(default="exact", description="'exact', or 'faiss:<factory>' e.g. faiss:HNSW32")
     cache: bool = Field(default=True, description="read and write the embedding cache")
     cache_dir: str | None = Field(default=None, description="embedding cache folder (default $SYCL_CACHE/embeddings)")

@@ -134,7 +134,7 @@ def evaluate_dataset(model: BiEncoder, entry: DatasetEntry, s: EvaluationConfig,
     enc = dict(cache=cache, model_fp=model_fp, batch_size=s.batch_size, precision=s.precision, show_progress=show)
     q_enc = encode(model, ListTexts([queries[q] for q in qids]), "query", **enc)
     start, stop = world.shard(len(corpus))
-    d_enc = encode(model, CorpusTexts(corpus, start, stop), "passage", **enc)
+    d_enc = encode(model, CorpusTexts(corpus, start, stop), "passage", storage=s.vector_storage, **enc)
     identical = entry.ignore_identical_ids if entry.ignore_identical_ids is not None else s.ignore_identical_ids
     exclude = corpus.rows_of(qids, missing="ignore") if identical else None
     t1 = time.perf_counter()

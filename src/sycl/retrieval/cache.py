@@ -5,9 +5,11 @@ shape, bytes), its tokenizer, its encoding settings (pooling, normalisation, pre
 lengths), the autocast dtype, the kind of text (query/passage), and the texts themselves in
 order. Change any weight and the key changes, so stale vectors cannot be reused.
 
-Entries are ``.npy`` files (float32 ``[n, d]``) opened memory-mapped. They are written to a
-temporary file in the same folder and renamed into place when complete, so an interrupted
-run never leaves a half-written entry under a valid key.
+Entries are ``.npy`` files (float32, or float16 when stored at half precision: ``[n, d]``)
+opened memory-mapped. They are written shard by shard to a partial file in the same folder,
+with a progress record of the shards done, and renamed into place when complete: an
+interrupted run never leaves a half-written entry under a valid key, and the next run of the
+same key resumes at the first shard not recorded as done.
 """
 from __future__ import annotations
 
@@ -62,10 +64,10 @@ def texts_fingerprint(batches: Iterable[list[str]]) -> tuple[str, int]:
     return h.hexdigest(), n
 
 
-def entry_key(model_fp: str, settings: dict, kind: str, dtype: str, texts_fp: str) -> str:
-    """The cache key (hex) of one set of vectors."""
+def entry_key(model_fp: str, settings: dict, kind: str, dtype: str, texts_fp: str, **extra) -> str:
+    """The cache key (hex) of one set of vectors (``extra``: e.g. ``storage="fp16"``; none for float32)."""
     blob = json.dumps({"format": _FORMAT, "model": model_fp, "settings": settings, "kind": kind,
-                       "dtype": dtype, "texts": texts_fp}, sort_keys=True)
+                       "dtype": dtype, "texts": texts_fp, **extra}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -88,27 +90,67 @@ class EmbeddingCache:
         except (ValueError, OSError):  # unreadable entry: treat as a miss, it will be rewritten
             return None
 
+    def partial_paths(self, key: str) -> tuple[Path, Path]:
+        """``(vectors, progress)`` of an entry being written: a fixed name, so a killed run finds it."""
+        final = self.path(key)
+        return final.with_name(f".{key}.partial.npy"), final.with_name(f".{key}.partial.json")
+
     @contextlib.contextmanager
-    def writer(self, key: str, n: int, dim: int, meta: dict | None = None) -> Iterator[np.ndarray]:
-        """Yield a writable memory-mapped ``float32 [n, dim]``; it becomes the entry on clean exit."""
+    def writer(self, key: str, n: int, dim: int, meta: dict | None = None,
+               dtype=np.float32) -> Iterator["PartialEntry"]:
+        """Yield a :class:`PartialEntry` (a writable memory-mapped ``dtype [n, dim]`` and the shards
+        already written); it becomes the entry on clean exit.
+
+        The partial file and its progress record keep their names across runs: after a crash or a
+        kill, the next ``writer`` of the same key with the same shape reopens them, and the shards
+        recorded as done are skipped. Any other error leaves them for the next run too.
+        """
         final = self.path(key)
         final.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{key[:16]}.", suffix=".npy", dir=final.parent)
-        os.close(fd)
-        try:
-            arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, dim))
-            yield arr
-            arr.flush()
-            del arr
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, final)
-            if meta is not None:
-                side = final.with_suffix(".json")
-                with open(side.with_name(f".{side.name}.tmp"), "w", encoding="utf-8") as fh:
-                    json.dump({"key": key, "n": n, "dim": dim, **meta}, fh, indent=2)
-                os.replace(side.with_name(f".{side.name}.tmp"), side)
-        except BaseException:
+        tmp, progress = self.partial_paths(key)
+        dtype = np.dtype(dtype)
+        done: set[int] = set()
+        arr = None
+        if tmp.exists() and progress.exists():
+            try:
+                arr = np.lib.format.open_memmap(tmp, mode="r+")
+                record = json.loads(progress.read_text())
+                if arr.shape != (n, dim) or arr.dtype != dtype or record.get("key") != key:
+                    arr = None
+                else:
+                    done = set(record["done"])
+            except (ValueError, OSError, KeyError):
+                arr = None
+        if arr is None:
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+                progress.unlink()
+            arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=(n, dim))
+        entry = PartialEntry(arr, done, progress, key)
+        yield entry
+        arr.flush()
+        del arr, entry.vectors
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+        with contextlib.suppress(FileNotFoundError):
+            progress.unlink()
+        if meta is not None:
+            side = final.with_suffix(".json")
+            with open(side.with_name(f".{side.name}.tmp"), "w", encoding="utf-8") as fh:
+                json.dump({"key": key, "n": n, "dim": dim, "storage": dtype.name, **meta}, fh, indent=2)
+            os.replace(side.with_name(f".{side.name}.tmp"), side)
+
+
+class PartialEntry:
+    """An entry being written: ``vectors`` (memory-mapped) and ``done``, the shard numbers already
+    written (by this run or a killed one). :meth:`mark` records a shard as done, durably."""
+
+    def __init__(self, vectors: np.ndarray, done: set[int], progress: Path, key: str):
+        self.vectors, self.done, self._progress, self._key = vectors, done, progress, key
+
+    def mark(self, shard: int) -> None:
+        self.vectors.flush()  # the shard's vectors reach the file before the record says so
+        self.done.add(shard)
+        tmp = self._progress.with_name(self._progress.name + ".tmp")
+        tmp.write_text(json.dumps({"key": self._key, "done": sorted(self.done)}))
+        os.replace(tmp, self._progress)

@@ -1,14 +1,20 @@
 """Encode queries or a corpus (or one shard of it) into vectors, through the embedding cache.
 
-Texts are processed in chunks in global order of length (longest first), so each batch
-holds texts of similar length and padding is small; vectors are written straight into a
-memory-mapped ``.npy`` file, so a corpus never needs its vectors in RAM at once.
+Texts are encoded in shards of ``shard_rows`` consecutive rows; inside a shard, in chunks in
+order of length (longest first), so each batch holds texts of similar length and padding is
+small. Vectors are written straight into a memory-mapped ``.npy`` file of the embedding cache,
+so a corpus never needs its vectors in RAM at once, and each finished shard is recorded: a run
+that is killed (8.8M MS MARCO passages take tens of minutes on a GPU) resumes at the first
+shard not recorded. Under ``torchrun`` every rank encodes its own slice of the corpus this way.
+
+Storage: ``fp32`` (default) or ``fp16``, which halves disk and the I/O of out-of-core search
+(8.8M x 768: 13.6 GB instead of 27 GB); search reads either and scores in float32.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Iterator, Protocol, Sequence
+from typing import Iterator, Literal, Protocol, Sequence
 
 import numpy as np
 import pyarrow.compute as pc
@@ -84,6 +90,10 @@ class Encoded:
     key: str | None = None
 
 
+VectorStorage = Literal["fp32", "fp16"]
+STORAGE_DTYPES = {"fp32": np.float32, "fp16": np.float16}
+SHARD_ROWS = 131_072  # rows per resumable shard: minutes of work on a GPU, hours on a CPU
+
 CPU_BATCH_SIZE = 16  # measured: SciFact passages at 256 tokens, bf16 on 2 AMX cores: 62-76/s at 16, 48/s at 128
 GPU_BATCH_SIZE = 128
 
@@ -110,12 +120,19 @@ def encode(
     precision: Precision = "auto",
     show_progress: bool = False,
     chunk: int | None = None,
+    storage: VectorStorage = "fp32",
+    shard_rows: int = SHARD_ROWS,
 ) -> Encoded:
     """Embed every text of ``source`` with ``model`` (a :class:`~sycl.modeling.BiEncoder`).
 
     With a ``cache``, vectors are looked up by (weights, settings, autocast dtype, kind,
-    texts) and written there on a miss; ``model_fp`` saves re-hashing the weights.
+    texts) and written there on a miss; ``model_fp`` saves re-hashing the weights. ``storage``
+    ``fp16`` keeps the cached vectors at half precision (returned as stored; without a cache the
+    vectors are float32 in memory). With a cache, a run interrupted after some shards of
+    ``shard_rows`` rows resumes with the next one.
     """
+    if storage not in STORAGE_DTYPES:
+        raise ValueError(f"unknown vector storage {storage!r}; use fp32 or fp16")
     t0 = time.perf_counter()
     n, dim = len(source), model.dim
     dtype = resolve_dtype(precision, model.device)
@@ -123,29 +140,41 @@ def encode(
     if cache is not None:
         model_fp = model_fp or model_fingerprint(model)
         texts_fp, _ = texts_fingerprint(source.batches())
-        key = entry_key(model_fp, encoding_settings(model, kind), kind, str(dtype or "float32"), texts_fp)
+        key = entry_key(model_fp, encoding_settings(model, kind), kind, str(dtype or "float32"), texts_fp,
+                        **({"storage": storage} if storage != "fp32" else {}))
         hit = cache.load(key)
         if hit is not None and hit.shape == (n, dim):
             _log.info("%d %s vectors from the cache (%s)", n, kind, cache.path(key).name[:12])
             return Encoded(hit, True, time.perf_counter() - t0, key)
-    order = np.argsort(-source.lengths(), kind="stable")
+    lengths = source.lengths()
     batch_size = batch_size or default_batch_size(model.device)
     chunk = chunk or max(batch_size * 16, 1024)
     bar = progress(total=n, desc=f"encode {kind}s", unit=kind[0], unit_scale=True,
                    disable=not show_progress or None)
 
-    def fill(out: np.ndarray) -> None:
-        for s in range(0, n, chunk):
-            idx = order[s:s + chunk]
-            out[np.sort(idx)] = model.encode(source.texts(np.sort(idx)), kind, batch_size=batch_size, precision=precision)
-            bar.update(len(idx))
+    def fill(out: np.ndarray, done: set[int] = frozenset(), mark=None) -> None:
+        for shard, s in enumerate(range(0, n, shard_rows)):
+            e = min(n, s + shard_rows)
+            if shard in done:
+                bar.update(e - s)
+                continue
+            order = s + np.argsort(-lengths[s:e], kind="stable")
+            for c in range(0, e - s, chunk):
+                idx = np.sort(order[c:c + chunk])
+                out[idx] = model.encode(source.texts(idx), kind, batch_size=batch_size, precision=precision)
+                bar.update(len(idx))
+            if mark is not None:
+                mark(shard)
 
     try:
         if cache is not None:
             meta = {"kind": kind, "model": str(getattr(model, "source", "")), "settings": encoding_settings(model, kind),
                     "dtype": str(dtype or "float32")}
-            with cache.writer(key, n, dim, meta) as out:
-                fill(out)
+            with cache.writer(key, n, dim, meta, dtype=STORAGE_DTYPES[storage]) as part:
+                if part.done:
+                    _log.info("resuming %s encoding: %d of %d shards already written", kind, len(part.done),
+                              -(-n // shard_rows))
+                fill(part.vectors, part.done, part.mark)
             vectors = cache.load(key)
         else:
             vectors = np.empty((n, dim), dtype=np.float32)

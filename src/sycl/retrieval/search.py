@@ -126,13 +126,26 @@ def _scan(q: torch.Tensor, docs, c: int, precision: str, skip: np.ndarray, row_o
 
 
 def _rescore(q: torch.Tensor, docs: np.ndarray, rows: torch.Tensor, row_offset: int) -> torch.Tensor:
-    """Exact float32 scores of ``q [Qb, dim]`` with ``docs[rows - row_offset]`` (``rows [Qb, c]``; -1 gives -inf)."""
+    """Exact float32 scores of ``q [Qb, dim]`` with ``docs[rows - row_offset]`` (``rows [Qb, c]``; -1 gives -inf).
+
+    Float32 documents (a memory map included) are read in place; documents stored at another
+    precision (float16 shards) have just the needed rows gathered and converted.
+    """
     from sycl.retrieval.search_kernels import rescore
 
     out = np.empty(tuple(rows.shape), dtype=np.float32)
-    d = np.asarray(docs, dtype=np.float32)  # numba takes plain arrays, not the np.memmap subclass
-    d = d.view(np.ndarray) if isinstance(d, np.memmap) else d
-    rescore(q.numpy(), d, rows.numpy(), row_offset, out)
+    r = rows.numpy()
+    if docs.dtype != np.float32:
+        valid = r >= 0
+        uniq, inv = np.unique(r[valid], return_inverse=True)
+        d = np.ascontiguousarray(docs[uniq - row_offset], dtype=np.float32)
+        r = np.full(r.shape, -1, dtype=np.int64)
+        r[valid] = inv
+        row_offset = 0
+    else:
+        d = np.asarray(docs, dtype=np.float32)  # numba takes plain arrays, not the np.memmap subclass
+        d = d.view(np.ndarray) if isinstance(d, np.memmap) else d
+    rescore(q.numpy(), d, r, row_offset, out)
     return torch.from_numpy(out)
 
 
@@ -152,8 +165,8 @@ def exact_search(
 ) -> TopK:
     """Top-``k`` documents per query by inner product.
 
-    ``queries`` float32 ``[Q, dim]``; ``docs`` float32 ``[N, dim]`` (a memory-mapped array is
-    read block by block). ``exclude`` int64 ``[Q]``: a global row to skip per query (-1:
+    ``queries`` float32 ``[Q, dim]``; ``docs`` float32 or float16 ``[N, dim]`` (a memory-mapped
+    array is read block by block, out of core: memory is a block and the heaps, whatever ``N``). ``exclude`` int64 ``[Q]``: a global row to skip per query (-1:
     none), e.g. the document whose id equals the query id. Rows in the result are
     ``row_offset + position in docs``, so shards of one corpus can be merged with
     :func:`merge_topk`. ``candidates``: how many the bf16/int8 paths keep per query before
@@ -188,7 +201,7 @@ def exact_search(
     out_s = np.full((n_q, k), -np.inf, dtype=np.float32)
     out_r = np.full((n_q, k), -1, dtype=np.int64)
     kk = min(k, c)
-    step = max(1, (1 << 22) // c)
+    step = max(1, (1 << 22 if docs.dtype == np.float32 else 1 << 16) // c)  # fp16: <= 64k gathered rows
     for qs in range(0, n_q, step):
         qe = min(n_q, qs + step)
         rows = best_r[qs:qe]
