@@ -16,6 +16,7 @@ MARCO, and 500,000 queries) in a temporary folder, then measures, each in a fres
 Usage: ``python benchmarks/bench_corpus_open.py [--passages 2000000] [--queries 500000]
 [--workdir DIR] [--json OUT]``. Prints a JSON summary and a Markdown table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,10 +31,12 @@ import tempfile
 import time
 from pathlib import Path
 
-WORDS = ("the of and to in is for that with as on by from at this are be or an was which can it not but have has "
-         "their more were been also other its into these than they some such over only most time new may used "
-         "study cells patients protein data model water energy system between during after high low effect "
-         "results analysis increase method based levels treatment risk growth response").split()
+WORDS = (
+    "the of and to in is for that with as on by from at this are be or an was which can it not but have has "
+    "their more were been also other its into these than they some such over only most time new may used "
+    "study cells patients protein data model water energy system between during after high low effect "
+    "results analysis increase method based levels treatment risk growth response"
+).split()
 
 
 def rss_kb() -> tuple[int, int]:
@@ -66,7 +69,9 @@ def generate(folder: Path, n_passages: int, n_queries: int, seed: int = 0) -> No
             fh.write("\n".join(lines) + "\n")
     with open(folder / "queries.jsonl", "w", encoding="utf-8") as fh:
         for q in range(n_queries):
-            fh.write(json.dumps({"_id": f"q{q}", "text": f"what is the effect of {WORDS[q % len(WORDS)]} on {q}"}) + "\n")
+            fh.write(
+                json.dumps({"_id": f"q{q}", "text": f"what is the effect of {WORDS[q % len(WORDS)]} on {q}"}) + "\n"
+            )
     (folder / "qrels").mkdir(exist_ok=True)
     per_q = max(1, n_passages // max(1, n_queries))
     with open(folder / "qrels" / "train.tsv", "w") as fh:
@@ -78,6 +83,7 @@ def generate(folder: Path, n_passages: int, n_queries: int, seed: int = 0) -> No
 
 # ---------------------------------------------------------------- workers (fresh processes)
 
+
 def worker_convert(folder: Path, cache: Path) -> dict:
     from sycl.io.corpus import Corpus
 
@@ -86,8 +92,13 @@ def worker_convert(folder: Path, cache: Path) -> dict:
     c = Corpus.open(folder, cache_dir=cache)
     sec = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"seconds": sec, "peak_rss_mb": peak / 1024, "extra_peak_rss_mb": (peak - base) / 1024,
-            "n": len(c), "path": c.meta["path"]}
+    return {
+        "seconds": sec,
+        "peak_rss_mb": peak / 1024,
+        "extra_peak_rss_mb": (peak - base) / 1024,
+        "n": len(c),
+        "path": c.meta["path"],
+    }
 
 
 def _first_sample_ids(n_passages: int, n_queries: int) -> tuple[str, list[str]]:
@@ -112,8 +123,12 @@ def worker_sycl(folder: Path, cache: Path, n_passages: int, n_queries: int) -> d
     corpus2 = Corpus.open(folder, cache_dir=cache)
     open_only = time.perf_counter() - t1
     assert len(sample[1]) == len(dids) and len(corpus2) == n_passages
-    return {"seconds": sec, "open_seconds": open_only, "extra_rss_mb": (rss - base) / 1024,
-            "extra_anon_mb": (anon - base_anon) / 1024}
+    return {
+        "seconds": sec,
+        "open_seconds": open_only,
+        "extra_rss_mb": (rss - base) / 1024,
+        "extra_anon_mb": (anon - base_anon) / 1024,
+    }
 
 
 def worker_naive(folder: Path, n_passages: int, n_queries: int) -> dict:
@@ -178,8 +193,12 @@ def worker_hash(cache: Path) -> dict:
 
 
 def run_worker(mode: str, *args: str, env=None) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--worker", mode, *args], capture_output=True, text=True,
-                         env={**os.environ, **(env or {})})
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker", mode, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
     if out.returncode != 0:
         raise RuntimeError(f"worker {mode} failed:\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -189,7 +208,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--passages", type=int, default=2_000_000)
     ap.add_argument("--queries", type=int, default=500_000)
-    ap.add_argument("--workdir", help="where to generate (kept and reused; default: a temporary folder, removed afterwards)")
+    ap.add_argument(
+        "--workdir", help="where to generate (kept and reused; default: a temporary folder, removed afterwards)"
+    )
     ap.add_argument("--json", help="write the summary here")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
@@ -197,12 +218,14 @@ def main() -> None:
     if args.worker:
         folder, cache = Path(args.rest[0]), Path(args.rest[1])
         n_p, n_q = int(args.rest[2]), int(args.rest[3])
-        res = {"convert": lambda: worker_convert(folder, cache),
-               "sycl": lambda: worker_sycl(folder, cache, n_p, n_q),
-               "naive": lambda: worker_naive(folder, n_p, n_q),
-               "qrels": lambda: worker_qrels(folder),
-               "qrels_table": lambda: worker_qrels_table(folder),
-               "hash": lambda: worker_hash(cache)}[args.worker]()
+        res = {
+            "convert": lambda: worker_convert(folder, cache),
+            "sycl": lambda: worker_sycl(folder, cache, n_p, n_q),
+            "naive": lambda: worker_naive(folder, n_p, n_q),
+            "qrels": lambda: worker_qrels(folder),
+            "qrels_table": lambda: worker_qrels_table(folder),
+            "hash": lambda: worker_hash(cache),
+        }[args.worker]()
         print(json.dumps(res))
         return
 
@@ -218,8 +241,12 @@ def main() -> None:
         gen_s = time.perf_counter() - t0
         shutil.rmtree(cache, ignore_errors=True)
         a = [str(folder), str(cache), str(args.passages), str(args.queries)]
-        res = {"passages": args.passages, "queries": args.queries,
-               "corpus_mb": (folder / "corpus.jsonl").stat().st_size / 2**20, "generate_s": gen_s}
+        res = {
+            "passages": args.passages,
+            "queries": args.queries,
+            "corpus_mb": (folder / "corpus.jsonl").stat().st_size / 2**20,
+            "generate_s": gen_s,
+        }
         res["convert"] = run_worker("convert", *a)
         res["sycl"] = run_worker("sycl", *a)
         res["naive"] = run_worker("naive", *a)
@@ -238,12 +265,12 @@ def main() -> None:
     print(f"""
 | measure | sycl (Corpus + read_queries) | naive json -> dict (peer) | ratio |
 |---|---|---|---|
-| to first sample, warm (s) | {s['seconds']:.2f} | {n['seconds']:.2f} | {n['seconds'] / s['seconds']:.1f}x faster |
-| extra RSS to first sample (MB) | {s['extra_rss_mb']:.0f} | {n['extra_rss_mb']:.0f} | {n['extra_rss_mb'] / max(s['extra_rss_mb'], 1):.1f}x less |
-| Corpus.open alone, warm (s) | {s['open_seconds']:.3f} | - | - |
-| cold conversion JSONL -> Arrow (s) | {res['convert']['seconds']:.1f} ({res['convert']['path']} path, peak RSS {res['convert']['peak_rss_mb']:.0f} MB) | - | - |
-| read 2M-judgement qrels (s / extra MB) | {res['qrels_table']['seconds']:.1f} / {res['qrels_table']['extra_rss_mb']:.0f} as Arrow table | {res['qrels']['seconds']:.1f} / {res['qrels']['extra_rss_mb']:.0f} as dicts (read_qrels) | - |
-| hash {res['hash']['n']:,} ids (s) | {res['hash']['vectorised_s']:.2f} vectorised | {res['hash']['python_blake2b_s']:.2f} per-id blake2b | {res['hash']['python_blake2b_s'] / res['hash']['vectorised_s']:.0f}x |
+| to first sample, warm (s) | {s["seconds"]:.2f} | {n["seconds"]:.2f} | {n["seconds"] / s["seconds"]:.1f}x faster |
+| extra RSS to first sample (MB) | {s["extra_rss_mb"]:.0f} | {n["extra_rss_mb"]:.0f} | {n["extra_rss_mb"] / max(s["extra_rss_mb"], 1):.1f}x less |
+| Corpus.open alone, warm (s) | {s["open_seconds"]:.3f} | - | - |
+| cold conversion JSONL -> Arrow (s) | {res["convert"]["seconds"]:.1f} ({res["convert"]["path"]} path, peak RSS {res["convert"]["peak_rss_mb"]:.0f} MB) | - | - |
+| read 2M-judgement qrels (s / extra MB) | {res["qrels_table"]["seconds"]:.1f} / {res["qrels_table"]["extra_rss_mb"]:.0f} as Arrow table | {res["qrels"]["seconds"]:.1f} / {res["qrels"]["extra_rss_mb"]:.0f} as dicts (read_qrels) | - |
+| hash {res["hash"]["n"]:,} ids (s) | {res["hash"]["vectorised_s"]:.2f} vectorised | {res["hash"]["python_blake2b_s"]:.2f} per-id blake2b | {res["hash"]["python_blake2b_s"] / res["hash"]["vectorised_s"]:.0f}x |
 """)
 
 

@@ -15,6 +15,7 @@ Reports extra resident memory over the process's state after imports (current RS
 
     .venv/bin/python benchmarks/bench_data_memory.py [--queries 500000] [--workdir /tmp/sycl-bench-data]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,10 @@ import sys
 import time
 from pathlib import Path
 
-WORDS = ("protein cell river energy market signal model data light water system theory growth city "
-         "network health policy carbon memory music language ocean school law fire metal").split()
+WORDS = (
+    "protein cell river energy market signal model data light water system theory growth city "
+    "network health policy carbon memory music language ocean school law fire metal"
+).split()
 
 
 def generate(root: Path, n_queries: int) -> None:
@@ -38,8 +41,11 @@ def generate(root: Path, n_queries: int) -> None:
     root.mkdir(parents=True, exist_ok=True)
     (root / "qrels").mkdir(exist_ok=True)
     t0 = time.time()
-    with open(root / "corpus.jsonl", "w") as c, open(root / "queries.jsonl", "w") as q, \
-            open(root / "qrels" / "train.tsv", "w") as r:
+    with (
+        open(root / "corpus.jsonl", "w") as c,
+        open(root / "queries.jsonl", "w") as q,
+        open(root / "qrels" / "train.tsv", "w") as r,
+    ):
         r.write("query-id\tcorpus-id\tscore\n")
         for i in range(n_queries):
             w = rng.integers(0, len(WORDS), size=40)
@@ -64,8 +70,9 @@ def rss() -> tuple[float, float]:
 
 def child(mode: str, root: Path) -> dict:
     if mode == "sycl":
-        from sycl.data import MultiLevelSet, PassagePool, SourceConfig
         import pyarrow  # noqa: F401 - counted as import, not data
+
+        from sycl.data import MultiLevelSet, PassagePool, SourceConfig
     else:
         import numpy  # noqa: F401
     base, _ = rss()
@@ -78,6 +85,7 @@ def child(mode: str, root: Path) -> dict:
         first = batch.passages[0]
     else:
         import random
+
         corpus = {}
         with open(root / "corpus.jsonl") as fh:
             for line in fh:
@@ -101,13 +109,24 @@ def child(mode: str, root: Path) -> dict:
         first = batch[0][1][0]
     seconds = time.perf_counter() - t0
     cur, peak = rss()
-    return {"mode": mode, "queries": n, "seconds_to_first_batch": round(seconds, 2),
-            "extra_rss_gb": round(cur - base, 3), "extra_peak_gb": round(peak - base, 3), "sample": first[:40]}
+    return {
+        "mode": mode,
+        "queries": n,
+        "seconds_to_first_batch": round(seconds, 2),
+        "extra_rss_gb": round(cur - base, 3),
+        "extra_peak_gb": round(peak - base, 3),
+        "sample": first[:40],
+    }
 
 
 def run_child(mode: str, root: Path, env: dict) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", mode, "--workdir", str(root.parent)],
-                         env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", mode, "--workdir", str(root.parent)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -13,6 +13,7 @@ corpus; vectors cached under ``--cache-dir`` so a re-run is cheap) and reports b
 On a machine shared with other jobs, ``--threads 1`` and the CPU-time ratio (process CPU seconds
 of each encoder) compare the two with less noise than wall time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,15 +44,19 @@ def main() -> None:
 
     from sentence_transformers import SentenceTransformer
 
-    from sycl.retrieval.encoding import ListTexts, encode
     from sycl.io.corpus import Corpus
     from sycl.modeling import BiEncoder, embedded_encoder_path
     from sycl.modeling.kernel_probe import cpu_model, verdict
     from sycl.modeling.precision import resolve_dtype
+    from sycl.retrieval.encoding import ListTexts, encode
 
     corpus = Corpus.open(args.dataset)
     rng = np.random.default_rng(0)
-    rows = np.arange(len(corpus)) if args.n <= 0 else np.sort(rng.choice(len(corpus), min(args.n, len(corpus)), replace=False))
+    rows = (
+        np.arange(len(corpus))
+        if args.n <= 0
+        else np.sort(rng.choice(len(corpus), min(args.n, len(corpus)), replace=False))
+    )
     texts = corpus.texts(rows)
     st = SentenceTransformer(embedded_encoder_path(), device="cpu")
     ours = BiEncoder.from_pretrained()
@@ -64,25 +69,51 @@ def main() -> None:
     t_st, c_st = time.perf_counter() - t, time.process_time() - c
     print(f"sentence-transformers encode (defaults: batch 32, fp32): {len(texts) / t_st:.1f} passages/s", flush=True)
     t, c = time.perf_counter(), time.process_time()
-    vec = np.asarray(encode(ours, ListTexts(texts), "passage", batch_size=args.batch_size, precision=args.precision).vectors)
+    vec = np.asarray(
+        encode(ours, ListTexts(texts), "passage", batch_size=args.batch_size, precision=args.precision).vectors
+    )
     t_ours, c_ours = time.perf_counter() - t, time.process_time() - c
     cos = (vec * ref).sum(1) / np.linalg.norm(vec, axis=1) / np.linalg.norm(ref, axis=1)
-    print(f"sycl encode ({args.precision}, batch {args.batch_size}): {len(texts) / t_ours:.1f} passages/s; "
-          f"speed-up {t_st / t_ours:.2f}x (CPU time: {c_st / c_ours:.2f}x); cosine to fp32 min {cos.min():.5f} mean {cos.mean():.6f}", flush=True)
+    print(
+        f"sycl encode ({args.precision}, batch {args.batch_size}): {len(texts) / t_ours:.1f} passages/s; "
+        f"speed-up {t_st / t_ours:.2f}x (CPU time: {c_st / c_ours:.2f}x); cosine to fp32 min {cos.min():.5f} mean {cos.mean():.6f}",
+        flush=True,
+    )
     chosen = str(resolve_dtype(args.precision, "cpu") or "fp32").replace("torch.", "")
-    print(f"CPU {cpu_model()}: precision {args.precision} -> {chosen} ({verdict().summary()['line']}); "
-          f"load average {os.getloadavg()[0]:.2f}", flush=True)
-    result = {"cpu": cpu_model(), "precision": args.precision, "chosen": chosen,
-              "load_average": [round(x, 2) for x in os.getloadavg()], "passages": len(texts), "threads": args.threads, "st_per_s": round(len(texts) / t_st, 1),
-              "sycl_per_s": round(len(texts) / t_ours, 1), "speedup": round(t_st / t_ours, 2),
-              "cpu_seconds_st": round(c_st, 2), "cpu_seconds_sycl": round(c_ours, 2), "cpu_time_speedup": round(c_st / c_ours, 2),
-              "cos_min": round(float(cos.min()), 6), "cos_mean": round(float(cos.mean()), 6)}
+    print(
+        f"CPU {cpu_model()}: precision {args.precision} -> {chosen} ({verdict().summary()['line']}); "
+        f"load average {os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
+    result = {
+        "cpu": cpu_model(),
+        "precision": args.precision,
+        "chosen": chosen,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "passages": len(texts),
+        "threads": args.threads,
+        "st_per_s": round(len(texts) / t_st, 1),
+        "sycl_per_s": round(len(texts) / t_ours, 1),
+        "speedup": round(t_st / t_ours, 2),
+        "cpu_seconds_st": round(c_st, 2),
+        "cpu_seconds_sycl": round(c_ours, 2),
+        "cpu_time_speedup": round(c_st / c_ours, 2),
+        "cos_min": round(float(cos.min()), 6),
+        "cos_mean": round(float(cos.mean()), 6),
+    }
     if args.quality:
         from sycl.evaluation import evaluate
 
         for prec in ("fp32", args.precision):
-            rep = evaluate(ours, [str(args.dataset)], None, precision=prec, cache_dir=args.cache_dir,
-                           batch_size=args.batch_size, show_progress=False)
+            rep = evaluate(
+                ours,
+                [str(args.dataset)],
+                None,
+                precision=prec,
+                cache_dir=args.cache_dir,
+                batch_size=args.batch_size,
+                show_progress=False,
+            )
             result[f"ndcg10_{prec}"] = round(rep["results"][0]["measures"]["nDCG@10"], 4)
             print(f"SciFact test nDCG@10 ({prec}): {result[f'ndcg10_{prec}']}", flush=True)
     print(json.dumps(result))

@@ -11,6 +11,7 @@ measures, in the same run:
      request per query, judge off.
 Target: >= 500 requests/s sustained for (2) at concurrency 64.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,11 @@ from sycl.generation.prompts import load_template, render_json_prompt  # noqa: E
 
 
 def start_server() -> tuple[subprocess.Popen, int]:
-    proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "generation" / "chat_server.py"), "--port", "0"],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "tests" / "generation" / "chat_server.py"), "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     return proc, int(proc.stdout.readline().split()[1])
 
 
@@ -48,8 +52,10 @@ async def raw_client(port: int, n: int, concurrency: int) -> float:
         while remaining[0] > 0:
             remaining[0] -= 1
             body = json.dumps({"model": "m", "messages": msgs, "seed": remaining[0]}).encode()
-            writer.write(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                         b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+            writer.write(
+                b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+            )
             head = await reader.readuntil(b"\r\n\r\n")
             length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
             await reader.readexactly(length)
@@ -70,11 +76,18 @@ def main() -> None:
         server_alone = asyncio.run(raw_client(port, args.queries, args.concurrency))
         with tempfile.TemporaryDirectory() as tmp:
             qfile = Path(tmp) / "queries.tsv"
-            qfile.write_text("".join(f"q{i}\tbenchmark query number {i} about honey bees\n"
-                                     for i in range(args.queries)))
-            cfg = GenerationConfig(queries=qfile, out=Path(tmp) / "out", backend="openai",
-                                   base_url=f"http://127.0.0.1:{port}/v1", model="m", concurrency=args.concurrency,
-                                   judge="none")
+            qfile.write_text(
+                "".join(f"q{i}\tbenchmark query number {i} about honey bees\n" for i in range(args.queries))
+            )
+            cfg = GenerationConfig(
+                queries=qfile,
+                out=Path(tmp) / "out",
+                backend="openai",
+                base_url=f"http://127.0.0.1:{port}/v1",
+                model="m",
+                concurrency=args.concurrency,
+                judge="none",
+            )
             t0 = time.perf_counter()
             res = run_generate(cfg)
             total = time.perf_counter() - t0
@@ -83,15 +96,24 @@ def main() -> None:
     finally:
         proc.kill()
     gen_rps = m["timings"]["requests_per_s"]
-    print(json.dumps({
-        "queries": args.queries, "concurrency": args.concurrency, "cpus": os.cpu_count(),
-        "load_avg_1m": round(os.getloadavg()[0], 2),
-        "server_alone_requests_per_s": round(server_alone, 1),
-        "sycl_requests_per_s": gen_rps,
-        "sycl_vs_server_alone": round(gen_rps / server_alone, 3),
-        "sycl_total_seconds_incl_compile": round(total, 2),
-        "done": m["counts"]["done"], "failed": m["counts"]["failed"], "journal_lines": journal_lines,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "queries": args.queries,
+                "concurrency": args.concurrency,
+                "cpus": os.cpu_count(),
+                "load_avg_1m": round(os.getloadavg()[0], 2),
+                "server_alone_requests_per_s": round(server_alone, 1),
+                "sycl_requests_per_s": gen_rps,
+                "sycl_vs_server_alone": round(gen_rps / server_alone, 3),
+                "sycl_total_seconds_incl_compile": round(total, 2),
+                "done": m["counts"]["done"],
+                "failed": m["counts"]["failed"],
+                "journal_lines": journal_lines,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

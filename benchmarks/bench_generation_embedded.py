@@ -10,6 +10,7 @@ process CPU) and a few outputs so a broken dtype shows. ``--pipeline N`` also ti
 retries of rejected answers included). ``--peer`` runs the same batches through transformers'
 ``model.generate`` in the same process. Target: >= 200 tokens/s on a quiet 2-core machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,11 +24,24 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-QUERIES = ["what is the capital of france", "how do vaccines work", "symptoms of vitamin d deficiency",
-           "best way to cook rice", "who invented the telephone", "what causes earthquakes",
-           "how to lower blood pressure", "definition of photosynthesis", "how long do cats live",
-           "why is the ocean salty", "what is inflation", "how to train for a marathon", "what is a black hole",
-           "how does wifi work", "benefits of green tea", "history of the roman empire"]
+QUERIES = [
+    "what is the capital of france",
+    "how do vaccines work",
+    "symptoms of vitamin d deficiency",
+    "best way to cook rice",
+    "who invented the telephone",
+    "what causes earthquakes",
+    "how to lower blood pressure",
+    "definition of photosynthesis",
+    "how long do cats live",
+    "why is the ocean salty",
+    "what is inflation",
+    "how to train for a marathon",
+    "what is a black hole",
+    "how does wifi work",
+    "benefits of green tea",
+    "history of the roman empire",
+]
 
 
 def peer_generate(backend, reqs, batch_size: int) -> dict:
@@ -40,19 +54,29 @@ def peer_generate(backend, reqs, batch_size: int) -> dict:
     order = sorted(range(len(reqs)), key=lambda i: len(prompts[i]))
     tokens, t0, c0 = 0, time.perf_counter(), time.process_time()
     for start in range(0, len(order), batch_size):
-        idx = order[start:start + batch_size]
+        idx = order[start : start + batch_size]
         enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False)
         torch.manual_seed(reqs[idx[0]].seed or 0)
         with torch.inference_mode():
-            gen = lm.generate(**enc, max_new_tokens=reqs[idx[0]].max_tokens, do_sample=True,
-                              temperature=reqs[idx[0]].temperature, top_p=reqs[idx[0]].top_p, top_k=None,
-                              pad_token_id=tok.pad_token_id)
-        for row in gen[:, enc["input_ids"].shape[1]:].tolist():
+            gen = lm.generate(
+                **enc,
+                max_new_tokens=reqs[idx[0]].max_tokens,
+                do_sample=True,
+                temperature=reqs[idx[0]].temperature,
+                top_p=reqs[idx[0]].top_p,
+                top_k=None,
+                pad_token_id=tok.pad_token_id,
+            )
+        for row in gen[:, enc["input_ids"].shape[1] :].tolist():
             n = next((j for j, t in enumerate(row) if t in eos), len(row))
             tokens += n + (n < len(row))
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "completion_tokens": tokens,
-            "tokens_per_s": round(tokens / wall, 1)}
+    return {
+        "wall_s": round(wall, 1),
+        "cpu_s": round(cpu, 1),
+        "completion_tokens": tokens,
+        "tokens_per_s": round(tokens / wall, 1),
+    }
 
 
 def main() -> None:
@@ -71,17 +95,33 @@ def main() -> None:
     ap.add_argument("--dtypes", nargs="+", default=["bfloat16"])
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ap.add_argument("--pipeline", type=int, default=0, help="also time run_generate on N SciFact queries")
-    ap.add_argument("--peer", action="store_true",
-                    help="also run the same batches through transformers' model.generate (the peer)")
+    ap.add_argument(
+        "--peer", action="store_true", help="also run the same batches through transformers' model.generate (the peer)"
+    )
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     levels, template = default_levels(), load_template("per-level")
-    reqs = [ChatRequest(id=f"{q}|{lv.label}", messages=render_level_prompt(template, q, lv, levels, 1, 60),
-                        max_tokens=args.max_tokens, temperature=0.7, top_p=0.95, seed=1)
-            for q in (QUERIES * 8)[:args.queries] for lv in levels]
-    report = {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "load_avg_1m_start":
-              round(os.getloadavg()[0], 2), "requests": len(reqs), "batch_size": args.batch_size, "runs": []}
+    reqs = [
+        ChatRequest(
+            id=f"{q}|{lv.label}",
+            messages=render_level_prompt(template, q, lv, levels, 1, 60),
+            max_tokens=args.max_tokens,
+            temperature=0.7,
+            top_p=0.95,
+            seed=1,
+        )
+        for q in (QUERIES * 8)[: args.queries]
+        for lv in levels
+    ]
+    report = {
+        "cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "load_avg_1m_start": round(os.getloadavg()[0], 2),
+        "requests": len(reqs),
+        "batch_size": args.batch_size,
+        "runs": [],
+    }
     for dtype in args.dtypes:
         t0 = time.perf_counter()
         backend = EmbeddedBackend(batch_size=args.batch_size, dtype=dtype)
@@ -91,25 +131,44 @@ def main() -> None:
         out = backend.generate_batch(reqs)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         tokens = sum(c.completion_tokens for c in out)
-        report["runs"].append({"dtype": dtype, "load_s": round(load_s, 1), "wall_s": round(wall, 1),
-                               "cpu_s": round(cpu, 1), "completion_tokens": tokens,
-                               "tokens_per_s": round(tokens / wall, 1),
-                               "tokens_per_cpu_s": round(tokens / cpu, 1),
-                               "samples": {r.id: c.text[:160] for r, c in list(zip(reqs, out))[:4]}})
+        report["runs"].append(
+            {
+                "dtype": dtype,
+                "load_s": round(load_s, 1),
+                "wall_s": round(wall, 1),
+                "cpu_s": round(cpu, 1),
+                "completion_tokens": tokens,
+                "tokens_per_s": round(tokens / wall, 1),
+                "tokens_per_cpu_s": round(tokens / cpu, 1),
+                "samples": {r.id: c.text[:160] for r, c in list(zip(reqs, out))[:4]},
+            }
+        )
         if args.peer:
             report["runs"][-1]["peer_generate"] = peer_generate(backend, reqs, args.batch_size)
             report["runs"][-1]["speedup_vs_generate"] = round(
-                report["runs"][-1]["tokens_per_s"] / report["runs"][-1]["peer_generate"]["tokens_per_s"], 2)
+                report["runs"][-1]["tokens_per_s"] / report["runs"][-1]["peer_generate"]["tokens_per_s"], 2
+            )
     if args.pipeline:
         scifact = REPO / ".." / "shared" / "datasets" / "scifact"
         with tempfile.TemporaryDirectory() as tmp:
-            cfg = GenerationConfig(queries=scifact, out=Path(tmp) / "out", backend="embedded", limit=args.pipeline,
-                                   batch_size=args.batch_size, max_failure_rate=1.0)
+            cfg = GenerationConfig(
+                queries=scifact,
+                out=Path(tmp) / "out",
+                backend="embedded",
+                limit=args.pipeline,
+                batch_size=args.batch_size,
+                max_failure_rate=1.0,
+            )
             t0 = time.perf_counter()
             m = run_generate(cfg).manifest
-            report["pipeline"] = {"queries": args.pipeline, "seconds": round(time.perf_counter() - t0, 1),
-                                  "counts": m["counts"], "timings": m["timings"], "quality": m["quality"],
-                                  "rejections": m["this_run"]["rejections"]}
+            report["pipeline"] = {
+                "queries": args.pipeline,
+                "seconds": round(time.perf_counter() - t0, 1),
+                "counts": m["counts"],
+                "timings": m["timings"],
+                "quality": m["quality"],
+                "rejections": m["this_run"]["rejections"],
+            }
     report["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(report, indent=2))
 

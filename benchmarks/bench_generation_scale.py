@@ -11,6 +11,7 @@ over the whole run (both children), and for the second child the time and peak m
 
     python benchmarks/bench_generation_scale.py --queries 500000 --workdir /work/bigdata/gen
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,17 +44,33 @@ def child(args) -> None:
 
     api.compile_journal = timed_compile
     sampler = Sampler()
-    cfg = GenerationConfig(queries=args.workdir / "queries.tsv", out=args.workdir / "out", backend="openai",
-                           base_url=f"http://127.0.0.1:{args.port}/v1", model="m", concurrency=args.concurrency,
-                           judge="none")
+    cfg = GenerationConfig(
+        queries=args.workdir / "queries.tsv",
+        out=args.workdir / "out",
+        backend="openai",
+        base_url=f"http://127.0.0.1:{args.port}/v1",
+        model="m",
+        concurrency=args.concurrency,
+        judge="none",
+    )
     t0 = time.perf_counter()
     res = run_generate(cfg)
     t1 = time.perf_counter()
     mem = sampler.stop()
-    print(json.dumps({"seconds": t1 - t0, "compile_and_write_s": t1 - marks["compile_start"],
-                      "generate_s": marks["compile_start"] - t0, "this_run": res.manifest["this_run"],
-                      "timings": res.manifest["timings"], "counts": res.manifest["counts"],
-                      "peak_anon_before_compile_gb": marks["anon_before_compile"] / 1e9, **mem}))
+    print(
+        json.dumps(
+            {
+                "seconds": t1 - t0,
+                "compile_and_write_s": t1 - marks["compile_start"],
+                "generate_s": marks["compile_start"] - t0,
+                "this_run": res.manifest["this_run"],
+                "timings": res.manifest["timings"],
+                "counts": res.manifest["counts"],
+                "peak_anon_before_compile_gb": marks["anon_before_compile"] / 1e9,
+                **mem,
+            }
+        )
+    )
 
 
 def journal_lines(path: Path) -> int:
@@ -93,14 +110,28 @@ def main() -> None:
     shutil.rmtree(args.workdir / "out", ignore_errors=True)
     args.workdir.mkdir(parents=True, exist_ok=True)
     with open(args.workdir / "queries.tsv", "w") as fh:
-        fh.writelines(f"{1000000 + i}\tbenchmark query number {i} about honey bees and their flight\n"
-                      for i in range(args.queries))
-    server = subprocess.Popen([sys.executable, str(REPO / "tests" / "generation" / "chat_server.py"), "--port", "0"],
-                              stdout=subprocess.PIPE, text=True)
+        fh.writelines(
+            f"{1000000 + i}\tbenchmark query number {i} about honey bees and their flight\n"
+            for i in range(args.queries)
+        )
+    server = subprocess.Popen(
+        [sys.executable, str(REPO / "tests" / "generation" / "chat_server.py"), "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     port = int(server.stdout.readline().split()[1])
     journal = args.workdir / "out" / "journal.jsonl"
-    cmd = [sys.executable, __file__, "--child", "--workdir", str(args.workdir), "--port", str(port),
-           "--concurrency", str(args.concurrency)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        "--workdir",
+        str(args.workdir),
+        "--port",
+        str(port),
+        "--concurrency",
+        str(args.concurrency),
+    ]
     out: dict = {"queries": args.queries, "concurrency": args.concurrency}
     try:
         t0 = time.perf_counter()
@@ -122,7 +153,9 @@ def main() -> None:
         out["total_s"] = time.perf_counter() - t0
         out["second_run"] = json.loads(stdout.strip().splitlines()[-1])
         out["final"] = check_journal(journal)
-        out["requests_per_s_whole_run"] = out["final"]["lines"] / (out["total_s"] - out["second_run"]["compile_and_write_s"])
+        out["requests_per_s_whole_run"] = out["final"]["lines"] / (
+            out["total_s"] - out["second_run"]["compile_and_write_s"]
+        )
         out["load_avg_1m"] = os.getloadavg()[0]
     finally:
         server.kill()

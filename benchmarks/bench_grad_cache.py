@@ -15,6 +15,7 @@ the cost. ``--batch`` changes the large batch (e.g. 256).
 
     python benchmarks/bench_grad_cache.py [--steps 4] [--batch 64] [--threads 2]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,13 +42,27 @@ def child(batch: int, grad_cache: int | None, steps: int, threads: int) -> dict:
     from sycl.training.config import ExperimentConfig
 
     torch.set_num_threads(threads)
-    cfg = ExperimentConfig.model_validate({
-        "model": {"model": "embedded:all-MiniLM-L6-v2", "max_query_length": 64, "max_passage_length": 128},
-        "data": {"sources": [{"path": str(DATA), "qrels": "test"}], "group_size": 4,
-                 "passage_selection_strategy": "most_relevant"},
-        "loss": RECIPE, "train": {"batch_size": batch, "grad_cache": grad_cache, "precision": "fp32", "lr": 2e-5,
-                                  "save_every": 0, "seed": 1},
-        "guard": {"every": 0}, "out": tempfile.mkdtemp()})
+    cfg = ExperimentConfig.model_validate(
+        {
+            "model": {"model": "embedded:all-MiniLM-L6-v2", "max_query_length": 64, "max_passage_length": 128},
+            "data": {
+                "sources": [{"path": str(DATA), "qrels": "test"}],
+                "group_size": 4,
+                "passage_selection_strategy": "most_relevant",
+            },
+            "loss": RECIPE,
+            "train": {
+                "batch_size": batch,
+                "grad_cache": grad_cache,
+                "precision": "fp32",
+                "lr": 2e-5,
+                "save_every": 0,
+                "seed": 1,
+            },
+            "guard": {"every": 0},
+            "out": tempfile.mkdtemp(),
+        }
+    )
     trainer = Trainer(cfg)
     trainer.prepare()
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
@@ -59,9 +74,15 @@ def child(batch: int, grad_cache: int | None, steps: int, threads: int) -> dict:
         trainer.engine.step()
         times.append(time.perf_counter() - t0)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    return {"batch": batch, "grad_cache": grad_cache, "peak_rss_gb": round(peak, 3),
-            "rss_after_setup_gb": round(base, 3), "training_gb": round(peak - base, 3),
-            "s_per_step": round(statistics.median(times[1:] or times), 2), "steps": steps}
+    return {
+        "batch": batch,
+        "grad_cache": grad_cache,
+        "peak_rss_gb": round(peak, 3),
+        "rss_after_setup_gb": round(base, 3),
+        "training_gb": round(peak - base, 3),
+        "s_per_step": round(statistics.median(times[1:] or times), 2),
+        "steps": steps,
+    }
 
 
 def main() -> int:
@@ -79,13 +100,31 @@ def main() -> int:
         print(f"skipped: {DATA} not found", file=sys.stderr)
         return 0
     # the plain large batch last: it needs the most memory
-    settings = {f"gc-{args.batch}-c16": (args.batch, 16), f"gc-{args.batch}-c8": (args.batch, 8), "plain-16": (16, 0),
-                f"plain-{args.batch}": (args.batch, 0)}
+    settings = {
+        f"gc-{args.batch}-c16": (args.batch, 16),
+        f"gc-{args.batch}-c8": (args.batch, 8),
+        "plain-16": (16, 0),
+        f"plain-{args.batch}": (args.batch, 0),
+    }
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO / "src")}
     out = {}
     for name, (batch, gc) in settings.items():
-        done = subprocess.run([sys.executable, __file__, "--child", str(batch), str(gc), "--steps", str(args.steps),
-                               "--threads", str(args.threads)], env=env, capture_output=True, text=True)
+        done = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                str(batch),
+                str(gc),
+                "--steps",
+                str(args.steps),
+                "--threads",
+                str(args.threads),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         if done.returncode:
             print(name, "failed:", done.stderr[-3000:], file=sys.stderr)
             out[name] = {"failed": done.returncode}

@@ -10,6 +10,7 @@ of two fixed predictions each loss prefers (16 x 4, cosine-like scores / 0.05, l
 correct one (own passages 0.8/0.6/0.4/0.4, others 0.1) or a flat one (all 0.3), the collapse
 mechanism of REFERENCE.md made exact (tests/losses/test_losses_collapse.py asserts it).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -83,7 +84,9 @@ def main() -> None:
         def plain():
             _plain_ws2(base.clone().requires_grad_(True), labels).backward()
 
-        print(f"| ws2 | {q} x {k} ({q * k}) | {_time(ours, args.repeats):.2f} | {_time(plain, args.repeats):.2f} | {diff:.1e} |")
+        print(
+            f"| ws2 | {q} x {k} ({q * k}) | {_time(ours, args.repeats):.2f} | {_time(plain, args.repeats):.2f} | {diff:.1e} |"
+        )
 
     print()
     print("| loss (temperature 0.05) | options | loss(correct) | loss(flat) | prefers |")
@@ -92,12 +95,20 @@ def main() -> None:
     labels = torch.tensor([[2.0, 1.0, 0.0, 0.0]] * q)
     correct = torch.full((q, q * k), 0.1)
     for i in range(q):
-        correct[i, i * k:(i + 1) * k] = torch.tensor([0.8, 0.6, 0.4, 0.4])
+        correct[i, i * k : (i + 1) * k] = torch.tensor([0.8, 0.6, 0.4, 0.4])
     flat = torch.full((q, q * k), 0.3)
-    configs = [("ws2", {}), ("ws2", {"label_temperature": 0.05}), ("kl", {}), ("kl", {"label_temperature": 0.1}),
-               ("wasserstein1d", {}), ("wasserstein1d", {"in_batch": "lowest"}),
-               ("wasserstein1d", {"in_batch": "lowest", "label_temperature": 0.1}), ("lambdaloss", {}),
-               ("lambdaloss", {"in_batch": "lowest"}), ("infonce", {})]
+    configs = [
+        ("ws2", {}),
+        ("ws2", {"label_temperature": 0.05}),
+        ("kl", {}),
+        ("kl", {"label_temperature": 0.1}),
+        ("wasserstein1d", {}),
+        ("wasserstein1d", {"in_batch": "lowest"}),
+        ("wasserstein1d", {"in_batch": "lowest", "label_temperature": 0.1}),
+        ("lambdaloss", {}),
+        ("lambdaloss", {"in_batch": "lowest"}),
+        ("infonce", {}),
+    ]
     for name, options in configs:
         loss_fn = losses.get(name, temperature=0.05, **options)
         a, b = float(loss_fn(correct, labels)), float(loss_fn(flat, labels))

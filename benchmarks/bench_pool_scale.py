@@ -18,6 +18,7 @@ anonymous <= 1.5 GB.
 
     python benchmarks/bench_pool_scale.py --data /work/bigdata/msmarco --cache /work/bigdata/cache
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,16 +59,23 @@ class Sampler:
         self._t.join()
         st = _status()
         self.peak_anon = max(self.peak_anon, st["RssAnon"])
-        return {"peak_anon_gb": self.peak_anon / 1e9, "peak_rss_gb": st["VmHWM"] / 1e9,
-                "end_anon_gb": st["RssAnon"] / 1e9, "end_file_gb": st["RssFile"] / 1e9}
+        return {
+            "peak_anon_gb": self.peak_anon / 1e9,
+            "peak_rss_gb": st["VmHWM"] / 1e9,
+            "end_anon_gb": st["RssAnon"] / 1e9,
+            "end_file_gb": st["RssFile"] / 1e9,
+        }
 
 
 def specs(data: Path):
     from sycl.data import SourceConfig
 
-    return [SourceConfig(name="msmarco", path=str(data), qrels="train", min_score=1, score_transform=1),
-            SourceConfig(name="msmarco", path=str(data), qrels=str(data / "train_qrels.jsonl"),
-                         group_random_k=2, score_transform=0)]
+    return [
+        SourceConfig(name="msmarco", path=str(data), qrels="train", min_score=1, score_transform=1),
+        SourceConfig(
+            name="msmarco", path=str(data), qrels=str(data / "train_qrels.jsonl"), group_random_k=2, score_transform=0
+        ),
+    ]
 
 
 def phase(name: str, data: Path) -> dict:
@@ -120,11 +128,17 @@ def main() -> None:
         print(json.dumps(phase(args.phase, args.data)))
         return
     shutil.rmtree(args.cache / "pool", ignore_errors=True)
-    results = {"data": str(args.data), "files_gb": {p.name: round(p.stat().st_size / 1e9, 2)
-                                                     for p in args.data.rglob("*") if p.is_file()}}
+    results = {
+        "data": str(args.data),
+        "files_gb": {p.name: round(p.stat().st_size / 1e9, 2) for p in args.data.rglob("*") if p.is_file()},
+    }
     for name in ("corpus", "cold", "warm", "train"):
-        r = subprocess.run([sys.executable, __file__, "--data", str(args.data), "--cache", str(args.cache),
-                            "--phase", name], capture_output=True, text=True, env=os.environ)
+        r = subprocess.run(
+            [sys.executable, __file__, "--data", str(args.data), "--cache", str(args.cache), "--phase", name],
+            capture_output=True,
+            text=True,
+            env=os.environ,
+        )
         if r.returncode:
             sys.exit(r.stderr)
         results[name] = json.loads(r.stdout.strip().splitlines()[-1])

@@ -15,6 +15,7 @@ sets ``OPENBLAS_CORETYPE`` before faiss loads, so the peer runs at its best; rep
     python benchmarks/bench_search.py --queries 10000 --docs 1000000 --dim 384 \
         --precision int8 fp32 --openblas-coretype SkylakeX
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,7 +41,9 @@ def make_data(n_docs: int, n_queries: int, dim: int, clusters: int, seed: int) -
         e = min(n_docs, s + 100_000)
         block = centres[rng.integers(0, clusters, e - s)] + 0.8 * rng.standard_normal((e - s, dim), dtype=np.float32)
         docs[s:e] = block / np.linalg.norm(block, axis=1, keepdims=True)
-    q = docs[rng.integers(0, n_docs, n_queries)] + 0.3 * rng.standard_normal((n_queries, dim), dtype=np.float32) / np.sqrt(dim)
+    q = docs[rng.integers(0, n_docs, n_queries)] + 0.3 * rng.standard_normal(
+        (n_queries, dim), dtype=np.float32
+    ) / np.sqrt(dim)
     q /= np.linalg.norm(q, axis=1, keepdims=True)
     return q.astype(np.float32), docs
 
@@ -52,9 +55,14 @@ def main() -> None:
     ap.add_argument("--dim", type=int, default=384)
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--clusters", type=int, default=1000)
-    ap.add_argument("--precision", nargs="+", choices=["auto", "int8", "bf16", "fp32"], default=["auto", "fp32"],
-                    help="search paths to time (auto: the path measured fastest on this CPU; an explicit path "
-                         "that would take hours here is refused and recorded as such)")
+    ap.add_argument(
+        "--precision",
+        nargs="+",
+        choices=["auto", "int8", "bf16", "fp32"],
+        default=["auto", "fp32"],
+        help="search paths to time (auto: the path measured fastest on this CPU; an explicit path "
+        "that would take hours here is refused and recorded as such)",
+    )
     ap.add_argument("--openblas-coretype", default=None, help="OPENBLAS_CORETYPE for faiss's OpenBLAS (e.g. SkylakeX)")
     ap.add_argument("--doc-block", type=int, default=32768)
     ap.add_argument("--query-block", type=int, default=2048)
@@ -72,14 +80,25 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     t = time.perf_counter()
     q, d = make_data(args.docs, args.queries, args.dim, args.clusters, args.seed)
-    print(f"data: {args.queries} x {args.docs} x {args.dim} in {time.perf_counter() - t:.1f} s; "
-          f"vectors {d.nbytes / 2**30:.2f} GiB; peak RSS {peak_rss_gb():.2f} GiB", flush=True)
+    print(
+        f"data: {args.queries} x {args.docs} x {args.dim} in {time.perf_counter() - t:.1f} s; "
+        f"vectors {d.nbytes / 2**30:.2f} GiB; peak RSS {peak_rss_gb():.2f} GiB",
+        flush=True,
+    )
     base_rss = peak_rss_gb()
 
-    result = {"queries": args.queries, "docs": args.docs, "dim": args.dim, "k": args.k, "threads": args.threads,
-              "data_rss_gib": round(base_rss, 2), "torch": torch.__version__,
-              "machine": f"{cpu_model()} ({platform.machine()}), {os.cpu_count()} cores",
-              "load_average": [round(x, 2) for x in os.getloadavg()], "auto_search": verdict().search}
+    result = {
+        "queries": args.queries,
+        "docs": args.docs,
+        "dim": args.dim,
+        "k": args.k,
+        "threads": args.threads,
+        "data_rss_gib": round(base_rss, 2),
+        "torch": torch.__version__,
+        "machine": f"{cpu_model()} ({platform.machine()}), {os.cpu_count()} cores",
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "auto_search": verdict().search,
+    }
     print(f"CPU {cpu_model()}: search auto -> {verdict().search}; load average {os.getloadavg()[0]:.2f}", flush=True)
     for precision in list(args.precision):
         try:
@@ -95,12 +114,16 @@ def main() -> None:
         result[f"sycl_{precision}_warmup_s"] = round(time.perf_counter() - t, 2)
     for precision in args.precision:
         t = time.perf_counter()
-        runs[precision] = exact_search(q, d, args.k, precision=precision, doc_block=args.doc_block,
-                                       query_block=args.query_block)
+        runs[precision] = exact_search(
+            q, d, args.k, precision=precision, doc_block=args.doc_block, query_block=args.query_block
+        )
         t_ours = time.perf_counter() - t
         rss_ours = peak_rss_gb()
-        print(f"sycl exact_search ({precision}; final scores in fp32): {t_ours:.1f} s, {args.queries / t_ours:.0f} q/s; "
-              f"peak RSS {rss_ours:.2f} GiB (+{rss_ours - base_rss:.2f} over the data)", flush=True)
+        print(
+            f"sycl exact_search ({precision}; final scores in fp32): {t_ours:.1f} s, {args.queries / t_ours:.0f} q/s; "
+            f"peak RSS {rss_ours:.2f} GiB (+{rss_ours - base_rss:.2f} over the data)",
+            flush=True,
+        )
         result[f"sycl_{precision}_s"] = round(t_ours, 2)
         result[f"sycl_{precision}_peak_rss_gib"] = round(rss_ours, 2)
     if "fp32" in runs:
@@ -120,22 +143,42 @@ def main() -> None:
         f_scores, f_ids = index.search(q, args.k)
         t_faiss = time.perf_counter() - t
         rss_faiss = peak_rss_gb()
-        print(f"faiss IndexFlatIP: add {t_add:.1f} s, search {t_faiss:.1f} s, {args.queries / t_faiss:.0f} q/s; "
-              f"peak RSS {rss_faiss:.2f} GiB", flush=True)
-        result.update({"faiss_search_s": round(t_faiss, 2), "faiss_add_s": round(t_add, 2),
-                       "faiss_peak_rss_gib": round(rss_faiss, 2),
-                       "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "(detected)")})
+        print(
+            f"faiss IndexFlatIP: add {t_add:.1f} s, search {t_faiss:.1f} s, {args.queries / t_faiss:.0f} q/s; "
+            f"peak RSS {rss_faiss:.2f} GiB",
+            flush=True,
+        )
+        result.update(
+            {
+                "faiss_search_s": round(t_faiss, 2),
+                "faiss_add_s": round(t_add, 2),
+                "faiss_peak_rss_gib": round(rss_faiss, 2),
+                "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "(detected)"),
+            }
+        )
         for precision, ours in runs.items():
             same = (f_ids == ours.rows).all(axis=1)
             # a differing query is explained by ties when the two score lists agree to float precision
-            tie_only = [i for i in np.nonzero(~same)[0]
-                        if set(f_ids[i]) == set(ours.rows[i]) or np.allclose(np.sort(f_scores[i]), np.sort(ours.scores[i]), atol=1e-6)]
+            tie_only = [
+                i
+                for i in np.nonzero(~same)[0]
+                if set(f_ids[i]) == set(ours.rows[i])
+                or np.allclose(np.sort(f_scores[i]), np.sort(ours.scores[i]), atol=1e-6)
+            ]
             t_ours = result[f"sycl_{precision}_s"]
-            print(f"{precision}: identical top-{args.k} ids to faiss (same order): {int(same.sum())}/{args.queries}; "
-                  f"differing only by score ties/rounding: {len(tie_only)}; speed-up {t_faiss / t_ours:.2f}x "
-                  f"(search only; {(t_faiss + t_add) / t_ours:.2f}x with faiss's add)", flush=True)
-            result.update({f"{precision}_identical_to_faiss": int(same.sum()), f"{precision}_tie_only": len(tie_only),
-                           f"{precision}_speedup": round(t_faiss / t_ours, 2)})
+            print(
+                f"{precision}: identical top-{args.k} ids to faiss (same order): {int(same.sum())}/{args.queries}; "
+                f"differing only by score ties/rounding: {len(tie_only)}; speed-up {t_faiss / t_ours:.2f}x "
+                f"(search only; {(t_faiss + t_add) / t_ours:.2f}x with faiss's add)",
+                flush=True,
+            )
+            result.update(
+                {
+                    f"{precision}_identical_to_faiss": int(same.sum()),
+                    f"{precision}_tie_only": len(tie_only),
+                    f"{precision}_speedup": round(t_faiss / t_ours, 2),
+                }
+            )
     print(json.dumps(result))
 
 

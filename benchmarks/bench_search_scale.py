@@ -19,6 +19,7 @@ Throughput is passages per second (documents scored against all queries / second
     python benchmarks/bench_search_scale.py --workdir /work/bigdata/search --precision int8 \\
         --faiss-docs 2000000 --openblas-coretype SkylakeX
 """
+
 from __future__ import annotations
 
 import argparse
@@ -94,16 +95,18 @@ def phase(name: str, args) -> dict:
         t0 = time.perf_counter()
         top = run_sycl(q, docs, args.k, args.precision)
         out.update(docs=docs.shape[0], seconds=time.perf_counter() - t0, precision=args.precision, **s.stop())
-        np.save(args.workdir / "sycl_rows.npy", top.rows[:, :args.k])
+        np.save(args.workdir / "sycl_rows.npy", top.rows[:, : args.k])
     elif name == "faiss":
         s = Sampler()
         t0 = time.perf_counter()
-        sub = np.asarray(docs[:args.faiss_docs], dtype=np.float32)
+        sub = np.asarray(docs[: args.faiss_docs], dtype=np.float32)
         t_read = time.perf_counter() - t0
         _, _, t_add = run_faiss(q, sub, args.k)
-        out.update(docs=len(sub), read_s=t_read, add_s=t_add, seconds=time.perf_counter() - t0 - t_read - t_add, **s.stop())
+        out.update(
+            docs=len(sub), read_s=t_read, add_s=t_add, seconds=time.perf_counter() - t0 - t_read - t_add, **s.stop()
+        )
     else:
-        sub = np.asarray(docs[:args.check_docs], dtype=np.float32)
+        sub = np.asarray(docs[: args.check_docs], dtype=np.float32)
         top = run_sycl(q, sub, args.k, args.precision)
         f_scores, f_rows, _ = run_faiss(q, sub, args.k)
         same = np.all(top.rows == f_rows, axis=1)
@@ -116,7 +119,9 @@ def phase(name: str, args) -> dict:
             order_only = a == b and np.allclose(np.sort(top.scores[i]), np.sort(f_scores[i]), atol=2e-6, rtol=0)
             swapped = np.all(np.abs(np.r_[s_a, s_b] - kth) <= 2e-6)
             ties += bool(order_only or swapped)
-        out.update(docs=len(sub), identical=int(same.sum()), differ_by_ties=ties, differ_otherwise=int((~same).sum()) - ties)
+        out.update(
+            docs=len(sub), identical=int(same.sum()), differ_by_ties=ties, differ_otherwise=int((~same).sum()) - ties
+        )
     return out
 
 

@@ -17,6 +17,7 @@ Prints JSON: query-groups/s, seconds per step, peak RSS (GB) per trainer and the
 half under each precision, and nDCG@10 on the second half (exact search over the whole corpus,
 fp32 encoding for both) is compared with zero-shot.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,9 +37,11 @@ DATA = REPO / ".." / "shared" / "datasets" / "cranfield"
 def groups(k: int) -> list[tuple[str, list[str]]]:
     from sycl.data import MultiLevelSet, PassagePool, SourceConfig
 
-    ds = MultiLevelSet(PassagePool.load([SourceConfig(path=str(DATA), qrels="test")]), group_size=k, strategy="most_relevant")
+    ds = MultiLevelSet(
+        PassagePool.load([SourceConfig(path=str(DATA), qrels="test")]), group_size=k, strategy="most_relevant"
+    )
     b = ds.batch(range(len(ds)))
-    return [(b.queries[i], b.passages[i * k:(i + 1) * k]) for i in range(len(ds))]
+    return [(b.queries[i], b.passages[i * k : (i + 1) * k]) for i in range(len(ds))]
 
 
 def peak_gb() -> float:
@@ -51,12 +54,24 @@ def run_sycl(args) -> dict:
     times: list[float] = []
     out = Path(tempfile.mkdtemp()) / "model"
     cfg = {
-        "name": "bench", "model": {"max_query_length": args.max_length, "max_passage_length": args.max_length},
-        "data": {"sources": [{"path": str(DATA), "qrels": "test"}], "group_size": args.k,
-                 "passage_selection_strategy": "most_relevant"},
+        "name": "bench",
+        "model": {"max_query_length": args.max_length, "max_passage_length": args.max_length},
+        "data": {
+            "sources": [{"path": str(DATA), "qrels": "test"}],
+            "group_size": args.k,
+            "passage_selection_strategy": "most_relevant",
+        },
         "loss": {"name": "infonce", "temperature": 0.05},
-        "train": {"batch_size": args.batch, "max_steps": args.steps, "lr": 2e-5, "precision": args.precision,
-                  "log_every": 1000, "save_every": 0, "warmup_ratio": 0.0, "chunk_size": args.chunk_size},
+        "train": {
+            "batch_size": args.batch,
+            "max_steps": args.steps,
+            "lr": 2e-5,
+            "precision": args.precision,
+            "log_every": 1000,
+            "save_every": 0,
+            "warmup_ratio": 0.0,
+            "chunk_size": args.chunk_size,
+        },
         "guard": {"every": 0},
     }
     train(cfg, out=out, callbacks=[lambda trainer, rec: times.append(time.perf_counter())])
@@ -65,8 +80,12 @@ def run_sycl(args) -> dict:
 
 def run_st(args) -> dict:
     import datasets
-    from sentence_transformers import (SentenceTransformer, SentenceTransformerTrainer,
-                                       SentenceTransformerTrainingArguments, losses)
+    from sentence_transformers import (
+        SentenceTransformer,
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+        losses,
+    )
     from transformers import TrainerCallback
 
     from sycl.modeling import embedded_encoder_path
@@ -85,11 +104,27 @@ def run_st(args) -> dict:
             times.append(time.perf_counter())
 
     targs = SentenceTransformerTrainingArguments(
-        output_dir=tempfile.mkdtemp(), per_device_train_batch_size=args.batch, max_steps=args.steps,
-        learning_rate=2e-5, warmup_ratio=0.0, save_strategy="no", logging_steps=1000, report_to=[],
-        bf16=args.peer_bf16, use_cpu=True, dataloader_drop_last=True, disable_tqdm=True, seed=42)
-    trainer = SentenceTransformerTrainer(model=model, args=targs, train_dataset=ds,
-                                         loss=losses.MultipleNegativesRankingLoss(model, scale=20.0), callbacks=[Clock()])
+        output_dir=tempfile.mkdtemp(),
+        per_device_train_batch_size=args.batch,
+        max_steps=args.steps,
+        learning_rate=2e-5,
+        warmup_ratio=0.0,
+        save_strategy="no",
+        logging_steps=1000,
+        report_to=[],
+        bf16=args.peer_bf16,
+        use_cpu=True,
+        dataloader_drop_last=True,
+        disable_tqdm=True,
+        seed=42,
+    )
+    trainer = SentenceTransformerTrainer(
+        model=model,
+        args=targs,
+        train_dataset=ds,
+        loss=losses.MultipleNegativesRankingLoss(model, scale=20.0),
+        callbacks=[Clock()],
+    )
     trainer.train()
     return {"step_times": times, "peak_rss_gb": peak_gb()}
 
@@ -108,7 +143,7 @@ def quality(args) -> dict:
     qids = sorted(qrels)
     rng = np.random.default_rng(0)
     perm = rng.permutation(len(qids))
-    train_ids, test_ids = [qids[i] for i in perm[: len(qids) // 2]], [qids[i] for i in perm[len(qids) // 2:]]
+    train_ids, test_ids = [qids[i] for i in perm[: len(qids) // 2]], [qids[i] for i in perm[len(qids) // 2 :]]
     work = Path(tempfile.mkdtemp())
     (work / "train_ids.txt").write_text("\n".join(train_ids) + "\n")
     corpus = Corpus.open(DATA / "corpus.jsonl")
@@ -116,8 +151,11 @@ def quality(args) -> dict:
     doc_ids = corpus.ids.to_pylist()
 
     def ndcg(model_dir) -> float:
-        enc = BiEncoder.from_pretrained(str(model_dir)) if model_dir else BiEncoder.from_pretrained(
-            max_query_length=args.max_length, max_passage_length=args.max_length)
+        enc = (
+            BiEncoder.from_pretrained(str(model_dir))
+            if model_dir
+            else BiEncoder.from_pretrained(max_query_length=args.max_length, max_passage_length=args.max_length)
+        )
         d = enc.encode(doc_texts, "passage", precision="fp32")
         q = enc.encode([queries[i] for i in test_ids], "query", precision="fp32")
         scores = q @ d.T
@@ -128,21 +166,40 @@ def quality(args) -> dict:
     out = {"split": {"train": len(train_ids), "test": len(test_ids), "seed": 0}, "zero_shot": round(ndcg(None), 4)}
     for precision in ("fp32", "bf16"):
         t0 = time.perf_counter()
-        model = train({"name": f"q-{precision}", "model": {"max_query_length": args.max_length, "max_passage_length": args.max_length},
-                       "data": {"sources": [{"path": str(DATA), "qrels": "test", "query_subset": str(work / "train_ids.txt")}],
-                                "group_size": args.k},
-                       "train": {"batch_size": args.batch, "epochs": 1, "lr": 2e-5, "precision": precision, "seed": 1,
-                                 "save_every": 0}}, out=work / precision)
+        model = train(
+            {
+                "name": f"q-{precision}",
+                "model": {"max_query_length": args.max_length, "max_passage_length": args.max_length},
+                "data": {
+                    "sources": [{"path": str(DATA), "qrels": "test", "query_subset": str(work / "train_ids.txt")}],
+                    "group_size": args.k,
+                },
+                "train": {
+                    "batch_size": args.batch,
+                    "epochs": 1,
+                    "lr": 2e-5,
+                    "precision": precision,
+                    "seed": 1,
+                    "save_every": 0,
+                },
+            },
+            out=work / precision,
+        )
         out[precision] = {"nDCG@10": round(ndcg(model), 4), "train_seconds": round(time.perf_counter() - t0, 1)}
     return out
 
 
 def summarise(name: str, res: dict, args) -> dict:
     t = res["step_times"]
-    steady = t[args.warmup:]
+    steady = t[args.warmup :]
     secs = (steady[-1] - steady[0]) / (len(steady) - 1)
-    return {"trainer": name, "steps_timed": len(steady) - 1, "seconds_per_step": round(secs, 3),
-            "groups_per_s": round(args.batch / secs, 2), "peak_rss_gb": round(res["peak_rss_gb"], 2)}
+    return {
+        "trainer": name,
+        "steps_timed": len(steady) - 1,
+        "seconds_per_step": round(secs, 3),
+        "groups_per_s": round(args.batch / secs, 2),
+        "peak_rss_gb": round(res["peak_rss_gb"], 2),
+    }
 
 
 def main() -> None:
@@ -157,7 +214,9 @@ def main() -> None:
     ap.add_argument("--peer-bf16", action="store_true")
     ap.add_argument("--child", choices=["sycl", "st"])
     ap.add_argument("--skip-peer-bf16", action="store_true")
-    ap.add_argument("--threads", type=int, help="OMP_NUM_THREADS for both trainers (1 on a machine shared with other jobs)")
+    ap.add_argument(
+        "--threads", type=int, help="OMP_NUM_THREADS for both trainers (1 on a machine shared with other jobs)"
+    )
     ap.add_argument("--quality", action="store_true", help="bf16 vs fp32 training quality instead of speed")
     args = ap.parse_args()
     if args.quality:
@@ -171,11 +230,26 @@ def main() -> None:
     env = dict(os.environ, HF_HUB_OFFLINE="1", SYCL_QUIET="1", TOKENIZERS_PARALLELISM="false")
     if args.threads:
         env["OMP_NUM_THREADS"] = str(args.threads)
-    base = [sys.executable, __file__, "--steps", str(args.steps), "--batch", str(args.batch), "--k", str(args.k),
-            "--max-length", str(args.max_length), "--precision", args.precision]
+    base = [
+        sys.executable,
+        __file__,
+        "--steps",
+        str(args.steps),
+        "--batch",
+        str(args.batch),
+        "--k",
+        str(args.k),
+        "--max-length",
+        str(args.max_length),
+        "--precision",
+        args.precision,
+    ]
     if args.chunk_size is not None:
         base += ["--chunk-size", str(args.chunk_size)]
-    runs = [("sycl (precision %s)" % args.precision, ["--child", "sycl"]), ("sentence-transformers fp32", ["--child", "st"])]
+    runs = [
+        (f"sycl (precision {args.precision})", ["--child", "sycl"]),
+        ("sentence-transformers fp32", ["--child", "st"]),
+    ]
     if not args.skip_peer_bf16:
         runs.append(("sentence-transformers bf16", ["--child", "st", "--peer-bf16"]))
     out = []
@@ -188,10 +262,23 @@ def main() -> None:
     from sycl.modeling.kernel_probe import cpu_model, verdict
 
     ours = out[0]["groups_per_s"]
-    report = {"cpu": cpu_model(), "auto_precision": verdict().autocast, "load_average": [round(x, 2) for x in os.getloadavg()],
-              "settings": {"threads": args.threads, "batch": args.batch, "k": args.k, "max_length": args.max_length, "steps": args.steps,
-                           "warmup": args.warmup, "model": "all-MiniLM-L6-v2", "data": "cranfield"},
-              "results": out, "ratios": {r["trainer"]: round(ours / r["groups_per_s"], 2) for r in out[1:]}}
+    report = {
+        "cpu": cpu_model(),
+        "auto_precision": verdict().autocast,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "settings": {
+            "threads": args.threads,
+            "batch": args.batch,
+            "k": args.k,
+            "max_length": args.max_length,
+            "steps": args.steps,
+            "warmup": args.warmup,
+            "model": "all-MiniLM-L6-v2",
+            "data": "cranfield",
+        },
+        "results": out,
+        "ratios": {r["trainer"]: round(ours / r["groups_per_s"], 2) for r in out[1:]},
+    }
     print(json.dumps(report, indent=2))
 
 

@@ -9,6 +9,7 @@ lists are identical.
 
     python benchmarks/bench_vector_storage.py [--data /work/shared/datasets/scifact]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,18 +40,29 @@ def main() -> None:
     corpus = Corpus.open(args.data)
     qids = [q for q in qrels if q in queries]
     cache = EmbeddingCache()
-    qv = np.asarray(encode(model, ListTexts([queries[q] for q in qids]), "query", cache=cache, precision="fp32").vectors)
-    dv = np.asarray(encode(model, CorpusTexts(corpus), "passage", cache=cache, precision="fp32").vectors, dtype=np.float32)
+    qv = np.asarray(
+        encode(model, ListTexts([queries[q] for q in qids]), "query", cache=cache, precision="fp32").vectors
+    )
+    dv = np.asarray(
+        encode(model, CorpusTexts(corpus), "passage", cache=cache, precision="fp32").vectors, dtype=np.float32
+    )
     exclude = corpus.rows_of(qids, missing="ignore")
-    out = {"data": str(args.data), "queries": len(qids), "passages": len(corpus), "dim": dv.shape[1],
-           "encode_s": round(time.perf_counter() - t0, 1)}
+    out = {
+        "data": str(args.data),
+        "queries": len(qids),
+        "passages": len(corpus),
+        "dim": dv.shape[1],
+        "encode_s": round(time.perf_counter() - t0, 1),
+    }
     tops = {}
     for name, docs in (("fp32", dv), ("fp16", dv.astype(np.float16))):
         top = exact_search(qv, docs, 100, exclude=exclude)
         tops[name] = top
         ids = corpus.ids
-        run = {q: {ids[int(r)].as_py(): float(s) for r, s in zip(top.rows[i], top.scores[i]) if r >= 0}
-               for i, q in enumerate(qids)}
+        run = {
+            q: {ids[int(r)].as_py(): float(s) for r, s in zip(top.rows[i], top.scores[i]) if r >= 0}
+            for i, q in enumerate(qids)
+        }
         means, _ = compute_metrics(qrels, run, ["nDCG@10", "R@100"])
         out[name] = {k: round(v, 5) for k, v in means.items()}
         out[name + "_bytes"] = int(docs.nbytes)

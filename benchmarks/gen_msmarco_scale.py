@@ -12,6 +12,7 @@ Writes under ``--out`` (outside the repository; several GB):
 
     python benchmarks/gen_msmarco_scale.py --out /work/bigdata/msmarco [--queries 502939 --depth 1000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,17 +23,19 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-WORDS = ("the of and a to in is for was on that with as by it from at are an be this which or were has "
-         "protein cell river energy market signal model data light water system theory growth city network "
-         "health policy carbon memory music language ocean school law fire metal president county population "
-         "average salary degree temperature symptoms cost definition located between during after").split()
+WORDS = (
+    "the of and a to in is for was on that with as by it from at are an be this which or were has "
+    "protein cell river energy market signal model data light water system theory growth city network "
+    "health policy carbon memory music language ocean school law fire metal president county population "
+    "average salary degree temperature symptoms cost definition located between during after"
+).split()
 
 
 def _write(fh, arr: pa.Array) -> None:
     """Write a string array's characters (each element ends with a newline) as one block."""
     arr = arr.cast(pa.large_string()) if arr.type != pa.large_string() else arr
-    off = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset:arr.offset + len(arr) + 1]
-    fh.write(memoryview(arr.buffers()[2])[off[0]:off[-1]])
+    off = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
+    fh.write(memoryview(arr.buffers()[2])[off[0] : off[-1]])
 
 
 def join(*parts) -> pa.Array:
@@ -80,17 +83,24 @@ def queries_and_positives(out: Path, qids: np.ndarray, n_passages: int, rng: np.
     (out / "qrels").mkdir(exist_ok=True)
     with open(out / "qrels" / "train.tsv", "wb") as fh:
         fh.write(b"query-id\tcorpus-id\tscore\n")
-        _write(fh, join(pa.array(pos_q).cast(pa.string()), "\t",
-                                pa.array(pos_d).cast(pa.string()), "\t1\n"))
+        _write(fh, join(pa.array(pos_q).cast(pa.string()), "\t", pa.array(pos_d).cast(pa.string()), "\t1\n"))
     return pos_q, pos_d
 
 
-def negatives(out: Path, qids: np.ndarray, pos_q, pos_d, n_passages: int, depth: int, rng: np.random.Generator,
-              chunk: int = 20_000) -> None:
+def negatives(
+    out: Path,
+    qids: np.ndarray,
+    pos_q,
+    pos_d,
+    n_passages: int,
+    depth: int,
+    rng: np.random.Generator,
+    chunk: int = 20_000,
+) -> None:
     order = rng.permutation(len(qids))
     with open(out / "train_qrels.jsonl", "wb") as fh:
         for s in range(0, len(order), chunk):
-            q = qids[order[s:s + chunk]]
+            q = qids[order[s : s + chunk]]
             d = rng.integers(0, n_passages, size=(len(q), depth))
             # leave every annotated positive of the query out (as the released file does): a clash
             # moves to the next id until it is no positive (queries have 1-2 positives)
@@ -108,8 +118,15 @@ def negatives(out: Path, qids: np.ndarray, pos_q, pos_d, n_passages: int, depth:
             off = pa.array(np.arange(0, len(q) * depth + 1, depth, dtype=np.int32))
             docs = pa.ListArray.from_arrays(off, pa.array(d.ravel()).cast(pa.string()))
             sc = pa.ListArray.from_arrays(off, pa.array(scores.ravel()).cast(pa.string()))
-            line = join('{"qid": "', pa.array(q).cast(pa.string()), '", "docid": ["', pc.binary_join(docs, '", "'),
-                        '"], "score": [', pc.binary_join(sc, ", "), ']}\n')
+            line = join(
+                '{"qid": "',
+                pa.array(q).cast(pa.string()),
+                '", "docid": ["',
+                pc.binary_join(docs, '", "'),
+                '"], "score": [',
+                pc.binary_join(sc, ", "),
+                "]}\n",
+            )
             _write(fh, line)
 
 

@@ -25,6 +25,7 @@ values and the run file), which is what ``sycl compare`` reads.
     python benchmarks/listwise_recipes.py --dataset cranfield scifact --seeds 1 2
     python benchmarks/listwise_recipes.py --summarize
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,15 @@ SHARED = ROOT.parent / "shared" / "datasets"
 
 MODEL = {"model": "embedded:all-MiniLM-L6-v2", "max_query_length": 64, "max_passage_length": 128}
 EVAL_MAX_LENGTH = 256  # evaluation at the reference setting; training at 128 tokens to fit this machine
-TRAIN = {"epochs": 1, "batch_size": 16, "lr": 2e-5, "warmup_ratio": 0.05, "precision": "auto",
-         "log_every": 5, "save_every": 0}
+TRAIN = {
+    "epochs": 1,
+    "batch_size": 16,
+    "lr": 2e-5,
+    "warmup_ratio": 0.05,
+    "precision": "auto",
+    "log_every": 5,
+    "save_every": 0,
+}
 EPOCHS = {"scifact": 1, "cranfield": 4, "cisi": 4}  # cranfield's train half is 112 queries: 7 steps an epoch
 
 # name -> (data variant, loss section). Variants: "binary" (InfoNCE data), "paper" (syn+real
@@ -54,22 +62,40 @@ RECIPES: dict[str, tuple[str, dict]] = {
     "kl-reference": ("paper", {"name": "kl", "temperature": 0.05}),  # reference targets at cosine / 0.05
     "kl-sharp": ("paper", {"name": "kl", "temperature": 0.05, "label_temperature": 0.1}),
     "kl-sharp-lowest": ("paper", {"name": "kl", "temperature": 0.05, "label_temperature": 0.1, "in_batch": "lowest"}),
-    "w1d-sharp-lowest": ("paper", {"name": "wasserstein1d", "temperature": 0.05, "label_temperature": 0.1,
-                                   "in_batch": "lowest"}),
+    "w1d-sharp-lowest": (
+        "paper",
+        {"name": "wasserstein1d", "temperature": 0.05, "label_temperature": 0.1, "in_batch": "lowest"},
+    ),
     "lambdaloss": ("paper", {"name": "lambdaloss", "temperature": 0.05, "in_batch": "lowest"}),
-    "kl-sharp+infonce": ("paper", {"name": "kl", "temperature": 0.05, "label_temperature": 0.1,
-                                   "in_batch": "lowest", "infonce_weight": 1.0}),
+    "kl-sharp+infonce": (
+        "paper",
+        {"name": "kl", "temperature": 0.05, "label_temperature": 0.1, "in_batch": "lowest", "infonce_weight": 1.0},
+    ),
     # graded targets kept soft (label temperature 0.5: a level-3 passage gets e^4 = 55x the mass of a level-1
     # one) with InfoNCE as the anchor that keeps the positive on top
-    "kl-soft+infonce": ("paper", {"name": "kl", "temperature": 0.05, "label_temperature": 0.5,
-                                  "in_batch": "lowest", "infonce_weight": 1.0}),
-    "w1d-sharp+infonce": ("paper", {"name": "wasserstein1d", "temperature": 0.05, "label_temperature": 0.1,
-                                    "in_batch": "lowest", "infonce_weight": 1.0}),
-    "lambdaloss+infonce": ("paper", {"name": "lambdaloss", "temperature": 0.05, "in_batch": "lowest",
-                                     "infonce_weight": 1.0}),
+    "kl-soft+infonce": (
+        "paper",
+        {"name": "kl", "temperature": 0.05, "label_temperature": 0.5, "in_batch": "lowest", "infonce_weight": 1.0},
+    ),
+    "w1d-sharp+infonce": (
+        "paper",
+        {
+            "name": "wasserstein1d",
+            "temperature": 0.05,
+            "label_temperature": 0.1,
+            "in_batch": "lowest",
+            "infonce_weight": 1.0,
+        },
+    ),
+    "lambdaloss+infonce": (
+        "paper",
+        {"name": "lambdaloss", "temperature": 0.05, "in_batch": "lowest", "infonce_weight": 1.0},
+    ),
     "kl-sharp-graded": ("graded", {"name": "kl", "temperature": 0.05, "label_temperature": 0.1, "in_batch": "lowest"}),
-    "kl-sharp+infonce-graded": ("graded", {"name": "kl", "temperature": 0.05, "label_temperature": 0.1,
-                                           "in_batch": "lowest", "infonce_weight": 1.0}),
+    "kl-sharp+infonce-graded": (
+        "graded",
+        {"name": "kl", "temperature": 0.05, "label_temperature": 0.1, "in_batch": "lowest", "infonce_weight": 1.0},
+    ),
 }
 
 
@@ -119,12 +145,17 @@ def prepare(dataset: str, work: Path) -> dict:
         paper = [{**real, "score_transform": 3}, {**bm25, "group_random_k": 2, "score_transform": 1}]
     else:  # real grades 1-4 kept, BM25 negatives as level 0
         paper = [real, {**bm25, "group_random_k": 2, "score_transform": 0}]
-    graded = [{**real, "score_transform": 3},
-              {**bm25, "name": "bm25-top", "max_score": 11, "group_random_k": 1, "score_transform": 1},
-              {**bm25, "name": "bm25-deep", "min_score": 11, "group_random_k": 2, "score_transform": 0}]
+    graded = [
+        {**real, "score_transform": 3},
+        {**bm25, "name": "bm25-top", "max_score": 11, "group_random_k": 1, "score_transform": 1},
+        {**bm25, "name": "bm25-deep", "min_score": 11, "group_random_k": 2, "score_transform": 0},
+    ]
     binary = [{**real, "score_transform": 1}, {**bm25, "group_random_k": 2, "score_transform": 0}]
     prep = {
-        "dataset": dataset, "test_folder": str(test_folder), "test_split": test_split, **info,
+        "dataset": dataset,
+        "test_folder": str(test_folder),
+        "test_split": test_split,
+        **info,
         "data": {
             "paper": {"sources": paper, "format": "multilevel", "group_size": 4},
             "graded": {"sources": graded, "format": "multilevel", "group_size": 4},
@@ -138,8 +169,15 @@ def prepare(dataset: str, work: Path) -> dict:
 def evaluate(model, prep: dict, out: Path) -> dict:
     from sycl.evaluation import evaluate as run_eval
 
-    rep = run_eval(model, [prep["test_folder"]], out, split=prep["test_split"], show_progress=False,
-                   max_query_length=EVAL_MAX_LENGTH, max_passage_length=EVAL_MAX_LENGTH)
+    rep = run_eval(
+        model,
+        [prep["test_folder"]],
+        out,
+        split=prep["test_split"],
+        show_progress=False,
+        max_query_length=EVAL_MAX_LENGTH,
+        max_passage_length=EVAL_MAX_LENGTH,
+    )
     return rep["results"][0]["measures"]
 
 
@@ -147,8 +185,9 @@ def run_dir(recipe: str, seed: int, batch_size: int = 16) -> str:
     return f"{recipe}-s{seed}" if batch_size == 16 else f"{recipe}-b{batch_size}-s{seed}"
 
 
-def run_one(dataset: str, recipe: str, seed: int, prep: dict, work: Path, batch_size: int = 16,
-            grad_cache: int | None = None) -> dict:
+def run_one(
+    dataset: str, recipe: str, seed: int, prep: dict, work: Path, batch_size: int = 16, grad_cache: int | None = None
+) -> dict:
     from sycl.training import train
 
     variant, loss = RECIPES[recipe]
@@ -156,8 +195,14 @@ def run_one(dataset: str, recipe: str, seed: int, prep: dict, work: Path, batch_
     train_cfg = {**TRAIN, "epochs": EPOCHS[dataset], "seed": seed, "batch_size": batch_size}
     if grad_cache:
         train_cfg["grad_cache"] = grad_cache
-    exp = {"name": f"{dataset}-{out.name}", "model": MODEL, "data": prep["data"][variant], "loss": loss,
-           "train": train_cfg, "guard": {"every": 5}}
+    exp = {
+        "name": f"{dataset}-{out.name}",
+        "model": MODEL,
+        "data": prep["data"][variant],
+        "loss": loss,
+        "train": train_cfg,
+        "guard": {"every": 5},
+    }
     t0 = time.perf_counter()
     model_dir = train(exp, out=out / "model")
     t_train = time.perf_counter() - t0
@@ -167,13 +212,22 @@ def run_one(dataset: str, recipe: str, seed: int, prep: dict, work: Path, batch_
     last = [r for r in log if "own_group_prob" in r][-1:] or [{}]
     for p in model_dir.glob("*.safetensors"):  # keep the logs, drop the weights
         p.unlink()
-    return {"dataset": dataset, "recipe": recipe, "seed": seed, "batch_size": batch_size, "grad_cache": grad_cache,
-            "variant": variant, "loss": loss,
-            "measures": measures, "train_seconds": round(t_train, 1),
-            "total_seconds": round(time.perf_counter() - t0, 1), "steps": info.get("steps"),
-            "collapse_warnings": _count(info.get("collapse_warnings")),
-            "final_own_group_prob": last[0].get("own_group_prob"),
-            "final_passage_mean_cos": last[0].get("passage_mean_cos")}
+    return {
+        "dataset": dataset,
+        "recipe": recipe,
+        "seed": seed,
+        "batch_size": batch_size,
+        "grad_cache": grad_cache,
+        "variant": variant,
+        "loss": loss,
+        "measures": measures,
+        "train_seconds": round(t_train, 1),
+        "total_seconds": round(time.perf_counter() - t0, 1),
+        "steps": info.get("steps"),
+        "collapse_warnings": _count(info.get("collapse_warnings")),
+        "final_own_group_prob": last[0].get("own_group_prob"),
+        "final_passage_mean_cos": last[0].get("passage_mean_cos"),
+    }
 
 
 def _count(warnings) -> int:
@@ -203,11 +257,15 @@ def summarize(out: Path) -> str:
     lines = []
     for dataset in dict.fromkeys(r["dataset"] for r in rows):
         sub = [r for r in rows if r["dataset"] == dataset]
-        base = next((r for r in sub if r["recipe"] == "zero-shot"), None)
         ref = [r["measures"]["nDCG@10"] for r in sub if r["label"] == "infonce"]
         ref_mean = statistics.mean(ref) if ref else None
-        lines += [f"### {dataset}", "", "| recipe | nDCG@10 mean | per seed | vs InfoNCE | R@100 | collapse warnings (all seeds) |"
-                  " own-group prob (last log) | train s/run |", "|---|---:|---|---:|---:|---:|---:|---:|"]
+        lines += [
+            f"### {dataset}",
+            "",
+            "| recipe | nDCG@10 mean | per seed | vs InfoNCE | R@100 | collapse warnings (all seeds) |"
+            " own-group prob (last log) | train s/run |",
+            "|---|---:|---|---:|---:|---:|---:|---:|",
+        ]
         for label in dict.fromkeys(r["label"] for r in sub):
             rs = [r for r in sub if r["label"] == label]
             recipe = rs[0]["recipe"]
@@ -215,16 +273,28 @@ def summarize(out: Path) -> str:
             mean = statistics.mean(vals)
             delta = f"{(mean - ref_mean) * 100:+.1f}" if ref_mean is not None and label != "infonce" else ""
             r100 = statistics.mean(r["measures"].get("R@100", float("nan")) for r in rs)
-            replay = [replayed_warnings(out / dataset / run_dir(recipe, r["seed"], r.get("batch_size", 16)) / "model"
-                                        / "training_log.jsonl", r.get("batch_size", 16), 4) for r in rs]
-            warn = (sum(replay) if all(w is not None for w in replay)
-                    else sum(r.get("collapse_warnings", 0) for r in rs))
+            replay = [
+                replayed_warnings(
+                    out
+                    / dataset
+                    / run_dir(recipe, r["seed"], r.get("batch_size", 16))
+                    / "model"
+                    / "training_log.jsonl",
+                    r.get("batch_size", 16),
+                    4,
+                )
+                for r in rs
+            ]
+            warn = sum(replay) if all(w is not None for w in replay) else sum(r.get("collapse_warnings", 0) for r in rs)
             own = [r.get("final_own_group_prob") for r in rs if r.get("final_own_group_prob") is not None]
             secs = [r.get("train_seconds", 0) for r in rs]
-            lines.append(f"| {label} | {mean:.4f} | {', '.join(f'{v:.4f}' for v in vals)} | {delta} | {r100:.4f} | "
-                         f"{warn if recipe != 'zero-shot' else ''} | {statistics.mean(own):.3f} |"
-                         f" {statistics.mean(secs):.0f} |" if own else
-                         f"| {label} | {mean:.4f} | {', '.join(f'{v:.4f}' for v in vals)} | {delta} | {r100:.4f} | | | |")
+            lines.append(
+                f"| {label} | {mean:.4f} | {', '.join(f'{v:.4f}' for v in vals)} | {delta} | {r100:.4f} | "
+                f"{warn if recipe != 'zero-shot' else ''} | {statistics.mean(own):.3f} |"
+                f" {statistics.mean(secs):.0f} |"
+                if own
+                else f"| {label} | {mean:.4f} | {', '.join(f'{v:.4f}' for v in vals)} | {delta} | {r100:.4f} | | | |"
+            )
         lines.append("")
     return "\n".join(lines)
 
@@ -258,8 +328,11 @@ def main() -> int:
     results = out / "results.jsonl"
     done = set()
     if results.exists():
-        done = {(r["dataset"], r["recipe"], r["seed"], r.get("batch_size", 16))
-                for r in map(json.loads, results.read_text().splitlines()) if r}
+        done = {
+            (r["dataset"], r["recipe"], r["seed"], r.get("batch_size", 16))
+            for r in map(json.loads, results.read_text().splitlines())
+            if r
+        }
     out.mkdir(parents=True, exist_ok=True)
     preps = {d: prepare(d, out / d) for d in args.dataset}
     for d in args.dataset:
@@ -267,8 +340,18 @@ def main() -> int:
             t0 = time.perf_counter()
             m = evaluate(MODEL["model"], preps[d], out / d / "zero-shot")
             with results.open("a") as fh:
-                fh.write(json.dumps({"dataset": d, "recipe": "zero-shot", "seed": 0, "measures": m,
-                                     "total_seconds": round(time.perf_counter() - t0, 1)}) + "\n")
+                fh.write(
+                    json.dumps(
+                        {
+                            "dataset": d,
+                            "recipe": "zero-shot",
+                            "seed": 0,
+                            "measures": m,
+                            "total_seconds": round(time.perf_counter() - t0, 1),
+                        }
+                    )
+                    + "\n"
+                )
     for seed in args.seeds:  # seed-major, so an interrupted sweep still covers every recipe
         for d in args.dataset:
             for recipe in args.recipes:
@@ -277,16 +360,23 @@ def main() -> int:
                 if (d, recipe, seed, args.batch_size) in done:
                     continue
                 if args.batch_size > 16 and len(preps[d].get("train_ids", [0] * 10**6)) < args.batch_size:
-                    print(f"{d}: {len(preps[d]['train_ids'])} training queries, fewer than one batch of "
-                          f"{args.batch_size}; skipped", flush=True)
+                    print(
+                        f"{d}: {len(preps[d]['train_ids'])} training queries, fewer than one batch of "
+                        f"{args.batch_size}; skipped",
+                        flush=True,
+                    )
                     continue
                 row = run_one(d, recipe, seed, preps[d], out / d, args.batch_size, args.grad_cache)
-                print(f"{d} {recipe} b{args.batch_size} seed {seed}: nDCG@10 {row['measures']['nDCG@10']:.4f} "
-                      f"({row['total_seconds']:.0f} s, {row['collapse_warnings']} collapse warnings)", flush=True)
+                print(
+                    f"{d} {recipe} b{args.batch_size} seed {seed}: nDCG@10 {row['measures']['nDCG@10']:.4f} "
+                    f"({row['total_seconds']:.0f} s, {row['collapse_warnings']} collapse warnings)",
+                    flush=True,
+                )
                 with results.open("a") as fh:
                     fh.write(json.dumps(row) + "\n")
-                shutil.rmtree(out / d / run_dir(recipe, seed, args.batch_size) / "model" / "checkpoints",
-                              ignore_errors=True)
+                shutil.rmtree(
+                    out / d / run_dir(recipe, seed, args.batch_size) / "model" / "checkpoints", ignore_errors=True
+                )
     print(summarize(out))
     return 0
 

@@ -4,12 +4,13 @@ Every test runs offline (``HF_HUB_OFFLINE=1``, set before anything imports
 ``huggingface_hub``) and with ``SYCL_CACHE`` in a per-session temporary folder, so no test
 reads or writes the user's caches.
 """
+
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Callable, Mapping
 
 import pytest
 
@@ -31,8 +32,9 @@ def _sycl_cache(tmp_path_factory):
         yield
 
 
-def write_beir(root: Path, docs: list[Mapping], queries: Mapping[str, str],
-               qrels: Mapping[str, Mapping[str, Mapping[str, int]]]) -> Path:
+def write_beir(
+    root: Path, docs: list[Mapping], queries: Mapping[str, str], qrels: Mapping[str, Mapping[str, Mapping[str, int]]]
+) -> Path:
     """Write a BEIR folder (plain writes: fixtures, not code under test)."""
     root.mkdir(parents=True, exist_ok=True)
     with open(root / "corpus.jsonl", "w", encoding="utf-8") as fh:
@@ -61,19 +63,42 @@ def tiny_beir(tmp_path) -> Callable[..., Path]:
     Pass ``docs``/``queries``/``qrels`` to write exactly those instead.
     """
 
-    def make(name: str = "tiny", n_queries: int = 3, levels=(3, 2, 1, 0), splits=("test",), extra_docs: int = 2,
-             docs=None, queries=None, qrels=None) -> Path:
-        topics = ["solar panels", "river floods", "coffee roasting", "chess openings", "bee colonies",
-                  "glacier melt", "bread yeast", "violin strings"]
+    def make(
+        name: str = "tiny",
+        n_queries: int = 3,
+        levels=(3, 2, 1, 0),
+        splits=("test",),
+        extra_docs: int = 2,
+        docs=None,
+        queries=None,
+        qrels=None,
+    ) -> Path:
+        topics = [
+            "solar panels",
+            "river floods",
+            "coffee roasting",
+            "chess openings",
+            "bee colonies",
+            "glacier melt",
+            "bread yeast",
+            "violin strings",
+        ]
         if queries is None:
             queries = {f"q{i}": f"how do {topics[i % len(topics)]} work {i}" for i in range(n_queries)}
         if docs is None:
             docs = []
             for i, qid in enumerate(queries):
                 for lev in levels:
-                    docs.append({"_id": f"{qid}-l{lev}", "title": f"T {qid} {lev}",
-                                 "text": f"This passage {LEVEL_WORDS.get(lev, 'judged')} {queries[qid]}."})
-            docs += [{"_id": f"x{j}", "title": "", "text": f"unjudged filler passage number {j}"} for j in range(extra_docs)]
+                    docs.append(
+                        {
+                            "_id": f"{qid}-l{lev}",
+                            "title": f"T {qid} {lev}",
+                            "text": f"This passage {LEVEL_WORDS.get(lev, 'judged')} {queries[qid]}.",
+                        }
+                    )
+            docs += [
+                {"_id": f"x{j}", "title": "", "text": f"unjudged filler passage number {j}"} for j in range(extra_docs)
+            ]
         if qrels is None:
             qrels = {s: {qid: {f"{qid}-l{lev}": lev for lev in levels} for qid in queries} for s in splits}
         return write_beir(tmp_path / name, docs, queries, qrels)

@@ -16,6 +16,7 @@ judgements, so with the paper's relevance level 2 it has no relevant document.
 Point huggingface_hub at it with ``HF_HUB_CACHE`` (or ``huggingface_hub.constants.HF_HUB_CACHE``).
 Imported by tests; unique module name.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,20 +27,35 @@ from pathlib import Path
 
 MSMARCO_COMMIT = "c5a29a104738b98a9e76336939199e264163d4a0"
 SYCL_COMMIT = "5ec1000000000000000000000000000000000013"
-TRAIN = [f"10{i}" for i in range(8)]          # MS MARCO train query ids
+TRAIN = [f"10{i}" for i in range(8)]  # MS MARCO train query ids
 DEV = ["2001", "2002"]
 DL19 = ["3001", "3002"]
 DL20 = ["4001", "4002"]
-TOPICS = ["solar panels", "river floods", "coffee roasting", "chess openings", "bee colonies", "glacier melt",
-          "bread yeast", "violin strings", "tidal power", "paper mills", "cave maps", "wind farms", "salt mines",
-          "owl nests", "rust removal", "kite design"]
+TOPICS = [
+    "solar panels",
+    "river floods",
+    "coffee roasting",
+    "chess openings",
+    "bee colonies",
+    "glacier melt",
+    "bread yeast",
+    "violin strings",
+    "tidal power",
+    "paper mills",
+    "cave maps",
+    "wind farms",
+    "salt mines",
+    "owl nests",
+    "rust removal",
+    "kite design",
+]
 
 
 @dataclass
 class PaperHub:
     cache: Path
-    msmarco: Path   # snapshot folder of mteb/msmarco
-    sycl: Path      # snapshot folder of BatsResearch/sycl
+    msmarco: Path  # snapshot folder of mteb/msmarco
+    sycl: Path  # snapshot folder of BatsResearch/sycl
 
 
 def _write_repo(cache: Path, repo: str, commit: str, files: dict[str, str], branch: str | None = "main") -> Path:
@@ -81,7 +97,9 @@ def build_paper_hub(cache: Path) -> PaperHub:
                 did = f"dl{year}-{q}-{n}"
                 docs.append({"_id": did, "title": "", "text": f"passage {n} judged {lev} about {text[q][7:]}"})
                 rows.append((q, did, lev))
-    docs += [{"_id": f"f{i}", "title": "", "text": f"filler passage {i} about {TOPICS[i % len(TOPICS)]}"} for i in range(6)]
+    docs += [
+        {"_id": f"f{i}", "title": "", "text": f"filler passage {i} about {TOPICS[i % len(TOPICS)]}"} for i in range(6)
+    ]
     fillers = [d["_id"] for d in docs if d["_id"].startswith(("f", "dl"))]
     msmarco = {
         "corpus.jsonl": _jsonl(docs),
@@ -106,8 +124,11 @@ def build_paper_hub(cache: Path) -> PaperHub:
         "real_data/trec20/queries.jsonl": _jsonl({"_id": q, "text": text[q]} for q in DL20),
         "real_data/trec20/qrel.tsv": _tsv(dl20_qrels),
     }
-    return PaperHub(cache, _write_repo(cache, "mteb/msmarco", MSMARCO_COMMIT, msmarco, branch=None),
-                    _write_repo(cache, "BatsResearch/sycl", SYCL_COMMIT, sycl))
+    return PaperHub(
+        cache,
+        _write_repo(cache, "mteb/msmarco", MSMARCO_COMMIT, msmarco, branch=None),
+        _write_repo(cache, "BatsResearch/sycl", SYCL_COMMIT, sycl),
+    )
 
 
 def use_hub_cache(cache: Path, monkeypatch) -> list[tuple[str, str]]:

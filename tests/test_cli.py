@@ -1,4 +1,5 @@
 """The ``sycl`` command: help, version, and ``sycl validate`` on tiny and real collections."""
+
 from __future__ import annotations
 
 import json
@@ -92,10 +93,12 @@ def test_validate_offline_name_exits_2(tmp_path, monkeypatch, capsys):
 
 # Counts read from the files themselves (wc/cut/sort over qrels/*.tsv), see ../shared/datasets/README.md.
 REAL = {
-    "scifact": dict(documents=5183, queries=1109, empty=0, splits={
-        "test": (300, 339, {"1": 339}), "train": (809, 919, {"1": 919})}),
-    "cranfield": dict(documents=1400, queries=225, empty=2, splits={
-        "test": (225, 1837, {"1": 363, "2": 734, "3": 387, "4": 353})}),
+    "scifact": dict(
+        documents=5183, queries=1109, empty=0, splits={"test": (300, 339, {"1": 339}), "train": (809, 919, {"1": 919})}
+    ),
+    "cranfield": dict(
+        documents=1400, queries=225, empty=2, splits={"test": (225, 1837, {"1": 363, "2": 734, "3": 387, "4": 353})}
+    ),
     "cisi": dict(documents=1460, queries=112, empty=0, splits={"test": (76, 3114, {"1": 3114})}),
 }
 
@@ -106,7 +109,11 @@ def test_validate_real_collections_exact_counts(shared_datasets, name, capsys):
     assert main(["-q", "validate", str(shared_datasets / name), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     want = REAL[name]
-    assert (report["documents"], report["queries"], report["empty_documents"]) == (want["documents"], want["queries"], want["empty"])
+    assert (report["documents"], report["queries"], report["empty_documents"]) == (
+        want["documents"],
+        want["queries"],
+        want["empty"],
+    )
     got = {s["name"]: (s["queries_judged"], s["judgements"], s["labels"]) for s in report["splits"]}
     assert got == want["splits"]
     assert all(s["unknown_query_judgements"] == s["unknown_document_judgements"] == 0 for s in report["splits"])

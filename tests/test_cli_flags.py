@@ -4,6 +4,7 @@ The config models are the one definition of each option; this walks the real par
 that nothing was restated by hand (a hand-written flag that shadows a field, a choice list or a
 default that drifted from the model).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +38,7 @@ def test_derived_flags_match_their_fields(name):
     actions = _derived(parser)
     assert model is not None and actions, f"sycl {name} derives no flag from a config model"
     for action in actions:
-        key = action.dest[len(FLAG_PREFIX):]
+        key = action.dest[len(FLAG_PREFIX) :]
         info, annotation = field_at(model, key)  # the flag names a real field
         ann = _plain(annotation)
         assert action.default is argparse.SUPPRESS  # absent flags leave the file's value alone
@@ -58,7 +59,7 @@ def test_derived_flags_match_their_fields(name):
 def test_no_hand_written_flag_shadows_a_field(name):
     parser = _subparsers()[name]
     model = parser.get_default("config_model")
-    derived = {a.dest[len(FLAG_PREFIX):].split(".")[-1] for a in _derived(parser)}
+    derived = {a.dest[len(FLAG_PREFIX) :].split(".")[-1] for a in _derived(parser)}
     for action in parser._actions:
         if action.dest.startswith(FLAG_PREFIX) or not action.option_strings:
             continue
@@ -69,11 +70,28 @@ def test_no_hand_written_flag_shadows_a_field(name):
 
 def test_flags_set_fields_directly_with_their_types():
     parser = build_parser()
-    args = parser.parse_args(["generate", "--out", "runs/m #1", "--concurrency", "8", "--temperature", "0.2",
-                              "--no-filter-inconsistent", "--mode", "per-level"])
+    args = parser.parse_args(
+        [
+            "generate",
+            "--out",
+            "runs/m #1",
+            "--concurrency",
+            "8",
+            "--temperature",
+            "0.2",
+            "--no-filter-inconsistent",
+            "--mode",
+            "per-level",
+        ]
+    )
     values = flag_values(args)
-    assert values == {"out": __import__("pathlib").Path("runs/m #1"), "concurrency": 8,
-                      "sampling.temperature": 0.2, "filter_inconsistent": False, "mode": "per-level"}
+    assert values == {
+        "out": __import__("pathlib").Path("runs/m #1"),
+        "concurrency": 8,
+        "sampling.temperature": 0.2,
+        "filter_inconsistent": False,
+        "mode": "per-level",
+    }
     args = parser.parse_args(["train", "--config", "x.yaml", "--lr", "1e-5", "--loss", "ws2", "--out", "runs/m #1"])
     assert flag_values(args) == {"train.lr": 1e-5, "loss.name": "ws2", "out": "runs/m #1"}
     with pytest.raises(SystemExit):

@@ -1,4 +1,5 @@
 """Experiment files: strict pydantic validation naming keys, YAML errors, command-line overrides."""
+
 from __future__ import annotations
 
 from typing import Literal

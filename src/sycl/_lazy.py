@@ -3,10 +3,11 @@
 The command line builds its flags from the config models of every stage; importing a stage's
 package must therefore not import torch, pyarrow or transformers until something heavy is used.
 """
+
 from __future__ import annotations
 
 import importlib
-from typing import Callable
+from collections.abc import Callable
 
 
 def lazy_exports(package: str, exports: dict[str, str]) -> tuple[Callable, Callable]:

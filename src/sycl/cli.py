@@ -3,6 +3,7 @@
 Each command module defines ``register(subparsers)``, which adds its parser and sets
 ``func`` to a callable taking the parsed arguments and returning an exit status.
 """
+
 from __future__ import annotations
 
 import argparse

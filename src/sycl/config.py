@@ -9,13 +9,15 @@ one generic form that parses a value (as YAML), because it has no field type to 
 
 Errors name the file and the offending key path (``train.loss.temperature``).
 """
+
 from __future__ import annotations
 
 import argparse
 import types
 import typing
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Literal, Mapping, TypeVar
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -43,7 +45,9 @@ def read_yaml(path: str | Path) -> dict:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
         line = getattr(getattr(err, "problem_mark", None), "line", None)
-        raise DataError(path, f"invalid YAML: {getattr(err, 'problem', err)}", None if line is None else line + 1) from None
+        raise DataError(
+            path, f"invalid YAML: {getattr(err, 'problem', err)}", None if line is None else line + 1
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -62,9 +66,11 @@ def parse_override(item: str) -> tuple[list[str], Any]:
 def apply_overrides(data: dict, overrides: Mapping[str, Any] | list[str]) -> dict:
     """Return a copy of ``data`` with dotted overrides set: ``{"train.lr": 1e-5}`` or ``["train.lr=1e-5"]``."""
     out = _deepcopy(data)
-    items = [parse_override(o) for o in overrides] if isinstance(overrides, list) else [
-        (k.split("."), v) for k, v in overrides.items()
-    ]
+    items = (
+        [parse_override(o) for o in overrides]
+        if isinstance(overrides, list)
+        else [(k.split("."), v) for k, v in overrides.items()]
+    )
     for keys, value in items:
         node = out
         for k in keys[:-1]:
@@ -200,7 +206,7 @@ def add_flags(parser, model: type[BaseModel], keys: Iterable[str] | Mapping[str,
 
 def flag_values(args: argparse.Namespace) -> dict[str, Any]:
     """``{dotted key: value}`` of the derived flags given on the command line (typed, not re-parsed)."""
-    return {k[len(FLAG_PREFIX):]: v for k, v in vars(args).items() if k.startswith(FLAG_PREFIX)}
+    return {k[len(FLAG_PREFIX) :]: v for k, v in vars(args).items() if k.startswith(FLAG_PREFIX)}
 
 
 def set_items(items: list[str]) -> dict[str, Any]:

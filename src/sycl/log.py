@@ -1,4 +1,5 @@
 """Logging and progress bars: one setup for every command, ``--quiet`` silences both."""
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """Source specs: filter -> select -> relabel, id namespacing, merging sources, readers."""
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,9 @@ def per_query(pool: PassagePool, epoch: int = 0) -> dict[str, dict[str, float]]:
     out = {}
     for q in range(pool.n_queries):
         ps, ls = g.of(q)
-        out[pool.query_ids[q].as_py()] = {pool.passage_id(int(p)).split("/", 1)[1]: float(lab) for p, lab in zip(ps, ls)}
+        out[pool.query_ids[q].as_py()] = {
+            pool.passage_id(int(p)).split("/", 1)[1]: float(lab) for p, lab in zip(ps, ls)
+        }
     return out
 
 
@@ -94,8 +97,12 @@ def test_query_subset(tmp_path):
 def test_clashing_doc_ids_are_namespaced_and_queries_merged(tmp_path):
     a = graded(tmp_path, "a", prefix="A")
     # same document ids, other texts; the same queries (same ids and texts) through a copy of a's queries
-    b = write_beir(tmp_path / "b", [{"_id": f"d0-{lev}", "text": f"B doc level {lev}"} for lev in range(4)],
-                   {"q0": "query A0"}, {"train": {"q0": {"d0-3": 1, "d0-0": 0}}})
+    b = write_beir(
+        tmp_path / "b",
+        [{"_id": f"d0-{lev}", "text": f"B doc level {lev}"} for lev in range(4)],
+        {"q0": "query A0"},
+        {"train": {"q0": {"d0-3": 1, "d0-0": 0}}},
+    )
     pool = PassagePool.load([SourceConfig(name="a", path=str(a)), SourceConfig(name="b", path=str(b))])
     assert pool.n_queries == 4
     ps, ls = pool.groups().of(0)

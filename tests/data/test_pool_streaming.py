@@ -1,4 +1,5 @@
 """The pool at scale, in miniature: streamed blocks, on-disk grouping and merging, bad lines."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,10 @@ def msmarco_like(tmp_path, beir_writer):
 
 
 def _specs(root, neg, **kw):
-    return [SourceConfig(path=str(root), qrels="train", min_score=1, score_transform=1),
-            SourceConfig(path=str(root), qrels=str(neg), score_transform=0, **kw)]
+    return [
+        SourceConfig(path=str(root), qrels="train", min_score=1, score_transform=1),
+        SourceConfig(path=str(root), qrels=str(neg), score_transform=0, **kw),
+    ]
 
 
 def test_small_blocks_and_chunks_give_the_same_pool(msmarco_like, monkeypatch):

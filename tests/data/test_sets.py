@@ -1,4 +1,5 @@
 """Multi-level and binary training sets, batch order and the collator's layout."""
+
 from __future__ import annotations
 
 import json
@@ -23,9 +24,13 @@ def _beir_writer(beir_writer):
 def beir(tmp_path):
     queries = {"q0": "alpha query", "q1": "beta query", "q2": "gamma query"}
     docs = [{"_id": f"{q}-{lev}", "text": f"{q} passage at level {lev}"} for q in queries for lev in range(4)]
-    qrels = {"train": {"q0": {"q0-3": 3, "q0-2": 2, "q0-1": 1, "q0-0": 0},
-                       "q1": {"q1-2": 2, "q1-0": 0},               # two passages: cycled
-                       "q2": {"q2-3": 3}}}                         # one passage
+    qrels = {
+        "train": {
+            "q0": {"q0-3": 3, "q0-2": 2, "q0-1": 1, "q0-0": 0},
+            "q1": {"q1-2": 2, "q1-0": 0},  # two passages: cycled
+            "q2": {"q2-3": 3},
+        }
+    }  # one passage
     return write_beir(tmp_path / "b", docs, queries, qrels)
 
 
@@ -39,7 +44,7 @@ def test_multilevel_strategies_and_cycling(beir):
     least = MultiLevelSet(pool, group_size=3, strategy="least_relevant")
     assert labels_of(most, 0) == [3, 2, 1]
     assert labels_of(least, 0) == [2, 1, 0]  # the three lowest, ordered highest first
-    assert labels_of(most, 1) == [2, 2, 0]   # cycled: 2, 0, 2
+    assert labels_of(most, 1) == [2, 2, 0]  # cycled: 2, 0, 2
     assert labels_of(most, 2) == [3, 3, 3]
     rnd = MultiLevelSet(pool, group_size=6, strategy="random", seed=1)
     q, passages, labels = rnd.group(0)
@@ -85,6 +90,7 @@ def test_binary_rejects_a_passage_that_is_both(beir, tmp_path):
 @pytest.fixture(scope="module")
 def encoder():
     from sycl.modeling import BiEncoder
+
     return BiEncoder.from_pretrained(max_query_length=16, max_passage_length=6)
 
 
@@ -93,7 +99,12 @@ def test_batch_texts_and_collator_layout(beir, encoder):
     ds = MultiLevelSet(pool, group_size=2, strategy="most_relevant")
     tb = ds.batch([0, 1])
     assert tb.queries == ["alpha query", "beta query"]
-    assert tb.passages == ["q0 passage at level 3", "q0 passage at level 2", "q1 passage at level 2", "q1 passage at level 0"]
+    assert tb.passages == [
+        "q0 passage at level 3",
+        "q0 passage at level 2",
+        "q1 passage at level 2",
+        "q1 passage at level 0",
+    ]
     assert tb.labels.shape == (2, 2) and tb.labels.tolist() == [[3, 2], [2, 0]]
     feats = Collator(encoder)(tb)
     assert feats["query"]["input_ids"].shape[0] == 2

@@ -2,7 +2,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from eval_data import make_beir
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -1,4 +1,5 @@
 """A tiny BEIR data set for evaluation and mining tests."""
+
 from pathlib import Path
 
 from sycl.io import write_corpus, write_qrels, write_queries

@@ -1,4 +1,5 @@
 """``sycl compare`` on evaluation outputs written the way ``sycl evaluate`` writes them."""
+
 import json
 
 import numpy as np
@@ -19,8 +20,14 @@ def write_eval(folder, values, other=None, dataset="cranfield"):
         if vals is None:
             continue
         pq = dict(zip(QIDS, map(float, vals)))
-        results.append({"dataset": ds, "split": "test", "measures": {"nDCG@10": float(np.mean(vals))},
-                        "per_query": {"nDCG@10": pq, "RR@10": {q: v / 2 for q, v in pq.items()}}})
+        results.append(
+            {
+                "dataset": ds,
+                "split": "test",
+                "measures": {"nDCG@10": float(np.mean(vals))},
+                "per_query": {"nDCG@10": pq, "RR@10": {q: v / 2 for q, v in pq.items()}},
+            }
+        )
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "metrics.json").write_text(json.dumps({"kind": "evaluation", "model": str(folder), "results": results}))
     return folder
@@ -70,8 +77,20 @@ def test_compare_pools_seeds_and_agrees_with_scipy_on_one_run(systems):
 def test_cli_compare_writes_json_and_prints_markers(systems, capsys):
     root, _, _ = systems
     out = root / "cmp.json"
-    rc = main(["-q", "compare", f"zero={root / 'zero'}", f"good={root}/good-s*", "--test", "randomisation",
-               "--samples", "2000", "--out", str(out)])
+    rc = main(
+        [
+            "-q",
+            "compare",
+            f"zero={root / 'zero'}",
+            f"good={root}/good-s*",
+            "--test",
+            "randomisation",
+            "--samples",
+            "2000",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     printed = capsys.readouterr().out
     assert "paired randomisation test" in printed and "*" in printed

@@ -1,4 +1,5 @@
 """Two gloo processes under torchrun give the same metrics and runs as one process."""
+
 import json
 import os
 import subprocess
@@ -8,8 +9,11 @@ from sycl.io import read_run
 
 
 def _cli(args, env, nproc=1):
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"] if nproc > 1 \
+    launcher = (
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"]
+        if nproc > 1
         else [sys.executable]
+    )
     cmd = [*launcher, "-m", "sycl.cli", "-q", "evaluate", *args]
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]

@@ -1,15 +1,13 @@
 import json
 
-import numpy as np
 import pytest
 import torch
+from eval_data import QRELS, make_beir
 
 from sycl.evaluation import evaluate
 from sycl.evaluation.metrics import compute_metrics
 from sycl.io import read_qrels, read_run
 from sycl.io.errors import DataError
-
-from eval_data import DOCS, QRELS, make_beir
 
 
 def test_outputs_follow_the_contract(tiny, tmp_path, minilm):
@@ -19,7 +17,10 @@ def test_outputs_follow_the_contract(tiny, tmp_path, minilm):
     assert saved == json.loads(json.dumps(report))
     assert saved["kind"] == "evaluation" and saved["settings"]["k"] == 5
     assert saved["settings"]["search_precision"] == "auto"  # the measured path: named in "kernels"
-    assert saved["kernels"]["auto_search"] in ("fp32", "bf16", "int8") and saved["kernels"]["cpu"] in saved["kernels"]["line"]
+    assert (
+        saved["kernels"]["auto_search"] in ("fp32", "bf16", "int8")
+        and saved["kernels"]["cpu"] in saved["kernels"]["line"]
+    )
     r = saved["results"][0]
     assert (r["dataset"], r["split"], r["n_queries"], r["relevance_level"]) == ("tiny", "test", 4, 1)
     assert list(r["measures"]) == ["nDCG@10", "RR@10", "R@100", "R@1000", "AP@1000"]

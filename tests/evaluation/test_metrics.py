@@ -2,7 +2,7 @@ import ir_measures
 import numpy as np
 import pytest
 import pytrec_eval
-from ir_measures import AP, R, RR, nDCG
+from ir_measures import AP, RR, R, nDCG
 
 from sycl.evaluation.metrics import compute_metrics, trec_order, truncate
 from sycl.io.errors import DataError

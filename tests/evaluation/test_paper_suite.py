@@ -1,12 +1,13 @@
 """The ``paper`` suite's MS MARCO entries on a fake Hugging Face cache of the released files, offline."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
 import yaml
+from paper_hub import DEV, DL19, DL20, MSMARCO_COMMIT, build_paper_hub, use_hub_cache
 
-from paper_hub import DL19, DL20, DEV, MSMARCO_COMMIT, build_paper_hub, use_hub_cache
 from sycl.evaluation import evaluate
 from sycl.evaluation.evaluate import locate
 from sycl.evaluation.suites import load_suite
@@ -26,10 +27,16 @@ def test_paper_suite_pins_msmarco_and_reads_dl2020_from_the_released_files(hub, 
         assert by_name[name].source == f"hf://datasets/mteb/msmarco@{MSMARCO_COMMIT}"
     dl20 = locate(by_name["trec-dl-2020"])
     assert dl20.corpus == hub.msmarco / "corpus.jsonl"
-    assert (dl20.queries, dl20.qrels) == (hub.sycl / "real_data/trec20/queries.jsonl", hub.sycl / "real_data/trec20/qrel.tsv")
+    assert (dl20.queries, dl20.qrels) == (
+        hub.sycl / "real_data/trec20/queries.jsonl",
+        hub.sycl / "real_data/trec20/qrel.tsv",
+    )
     # three single files, no snapshot of either repository
-    assert sorted(calls) == [("BatsResearch/sycl", "real_data/trec20/qrel.tsv"),
-                             ("BatsResearch/sycl", "real_data/trec20/queries.jsonl"), ("mteb/msmarco", "corpus.jsonl")]
+    assert sorted(calls) == [
+        ("BatsResearch/sycl", "real_data/trec20/qrel.tsv"),
+        ("BatsResearch/sycl", "real_data/trec20/queries.jsonl"),
+        ("mteb/msmarco", "corpus.jsonl"),
+    ]
     assert locate(by_name["trec-dl-2019"]).qrels == hub.msmarco / "qrels" / "test.tsv"
     assert all("@" in e.source for e in by_name.values() if e.source)  # every hub source is pinned
 

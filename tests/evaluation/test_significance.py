@@ -1,4 +1,5 @@
 """Paired tests, intervals and corrections against scipy and against the formulas written out by hand."""
+
 import math
 
 import numpy as np
@@ -28,17 +29,24 @@ def test_one_run_t_test_equals_scipy_ttest_rel():
 
 def test_exact_randomisation_equals_scipy_permutation_test():
     a, b = _scores(q=12, seed=3, shift=0.05)
-    ref = stats.permutation_test((a, b), lambda x, y: np.mean(x - y), permutation_type="samples",
-                                 n_resamples=np.inf, alternative="two-sided")
+    ref = stats.permutation_test(
+        (a, b), lambda x, y: np.mean(x - y), permutation_type="samples", n_resamples=np.inf, alternative="two-sided"
+    )
     assert sign_flip_p(a - b) == pytest.approx(ref.pvalue, rel=1e-9)
     assert compare_paired(a, b, "randomisation").p == pytest.approx(ref.pvalue, rel=1e-9)
 
 
 def test_sampled_randomisation_is_close_to_scipy_and_reproducible():
     a, b = _scores(q=60, seed=4, shift=0.02)
-    ref = stats.permutation_test((a, b), lambda x, y, axis=-1: np.mean(x - y, axis=axis), permutation_type="samples",
-                                 n_resamples=20000, alternative="two-sided", vectorized=True,
-                                 rng=np.random.default_rng(1))
+    ref = stats.permutation_test(
+        (a, b),
+        lambda x, y, axis=-1: np.mean(x - y, axis=axis),
+        permutation_type="samples",
+        n_resamples=20000,
+        alternative="two-sided",
+        vectorized=True,
+        rng=np.random.default_rng(1),
+    )
     p = sign_flip_p(a - b, samples=20000, seed=7)
     assert 0.01 < ref.pvalue < 0.9  # a case where the comparison means something
     assert p == pytest.approx(ref.pvalue, abs=0.015)
@@ -60,7 +68,7 @@ def _crossed_by_hand(d):
     if var_seed == 0:
         return g, var, Q - 1
     num = ms_q + ms_s - ms_e
-    df = num ** 2 / (ms_q ** 2 / (Q - 1) + ms_s ** 2 / (S - 1) + ms_e ** 2 / ((S - 1) * (Q - 1)))
+    df = num**2 / (ms_q**2 / (Q - 1) + ms_s**2 / (S - 1) + ms_e**2 / ((S - 1) * (Q - 1)))
     return g, var, df
 
 

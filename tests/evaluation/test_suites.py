@@ -10,11 +10,29 @@ def test_paper_suite_has_the_papers_data_sets_and_conventions():
     suite = load_suite("paper")
     by_name = {e.name: e for e in suite.datasets}
     assert len(suite.datasets) == 17
-    assert (by_name["msmarco"].split, by_name["msmarco"].relevance_level, by_name["msmarco"].primary) == ("dev", 1, "RR@10")
+    assert (by_name["msmarco"].split, by_name["msmarco"].relevance_level, by_name["msmarco"].primary) == (
+        "dev",
+        1,
+        "RR@10",
+    )
     for dl in ("trec-dl-2019", "trec-dl-2020"):
         assert by_name[dl].relevance_level == 2 and by_name[dl].primary == "nDCG@10"
-    beir = {"arguana", "climate-fever", "cqadupstack-android", "dbpedia-entity", "fever", "fiqa", "hotpotqa", "nfcorpus",
-            "nq", "quora", "scidocs", "scifact", "webis-touche2020", "trec-covid"}
+    beir = {
+        "arguana",
+        "climate-fever",
+        "cqadupstack-android",
+        "dbpedia-entity",
+        "fever",
+        "fiqa",
+        "hotpotqa",
+        "nfcorpus",
+        "nq",
+        "quora",
+        "scidocs",
+        "scifact",
+        "webis-touche2020",
+        "trec-covid",
+    }
     assert beir <= set(by_name)
     assert all(by_name[b].source.startswith("hf://datasets/mteb/") for b in beir)
     assert {e.name for e in load_suite("beir").datasets} == beir
@@ -31,10 +49,17 @@ def test_local_suite_root_and_override(monkeypatch, tmp_path):
 def test_expand_specs(tmp_path):
     f = tmp_path / "my.yaml"
     f.write_text("name: mine\ndatasets:\n  - {name: a, source: /x/a, split: dev, relevance_level: 2}\n")
-    entries = expand([str(f), "/data/scifact", "/other/scifact", "hf://datasets/mteb/nfcorpus@main", "cqadupstack/android"],
-                     split="test")
-    assert [(e.name, e.split) for e in entries] == [("a", "dev"), ("scifact", "test"), ("scifact-2", "test"),
-                                                    ("nfcorpus", "test"), ("cqadupstack-android", "test")]
+    entries = expand(
+        [str(f), "/data/scifact", "/other/scifact", "hf://datasets/mteb/nfcorpus@main", "cqadupstack/android"],
+        split="test",
+    )
+    assert [(e.name, e.split) for e in entries] == [
+        ("a", "dev"),
+        ("scifact", "test"),
+        ("scifact-2", "test"),
+        ("nfcorpus", "test"),
+        ("cqadupstack-android", "test"),
+    ]
     assert entries[0].relevance_level == 2
     assert all(e.relevance_level == 3 for e in expand([str(f), "/d/x"], relevance_level=3))
     bad = tmp_path / "bad.yaml"

@@ -29,6 +29,7 @@ Relevance-judge prompts (the user message asks for ``final_score``) are graded f
 passage this server wrote: ``{"final_score": G}`` with a ``response_format``, UMBRELA's
 ``##final score: G`` without. Faults: ``judgeswap`` (grade 3 - G), ``judgeprose`` (no grade).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,9 +40,11 @@ import re
 import sys
 import time
 
-WORDS = ("river stone market engine garden winter copper signal harbor orchard lantern canyon meadow "
-         "ledger violin compass glacier pepper marble thunder velvet falcon quarry saddle beacon "
-         "cobalt tundra walnut prism anchor").split()
+WORDS = (
+    "river stone market engine garden winter copper signal harbor orchard lantern canyon meadow "
+    "ledger violin compass glacier pepper marble thunder velvet falcon quarry saddle beacon "
+    "cobalt tundra walnut prism anchor"
+).split()
 FAULT = re.compile(r"fault:(\w+?)x(\d+|all)")
 QUERY = re.compile(r'Search query: "(.*?)"', re.S)
 LEVEL_NAME = re.compile(r"that is (.+?) to this query")
@@ -117,8 +120,11 @@ def answer(body: dict, state: State) -> tuple[int, dict, bytes, str | None]:
         keys = schema["required"] if schema else [f"level_{d}" for d in re.findall(r"level_(\d+)", user)]
         labels = [int(k.split("_")[1]) for k in keys]
         labels = list(dict.fromkeys(labels))
-        n = schema["properties"][f"level_{labels[0]}"].get("minItems", 1) if schema else int(
-            (N_PER.search(user) or [0, 1])[1])
+        n = (
+            schema["properties"][f"level_{labels[0]}"].get("minItems", 1)
+            if schema
+            else int((N_PER.search(user) or [0, 1])[1])
+        )
         obj = {f"level_{lab}": [passage(query, lab, seed * 10 + i) for i in range(n)] for lab in labels}
         if fault == "missing":
             obj.pop(f"level_{labels[-1]}", None)
@@ -138,27 +144,54 @@ def answer(body: dict, state: State) -> tuple[int, dict, bytes, str | None]:
         content = "I think these are good passages but I forgot the format, sorry"
     if fault == "empty":
         content = ""
-    resp = {"id": f"cmpl-{state.requests}", "object": "chat.completion", "created": int(time.time()),
-            "model": body.get("model", "test-model"),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}],
-            "usage": {"prompt_tokens": len(user.split()), "completion_tokens": len(content.split()),
-                      "total_tokens": len(user.split()) + len(content.split())}}
+    resp = {
+        "id": f"cmpl-{state.requests}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model", "test-model"),
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}],
+        "usage": {
+            "prompt_tokens": len(user.split()),
+            "completion_tokens": len(content.split()),
+            "total_tokens": len(user.split()) + len(content.split()),
+        },
+    }
     return 200, {}, json.dumps(resp).encode(), fault
 
 
-REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 422: "Unprocessable Entity",
-           429: "Too Many Requests", 500: "Internal Server Error"}
+REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+}
 # fault -> (response_format types rejected, status, body)
-LLAMA_CPP_PYTHON_500 = json.dumps({"error": {"message": "1 validation error for CreateChatCompletionRequest\n"
-                                             "response_format.type\n  Input should be 'text' or 'json_object' "
-                                             "[type=literal_error, input_value='json_schema', input_type=str]",
-                                             "type": "internal_server_error"}}).encode()
+LLAMA_CPP_PYTHON_500 = json.dumps(
+    {
+        "error": {
+            "message": "1 validation error for CreateChatCompletionRequest\n"
+            "response_format.type\n  Input should be 'text' or 'json_object' "
+            "[type=literal_error, input_value='json_schema', input_type=str]",
+            "type": "internal_server_error",
+        }
+    }
+).encode()
 REJECT = {
     "schema400": ({"json_schema"}, 400, b'{"error": {"message": "Unsupported response_format type json_schema"}}'),
-    "schema422": ({"json_schema"}, 422, b'{"detail": [{"loc": ["body", "response_format", "type"], '
-                                        b'"msg": "unexpected value"}]}'),
+    "schema422": (
+        {"json_schema"},
+        422,
+        b'{"detail": [{"loc": ["body", "response_format", "type"], "msg": "unexpected value"}]}',
+    ),
     "schema500": ({"json_schema"}, 500, LLAMA_CPP_PYTHON_500),
-    "format422": ({"json_schema", "json_object"}, 422, b'{"detail": "Extra inputs are not permitted: response_format"}'),
+    "format422": (
+        {"json_schema", "json_object"},
+        422,
+        b'{"detail": "Extra inputs are not permitted: response_format"}',
+    ),
     "format500": ({"json_schema", "json_object"}, 500, b'{"error": "unknown field response_format"}'),
 }
 
@@ -185,10 +218,20 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, sta
                 body = json.loads(raw)
                 status, extra, out, fault = answer(body, state)
                 if state.log:
-                    state.log.write(json.dumps({"t": time.time(), "status": status, "fault": fault,
-                                                "auth": bool(state.auth), "seed": body.get("seed"),
-                                                "schema": "response_format" in body,
-                                                "format": (body.get("response_format") or {}).get("type")}) + "\n")
+                    state.log.write(
+                        json.dumps(
+                            {
+                                "t": time.time(),
+                                "status": status,
+                                "fault": fault,
+                                "auth": bool(state.auth),
+                                "seed": body.get("seed"),
+                                "schema": "response_format" in body,
+                                "format": (body.get("response_format") or {}).get("type"),
+                            }
+                        )
+                        + "\n"
+                    )
                     state.log.flush()
                 if fault == "stall":
                     await asyncio.sleep(30)
@@ -197,8 +240,11 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, sta
             else:
                 status, out = 404, b'{"error": "not found"}'
             hdr = "".join(f"{k}: {v}\r\n" for k, v in extra.items())
-            writer.write(f"HTTP/1.1 {status} {REASONS.get(status, 'X')}\r\nContent-Type: application/json\r\n"
-                         f"Content-Length: {len(out)}\r\n{hdr}\r\n".encode("latin-1") + out)
+            writer.write(
+                f"HTTP/1.1 {status} {REASONS.get(status, 'X')}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(out)}\r\n{hdr}\r\n".encode("latin-1")
+                + out
+            )
             if headers.get("connection", "").lower() == "close":
                 break
             await writer.drain()

@@ -1,4 +1,5 @@
 """Fixtures of the generation tests: a real chat-completions server process on 127.0.0.1."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,11 @@ class ChatServer:
 
     def __init__(self, tmp: Path, latency: float = 0.0):
         self.log = tmp / f"server-{uuid.uuid4().hex[:6]}.log"
-        self.proc = subprocess.Popen([sys.executable, str(SERVER), "--port", "0", "--latency", str(latency),
-                                      "--log", str(self.log)], stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, str(SERVER), "--port", "0", "--latency", str(latency), "--log", str(self.log)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         line = self.proc.stdout.readline()
         if not line.startswith("PORT "):
             self.proc.kill()
@@ -53,11 +57,13 @@ def unique() -> str:
 @pytest.fixture
 def write_queries():
     """``write_queries(path, {qid: text}) -> path``: a BEIR queries.jsonl."""
+
     def write(path: Path, queries: dict[str, str]) -> Path:
         with open(path, "w", encoding="utf-8") as fh:
             for qid, text in queries.items():
                 fh.write(json.dumps({"_id": qid, "text": text}) + "\n")
         return path
+
     return write
 
 

@@ -1,4 +1,5 @@
 """Configuration (file section + flag overrides) and prompt templates."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,10 +12,12 @@ from sycl.io.errors import DataError
 
 def test_config_section_with_overrides(tmp_path):
     f = tmp_path / "exp.yaml"
-    f.write_text("generate:\n  backend: openai\n  concurrency: 8\n  passages_per_level: 2\n"
-                 "  levels:\n    - {label: 1, name: relevant, definition: answers it}\n"
-                 "    - {label: 0, name: unrelated, definition: about something else}\n"
-                 "train: {whatever: 1}\n")
+    f.write_text(
+        "generate:\n  backend: openai\n  concurrency: 8\n  passages_per_level: 2\n"
+        "  levels:\n    - {label: 1, name: relevant, definition: answers it}\n"
+        "    - {label: 0, name: unrelated, definition: about something else}\n"
+        "train: {whatever: 1}\n"
+    )
     cfg = load_config(f, {"concurrency": 64, "model": None, "sampling.temperature": 0.2})
     assert (cfg.backend, cfg.concurrency, cfg.passages_per_level, cfg.sampling.temperature) == ("openai", 64, 2, 0.2)
     assert [lv.label for lv in cfg.levels] == [1, 0]
@@ -31,8 +34,10 @@ def test_config_errors_name_the_key(tmp_path):
     with pytest.raises(DataError, match="concurency: unknown key"):
         load_config(f)
     with pytest.raises(DataError, match="levels"):
-        load_config(None, {"levels": [{"label": 1, "name": "a", "definition": "x"},
-                                      {"label": 1, "name": "b", "definition": "y"}]})
+        load_config(
+            None,
+            {"levels": [{"label": 1, "name": "a", "definition": "x"}, {"label": 1, "name": "b", "definition": "y"}]},
+        )
 
 
 def test_shipped_templates_render_every_variable():

@@ -1,5 +1,6 @@
 """Crash safety: ``sycl generate`` killed with SIGKILL mid-run, then rerun, equals an
 uninterrupted run: the same (query, level) items, the same texts, no duplicates, no gaps."""
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,6 @@ import pytest
 
 from sycl.io.beir import read_qrels
 
-
 N_QUERIES = 160
 
 
@@ -24,9 +24,27 @@ def journal_lines(out: Path) -> int:
 
 
 def command(server_url: str, qfile: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "sycl.cli", "-q", "generate", "--queries", str(qfile), "--out", str(out),
-            "--backend", "openai", "--base-url", server_url, "--model", "m", "--concurrency", "4",
-            "--judge", "none"]
+    return [
+        sys.executable,
+        "-m",
+        "sycl.cli",
+        "-q",
+        "generate",
+        "--queries",
+        str(qfile),
+        "--out",
+        str(out),
+        "--backend",
+        "openai",
+        "--base-url",
+        server_url,
+        "--model",
+        "m",
+        "--concurrency",
+        "4",
+        "--judge",
+        "none",
+    ]
 
 
 def corpus(out: Path) -> list[tuple[str, str]]:
@@ -49,8 +67,9 @@ def test_sigkill_mid_run_then_rerun_equals_uninterrupted_run(slow_server, tmp_pa
     killed_at = []
     out = tmp_path / "interrupted"
     for threshold in (10, 60):  # two kills at different points
-        proc = subprocess.Popen(command(slow_server.url, qfile, out), env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            command(slow_server.url, qfile, out), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + 120
         while journal_lines(out) < threshold and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.005)

@@ -1,4 +1,5 @@
 """sycl's batched decoder (in-place KV cache, finished rows leave the batch) against ``model.generate``."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,9 +15,18 @@ def tiny_lm():
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=97, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                      pad_token_id=0, eos_token_id=EOS, bos_token_id=1)
+    cfg = LlamaConfig(
+        vocab_size=97,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        pad_token_id=0,
+        eos_token_id=EOS,
+        bos_token_id=1,
+    )
     return LlamaForCausalLM(cfg).eval()
 
 
@@ -25,8 +35,8 @@ def _left_padded(prompts: list[list[int]]):
     ids = torch.zeros((len(prompts), width), dtype=torch.long)
     mask = torch.zeros_like(ids)
     for i, p in enumerate(prompts):
-        ids[i, width - len(p):] = torch.tensor(p)
-        mask[i, width - len(p):] = 1
+        ids[i, width - len(p) :] = torch.tensor(p)
+        mask[i, width - len(p) :] = 1
     return ids, mask
 
 
@@ -37,13 +47,14 @@ def test_greedy_equals_generate_with_ragged_prompts(tiny_lm):
     ids, mask = _left_padded(PROMPTS)
     got = sample_batch(tiny_lm, ids, mask, [90] * 4, eos_ids={EOS})
     with torch.inference_mode():
-        ref = tiny_lm.generate(input_ids=ids, attention_mask=mask, max_new_tokens=90, do_sample=False,
-                               eos_token_id=EOS, pad_token_id=0)[:, ids.shape[1]:]
+        ref = tiny_lm.generate(
+            input_ids=ids, attention_mask=mask, max_new_tokens=90, do_sample=False, eos_token_id=EOS, pad_token_id=0
+        )[:, ids.shape[1] :]
     runs = 0
     for row, res in enumerate(got):
         want = ref[row].tolist()
         if EOS in want:
-            assert res.finish_reason == "stop" and res.tokens == want[:want.index(EOS)]
+            assert res.finish_reason == "stop" and res.tokens == want[: want.index(EOS)]
         else:
             assert res.finish_reason == "length" and res.tokens == want
         runs += len(res.tokens)
@@ -101,8 +112,8 @@ def test_growing_layer_keeps_everything_across_reallocations():
     cache = growing_cache()
     keys = torch.randn(2, 1, 300, 4)
     for start, n in [(0, 70), (70, 1), (71, 100), (171, 129)]:
-        k, v = cache.update(keys[:, :, start:start + n], -keys[:, :, start:start + n], 0)
-        assert torch.equal(k, keys[:, :, :start + n]) and torch.equal(v, -keys[:, :, :start + n])
+        k, v = cache.update(keys[:, :, start : start + n], -keys[:, :, start : start + n], 0)
+        assert torch.equal(k, keys[:, :, : start + n]) and torch.equal(v, -keys[:, :, : start + n])
     assert isinstance(cache.layers[0], GrowingLayer) and cache.get_seq_length() == 300
     cache.batch_select_indices(torch.tensor([1]))
     k, _ = cache.update(keys[1:, :, :1], keys[1:, :, :1], 0)

@@ -1,4 +1,5 @@
 """The journal: append-only, torn tail tolerated and cut, corruption named, single writer."""
+
 from __future__ import annotations
 
 import pytest

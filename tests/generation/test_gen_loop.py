@@ -1,5 +1,6 @@
 """End to end against the test server: faults are retried or recorded, never enter the corpus;
 a rerun resumes from the journal; the output is a valid BEIR folder."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,18 @@ from sycl.io.validate import validate_folder
 
 
 def cfg_for(server, queries, out, **kw) -> GenerationConfig:
-    base = dict(queries=queries, out=out, backend="openai", base_url=server.url, model="m", concurrency=8,
-                request_timeout=5, max_retries=2, judge="none", max_failure_rate=1.0)
+    base = dict(
+        queries=queries,
+        out=out,
+        backend="openai",
+        base_url=server.url,
+        model="m",
+        concurrency=8,
+        request_timeout=5,
+        max_retries=2,
+        judge="none",
+        max_failure_rate=1.0,
+    )
     base.update(kw)
     return GenerationConfig(**base)
 
@@ -48,8 +59,9 @@ def test_content_faults_are_retried_and_failures_never_reach_the_corpus(chat_ser
     assert "refers to itself" in fails["badmeta"]["error"] or "judges" in fails["badmeta"]["error"]
     assert "HTTP 500" in fails["bad500"]["error"]
     docs = corpus(out)
-    assert len(docs) == 24 and set(docs) == {f"{q}-L{lab}-0" for q in ("ok", "mal", "miss", "trunc", "meta", "empty")
-                                               for lab in (3, 2, 1, 0)}
+    assert len(docs) == 24 and set(docs) == {
+        f"{q}-L{lab}-0" for q in ("ok", "mal", "miss", "trunc", "meta", "empty") for lab in (3, 2, 1, 0)
+    }
     assert not any("irrelevant to the query" in t or "forgot the format" in t for t in docs.values())
     assert set(read_queries(out / "queries.jsonl")) == {"ok", "mal", "miss", "trunc", "meta", "empty"}
     assert read_qrels(out / "qrels" / "train.tsv")["ok"] == {"ok-L3-0": 3, "ok-L2-0": 2, "ok-L1-0": 1, "ok-L0-0": 0}
@@ -92,37 +104,95 @@ def test_cli_summary_exit_status_and_split_selection(chat_server, unique, tmp_pa
     qrels = folder / "qrels" / "train.tsv"
     qrels.write_text("query-id\tcorpus-id\tscore\nq1\tq1-l3\t3\nq2\tq2-l3\t3\n")
     out = tmp_path / "out"
-    rc = main(["generate", "--queries", str(folder), "--split", "train", "--out", str(out), "--backend", "openai",
-               "--base-url", chat_server.url, "--model", "m", "--judge", "none"])
+    rc = main(
+        [
+            "generate",
+            "--queries",
+            str(folder),
+            "--split",
+            "train",
+            "--out",
+            str(out),
+            "--backend",
+            "openai",
+            "--base-url",
+            chat_server.url,
+            "--model",
+            "m",
+            "--judge",
+            "none",
+        ]
+    )
     assert rc == 0
     printed = capsys.readouterr().out
     assert "generated 8 passages for 2 contexts" in printed and "per level: 3: 2, 2: 2, 1: 2, 0: 2" in printed
     assert set(read_queries(out / "queries.jsonl")) == {"q1", "q2"}
     qfile = write_queries(tmp_path / "q.jsonl", {"x": f"{unique} fault:500xall never"})
-    rc = main(["generate", "--queries", str(qfile), "--out", str(tmp_path / "o2"), "--backend", "openai",
-               "--base-url", chat_server.url, "--model", "m", "--judge", "none", "--set", "max_retries=0"])
+    rc = main(
+        [
+            "generate",
+            "--queries",
+            str(qfile),
+            "--out",
+            str(tmp_path / "o2"),
+            "--backend",
+            "openai",
+            "--base-url",
+            chat_server.url,
+            "--model",
+            "m",
+            "--judge",
+            "none",
+            "--set",
+            "max_retries=0",
+        ]
+    )
     assert rc == 1
     assert "more than --max-failure-rate" in capsys.readouterr().err
-    rc = main(["generate", "--queries", str(qfile), "--out", str(tmp_path / "o3"), "--backend", "openai",
-               "--api-key-env", "SYCL_TEST_UNSET_KEY_VAR"])
+    rc = main(
+        [
+            "generate",
+            "--queries",
+            str(qfile),
+            "--out",
+            str(tmp_path / "o3"),
+            "--backend",
+            "openai",
+            "--api-key-env",
+            "SYCL_TEST_UNSET_KEY_VAR",
+        ]
+    )
     assert rc == 2 and "SYCL_TEST_UNSET_KEY_VAR" in capsys.readouterr().err
 
 
 def test_vllm_backend_without_vllm_says_how_to_install(tmp_path, capsys, write_queries):
     try:  # vllm is an optional extra
         import vllm  # noqa: F401
+
         pytest.skip("vllm is installed here")
     except ImportError:
         pass
     qfile = write_queries(tmp_path / "q.jsonl", {"a": "alpha"})
-    rc = main(["generate", "--queries", str(qfile), "--out", str(tmp_path / "o"), "--backend", "vllm",
-               "--model", "some/model"])
+    rc = main(
+        [
+            "generate",
+            "--queries",
+            str(qfile),
+            "--out",
+            str(tmp_path / "o"),
+            "--backend",
+            "vllm",
+            "--model",
+            "some/model",
+        ]
+    )
     assert rc == 2
     assert "pip install 'sycl-ir[vllm]'" in capsys.readouterr().err
 
 
-def test_llama_cpp_python_style_server_completes_in_json_mode_and_manifest_says_how(chat_server, unique, tmp_path,
-                                                                                    write_queries):
+def test_llama_cpp_python_style_server_completes_in_json_mode_and_manifest_says_how(
+    chat_server, unique, tmp_path, write_queries
+):
     """The reported failure: a 500 naming response_format for json_schema used to burn every retry."""
     queries = {f"q{i}": f"{unique} {i} fault:schema500xall heart rate" for i in range(6)}
     out = tmp_path / "out"

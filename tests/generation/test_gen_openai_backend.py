@@ -1,4 +1,5 @@
 """The OpenAI-compatible client against a real server process with injected faults."""
+
 from __future__ import annotations
 
 import asyncio
@@ -13,9 +14,20 @@ from sycl.generation.backends.openai_api import OpenAIBackend, parse_retry_after
 
 
 def req(query: str, schema: dict | None = None) -> ChatRequest:
-    return ChatRequest(id=query, messages=[{"role": "user", "content": f'Search query: "{query}"\nWrite a passage '
-                                            "that is related to this query, which means: x."}],
-                       max_tokens=64, temperature=0.0, top_p=1.0, seed=1, json_schema=schema)
+    return ChatRequest(
+        id=query,
+        messages=[
+            {
+                "role": "user",
+                "content": f'Search query: "{query}"\nWrite a passage that is related to this query, which means: x.',
+            }
+        ],
+        max_tokens=64,
+        temperature=0.0,
+        top_p=1.0,
+        seed=1,
+        json_schema=schema,
+    )
 
 
 def run(backend: OpenAIBackend, requests: list[ChatRequest]):
@@ -24,6 +36,7 @@ def run(backend: OpenAIBackend, requests: list[ChatRequest]):
             return {r.id: c async for r, c in backend.stream(requests)}
         finally:
             await backend.aclose()
+
     return asyncio.run(go())
 
 
@@ -37,8 +50,15 @@ def test_retry_after_header_forms():
 def test_429_is_retried_after_retry_after_and_5xx_badbody_with_backoff(chat_server, unique):
     b = OpenAIBackend(chat_server.url, "m", concurrency=4, timeout=10, max_retries=3, backoff_base=0.05)
     t0 = time.monotonic()
-    out = run(b, [req(f"{unique} a fault:429x1"), req(f"{unique} b fault:500x2"), req(f"{unique} c fault:badbodyx1"),
-                  req(f"{unique} ok")])
+    out = run(
+        b,
+        [
+            req(f"{unique} a fault:429x1"),
+            req(f"{unique} b fault:500x2"),
+            req(f"{unique} c fault:badbodyx1"),
+            req(f"{unique} ok"),
+        ],
+    )
     elapsed = time.monotonic() - t0
     assert all(c.error is None and c.text for c in out.values())
     assert out[f"{unique} a fault:429x1"].retries == 1
@@ -81,8 +101,11 @@ def test_api_key_is_sent_and_never_appears_in_errors(chat_server, unique):
     assert chat_server.entries()[-1]["auth"] is True
 
 
-SCHEMA = {"type": "object", "properties": {"level_1": {"type": "array", "items": {"type": "string"}}},
-          "required": ["level_1"]}
+SCHEMA = {
+    "type": "object",
+    "properties": {"level_1": {"type": "array", "items": {"type": "string"}}},
+    "required": ["level_1"],
+}
 
 
 def test_server_without_response_format_falls_back_to_the_prompt(chat_server, unique):

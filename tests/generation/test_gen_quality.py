@@ -1,4 +1,5 @@
 """The quality judge: Kendall tau, expected order, and --filter-inconsistent with the real encoder."""
+
 from __future__ import annotations
 
 import json
@@ -20,9 +21,15 @@ def test_kendall_tau_b_and_expected_order():
 
 
 def test_judge_scores_on_topic_passages_higher(tmp_path):
-    good = Context("q", "how do honey bees fly", 0, [
-        ("q-L3-0", 3, "Honey bees fly by beating their wings about 230 times per second in a figure-eight stroke."),
-        ("q-L0-0", 0, "The 1998 municipal budget allocated funds for repaving three downtown parking lots.")])
+    good = Context(
+        "q",
+        "how do honey bees fly",
+        0,
+        [
+            ("q-L3-0", 3, "Honey bees fly by beating their wings about 230 times per second in a figure-eight stroke."),
+            ("q-L0-0", 0, "The 1998 municipal budget allocated funds for repaving three downtown parking lots."),
+        ],
+    )
     bad = Context("r", "how do honey bees fly", 0, [(pid, 3 - lab, t) for pid, lab, t in good.passages])
     scores = score_contexts([good, bad])
     assert scores[0][0] > scores[0][1] + 0.2
@@ -35,16 +42,25 @@ def test_filter_inconsistent_drops_reversed_contexts(chat_server, unique, tmp_pa
     # the test server's level-0 passages are random words, level 3 restates the query: the judge agrees
     qfile = write_queries(tmp_path / "q.jsonl", {f"q{i}": f"{unique} how do honey bees fly {i}" for i in range(3)})
     out = tmp_path / "out"
-    cfg = GenerationConfig(queries=qfile, out=out, backend="openai", base_url=chat_server.url, model="m",
-                           filter_inconsistent=True, min_tau=0.0)
+    cfg = GenerationConfig(
+        queries=qfile,
+        out=out,
+        backend="openai",
+        base_url=chat_server.url,
+        model="m",
+        filter_inconsistent=True,
+        min_tau=0.0,
+    )
     m = run_generate(cfg).manifest
     q = m["quality"]
     assert q["judge"] == "all-MiniLM-L6-v2" and q["contexts"] == 3
     assert q["per_level_mean"]["3"] > q["per_level_mean"]["0"]
-    assert q["dropped"] == sum(1 for line in (out / "quality.jsonl").read_text().splitlines()
-                               if json.loads(line)["kendall_tau"] < 0.0)
+    assert q["dropped"] == sum(
+        1 for line in (out / "quality.jsonl").read_text().splitlines() if json.loads(line)["kendall_tau"] < 0.0
+    )
     assert m["counts"]["contexts"] == 3 - q["dropped"]
     # an impossible threshold drops everything that is not perfectly ordered
     m2 = run_generate(cfg.model_copy(update={"min_tau": 1.0})).manifest
-    assert m2["counts"]["contexts"] == sum(1 for line in (out / "quality.jsonl").read_text().splitlines()
-                                           if json.loads(line)["kendall_tau"] >= 1.0)
+    assert m2["counts"]["contexts"] == sum(
+        1 for line in (out / "quality.jsonl").read_text().splitlines() if json.loads(line)["kendall_tau"] >= 1.0
+    )

@@ -1,4 +1,5 @@
 """Atomic writes: an interrupted write never leaves a half file under the final name."""
+
 from __future__ import annotations
 
 import json

@@ -1,12 +1,23 @@
 """BEIR/TREC readers and writers: round trips and bad input naming file, line and problem."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from sycl.io import (DataError, list_splits, qrels_path, read_qrels, read_queries, read_run, write_corpus,
-                     write_qrels, write_queries, write_run)
+from sycl.io import (
+    DataError,
+    list_splits,
+    qrels_path,
+    read_qrels,
+    read_queries,
+    read_run,
+    write_corpus,
+    write_qrels,
+    write_queries,
+    write_run,
+)
 from sycl.io.beir import iter_jsonl, iter_qrels
 
 
@@ -44,6 +55,7 @@ def _raises(path, line, *words):
 
 # ------------------------------------------------------------------ round trips
 
+
 def test_queries_roundtrip_keeps_order_and_unicode(tmp_path):
     q = {"b": "naïve query", "a": "второй запрос", "10": "tab\tinside"}
     assert write_queries(tmp_path / "queries.jsonl", q) == 3
@@ -58,10 +70,16 @@ def test_queries_tsv(tmp_path):
 
 
 def test_corpus_writer_output_is_beir_jsonl(tmp_path):
-    n = write_corpus(tmp_path / "corpus.jsonl", [{"_id": 1, "text": "x"}, {"_id": "b", "title": "T", "text": "y", "metadata": {"k": 1}}])
+    n = write_corpus(
+        tmp_path / "corpus.jsonl",
+        [{"_id": 1, "text": "x"}, {"_id": "b", "title": "T", "text": "y", "metadata": {"k": 1}}],
+    )
     assert n == 2
     rows = [obj for _, obj in iter_jsonl(tmp_path / "corpus.jsonl")]
-    assert rows == [{"_id": "1", "title": "", "text": "x"}, {"_id": "b", "title": "T", "text": "y", "metadata": {"k": 1}}]
+    assert rows == [
+        {"_id": "1", "title": "", "text": "x"},
+        {"_id": "b", "title": "T", "text": "y", "metadata": {"k": 1}},
+    ]
 
 
 def test_qrels_roundtrip_beir_tsv(tmp_path):
@@ -82,9 +100,13 @@ def test_qrels_trec_four_columns(tmp_path):
 
 
 def test_qrels_grouped_jsonl(tmp_path):
-    p = _write(tmp_path / "negatives.jsonl",
-               json.dumps({"qid": "q1", "docid": ["a", "b"], "score": [1, 0]}) + "\n"
-               + json.dumps({"qid": "q2", "docid": [7, "c"]}) + "\n")
+    p = _write(
+        tmp_path / "negatives.jsonl",
+        json.dumps({"qid": "q1", "docid": ["a", "b"], "score": [1, 0]})
+        + "\n"
+        + json.dumps({"qid": "q2", "docid": [7, "c"]})
+        + "\n",
+    )
     qrels = read_qrels(p)
     assert qrels == {"q1": {"a": 1, "b": 0}, "q2": {"7": 0, "c": 0}}
     write_qrels(tmp_path / "g.tsv", qrels)  # grouped -> BEIR -> same judgements
@@ -109,6 +131,7 @@ def test_unknown_split_lists_known(tmp_path, tiny_beir):
 
 # ------------------------------------------------------------------ bad input
 
+
 def test_malformed_json_names_line_and_column(tmp_path):
     p = _write(tmp_path / "queries.jsonl", '{"_id": "1", "text": "ok"}\n{"_id": "2", "text": "unterminated}\n')
     with _raises(p, 2, "malformed JSON", "column"):
@@ -121,12 +144,15 @@ def test_json_that_is_not_an_object(tmp_path):
         read_queries(p)
 
 
-@pytest.mark.parametrize("line, problem", [
-    ('{"text": "no id"}', "missing field '_id'"),
-    ('{"_id": "2"}', "missing field 'text'"),
-    ('{"_id": "2", "text": ""}', "field 'text' is empty"),
-    ('{"_id": "2", "text": 5}', "field 'text' must be a string, got int"),
-])
+@pytest.mark.parametrize(
+    "line, problem",
+    [
+        ('{"text": "no id"}', "missing field '_id'"),
+        ('{"_id": "2"}', "missing field 'text'"),
+        ('{"_id": "2", "text": ""}', "field 'text' is empty"),
+        ('{"_id": "2", "text": 5}', "field 'text' must be a string, got int"),
+    ],
+)
 def test_query_fields(tmp_path, line, problem):
     p = _write(tmp_path / "queries.jsonl", '{"_id": "1", "text": "ok"}\n' + line + "\n")
     with _raises(p, 2, problem):
@@ -134,7 +160,9 @@ def test_query_fields(tmp_path, line, problem):
 
 
 def test_duplicate_query_id(tmp_path):
-    p = _write(tmp_path / "queries.jsonl", '{"_id": "a", "text": "x"}\n{"_id": "b", "text": "y"}\n{"_id": "a", "text": "z"}\n')
+    p = _write(
+        tmp_path / "queries.jsonl", '{"_id": "a", "text": "x"}\n{"_id": "b", "text": "y"}\n{"_id": "a", "text": "z"}\n'
+    )
     with _raises(p, 3, "duplicate query id 'a'", "first on line 1"):
         read_queries(p)
 
@@ -165,12 +193,15 @@ def test_utf8_bom_is_accepted(tmp_path):
     assert read_queries(p) == {"1": "x"}
 
 
-@pytest.mark.parametrize("row, problem", [
-    ("q1\td1\thigh", "score 'high' is not a number"),
-    ("q1\td1\t1.5", "is not an integer label"),
-    ("q1\td1\tnan", "is not finite"),
-    ("q1\td1", "expected 3 columns"),
-])
+@pytest.mark.parametrize(
+    "row, problem",
+    [
+        ("q1\td1\thigh", "score 'high' is not a number"),
+        ("q1\td1\t1.5", "is not an integer label"),
+        ("q1\td1\tnan", "is not finite"),
+        ("q1\td1", "expected 3 columns"),
+    ],
+)
 def test_bad_qrels_rows(tmp_path, row, problem):
     p = _write(tmp_path / "qrels" / "test.tsv", f"query-id\tcorpus-id\tscore\nq0\td0\t1\n{row}\n")
     with _raises(p, 3, problem):
@@ -189,14 +220,19 @@ def test_header_only_qrels_is_empty(tmp_path):
         read_qrels(p)
 
 
-@pytest.mark.parametrize("obj, problem", [
-    ({"qid": "q", "docid": "a"}, "'docid' must be a list"),
-    ({"qid": "q", "docid": ["a", "b"], "score": [1]}, "as long as 'docid'"),
-    ({"qid": "q", "docid": ["a"], "score": ["x"]}, "score 'x' is not a number"),
-    ({"docid": ["a"]}, "missing field 'qid'"),
-])
+@pytest.mark.parametrize(
+    "obj, problem",
+    [
+        ({"qid": "q", "docid": "a"}, "'docid' must be a list"),
+        ({"qid": "q", "docid": ["a", "b"], "score": [1]}, "as long as 'docid'"),
+        ({"qid": "q", "docid": ["a"], "score": ["x"]}, "score 'x' is not a number"),
+        ({"docid": ["a"]}, "missing field 'qid'"),
+    ],
+)
 def test_bad_grouped_qrels(tmp_path, obj, problem):
-    p = _write(tmp_path / "g.jsonl", json.dumps({"qid": "ok", "docid": ["z"], "score": [1]}) + "\n" + json.dumps(obj) + "\n")
+    p = _write(
+        tmp_path / "g.jsonl", json.dumps({"qid": "ok", "docid": ["z"], "score": [1]}) + "\n" + json.dumps(obj) + "\n"
+    )
     with _raises(p, 2, problem):
         read_qrels(p)
 

@@ -1,4 +1,5 @@
 """Arrow fast paths agree with the line readers and hand bad input back to them."""
+
 from __future__ import annotations
 
 import json
@@ -6,12 +7,15 @@ import json
 import pytest
 
 from sycl.io import DataError, read_qrels, read_queries
-from sycl.io.beir import qrels_dict, read_qrels_arrow as read_qrels_table
+from sycl.io.beir import qrels_dict
+from sycl.io.beir import read_qrels_arrow as read_qrels_table
 from sycl.io.columnar import QRELS_SCHEMA, queries_fast
 
 
 def _tsv(path, rows, header=True):
-    path.write_text(("query-id\tcorpus-id\tscore\n" if header else "") + "".join(f"{q}\t{d}\t{s}\n" for q, d, s in rows))
+    path.write_text(
+        ("query-id\tcorpus-id\tscore\n" if header else "") + "".join(f"{q}\t{d}\t{s}\n" for q, d, s in rows)
+    )
     return path
 
 
@@ -31,16 +35,21 @@ def test_qrels_table_fast_path_matches_dicts(tmp_path):
 def test_qrels_table_other_layouts(tmp_path):
     (tmp_path / "t.txt").write_text("1 0 a 2\n1 0 b 0\n")
     assert read_qrels_table(tmp_path / "t.txt").to_pylist() == [
-        {"query-id": "1", "corpus-id": "a", "score": 2}, {"query-id": "1", "corpus-id": "b", "score": 0}]
+        {"query-id": "1", "corpus-id": "a", "score": 2},
+        {"query-id": "1", "corpus-id": "b", "score": 0},
+    ]
     (tmp_path / "g.jsonl").write_text(json.dumps({"qid": "q", "docid": ["x"], "score": ["3"]}) + "\n")
     assert read_qrels_table(tmp_path / "g.jsonl").column("score").to_pylist() == [3]
 
 
-@pytest.mark.parametrize("bad, problem", [
-    (("q1", "d1", "2.0x"), "is not a number"),
-    (("q1", "d1", "0.5"), "not an integer label"),
-    (("q0", "d0", "1"), "duplicate judgement for query 'q0', document 'd0' (first on line 2)"),
-])
+@pytest.mark.parametrize(
+    "bad, problem",
+    [
+        (("q1", "d1", "2.0x"), "is not a number"),
+        (("q1", "d1", "0.5"), "not an integer label"),
+        (("q0", "d0", "1"), "duplicate judgement for query 'q0', document 'd0' (first on line 2)"),
+    ],
+)
 def test_bad_qrels_fall_back_to_line_errors(tmp_path, bad, problem):
     p = _tsv(tmp_path / "q.tsv", [(f"q{i}", f"d{i}", 1) for i in range(300)] + [bad])
     for reader in (read_qrels, read_qrels_table):
@@ -56,7 +65,9 @@ def test_scores_written_as_floats_are_integer_labels(tmp_path):
 
 def test_queries_fast_path_agrees_and_declines(tmp_path):
     p = tmp_path / "queries.jsonl"
-    p.write_text("".join(json.dumps({"_id": f"q{i}", "text": f"text {i}", "metadata": {"x": i}}) + "\n" for i in range(500)))
+    p.write_text(
+        "".join(json.dumps({"_id": f"q{i}", "text": f"text {i}", "metadata": {"x": i}}) + "\n" for i in range(500))
+    )
     fast = queries_fast(p)
     assert fast is not None and list(fast)[:2] == ["q0", "q1"] and len(fast) == 500
     assert read_queries(p) == fast

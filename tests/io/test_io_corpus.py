@@ -1,4 +1,5 @@
 """The memory-mapped corpus: conversion (fast and checked paths), lookup, bad input."""
+
 from __future__ import annotations
 
 import json
@@ -23,12 +24,16 @@ def _corpus(path, rows: list, raw_tail: bytes = b""):
 
 
 def _docs(n, prefix="d"):
-    return [{"_id": f"{prefix}{i}", "title": f"title {i}" if i % 2 else "", "text": f"text of passage {i} ünïcödé"}
-            for i in range(n)]
+    return [
+        {"_id": f"{prefix}{i}", "title": f"title {i}" if i % 2 else "", "text": f"text of passage {i} ünïcödé"}
+        for i in range(n)
+    ]
 
 
 def test_open_lookup_and_texts(tmp_path):
-    src = _corpus(tmp_path / "c" / "corpus.jsonl", _docs(1000) + [{"_id": "m", "text": "t", "metadata": {"a": [1, {"b": 2}]}}])
+    src = _corpus(
+        tmp_path / "c" / "corpus.jsonl", _docs(1000) + [{"_id": "m", "text": "t", "metadata": {"a": [1, {"b": 2}]}}]
+    )
     c = Corpus.open(tmp_path / "c", cache_dir=tmp_path / "cache")
     assert len(c) == 1001 and c.meta["path"] == "fast"
     assert c.id_at(7) == "d7"
@@ -80,22 +85,27 @@ def test_conversion_is_cached_and_refreshed_on_change(tmp_path):
 
 
 def test_empty_documents_are_counted_not_rejected(tmp_path):
-    _corpus(tmp_path / "corpus.jsonl", [{"_id": "a", "title": "", "text": ""}, {"_id": "b", "text": "x"},
-                                        {"_id": "c", "title": " ", "text": "\n"}])
+    _corpus(
+        tmp_path / "corpus.jsonl",
+        [{"_id": "a", "title": "", "text": ""}, {"_id": "b", "text": "x"}, {"_id": "c", "title": " ", "text": "\n"}],
+    )
     c = Corpus.open(tmp_path / "corpus.jsonl", cache_dir=tmp_path / "cache")
     assert c.empty_documents == 2 and len(c) == 3
 
 
-@pytest.mark.parametrize("bad, line, problem", [
-    ('{"_id": "z", "text": "unterminated', 4, "malformed JSON"),
-    ('{"text": "no id"}', 4, "missing field '_id'"),
-    ('{"_id": "z"}', 4, "missing field 'text'"),
-    ('{"_id": "", "text": "x"}', 4, "field '_id' must be a non-empty string"),
-    ('{"_id": "z", "text": ["x"]}', 4, "field 'text' must be a string, got list"),
-    ('{"_id": "z", "title": 3, "text": "x"}', 4, "field 'title' must be a string, got int"),
-    ('["not", "an", "object"]', 4, "expected a JSON object"),
-    ('{"_id": "d1", "text": "again"}', 4, "duplicate document id 'd1' (first on line 2)"),
-])
+@pytest.mark.parametrize(
+    "bad, line, problem",
+    [
+        ('{"_id": "z", "text": "unterminated', 4, "malformed JSON"),
+        ('{"text": "no id"}', 4, "missing field '_id'"),
+        ('{"_id": "z"}', 4, "missing field 'text'"),
+        ('{"_id": "", "text": "x"}', 4, "field '_id' must be a non-empty string"),
+        ('{"_id": "z", "text": ["x"]}', 4, "field 'text' must be a string, got list"),
+        ('{"_id": "z", "title": 3, "text": "x"}', 4, "field 'title' must be a string, got int"),
+        ('["not", "an", "object"]', 4, "expected a JSON object"),
+        ('{"_id": "d1", "text": "again"}', 4, "duplicate document id 'd1' (first on line 2)"),
+    ],
+)
 def test_bad_corpus_names_file_line_problem(tmp_path, bad, line, problem):
     src = _corpus(tmp_path / "corpus.jsonl", _docs(3) + [bad])
     with pytest.raises(DataError) as info:

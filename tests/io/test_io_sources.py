@@ -1,4 +1,5 @@
 """Data set sources: local folders, BEIR archives over HTTP, the hub cache, and the offline error."""
+
 from __future__ import annotations
 
 import json
@@ -70,8 +71,11 @@ def http_server(tmp_path):
     www = tmp_path / "www"
     www.mkdir()
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(www)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(www)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 20
     while time.time() < deadline:
         try:
@@ -120,13 +124,20 @@ def _mteb_layout(root: Path) -> Path:
     (root / "corpus").mkdir(parents=True)
     (root / "queries").mkdir()
     (root / "qrels").mkdir()
-    pq.write_table(pa.table({"_id": ["d1", "d2", "d3"], "title": ["A", None, ""], "text": ["alpha", "beta", "gamma"]}),
-                   root / "corpus" / "test-00000-of-00001.parquet")
-    pq.write_table(pa.table({"id": ["q1", "q2"], "text": ["first?", "second?"]}), root / "queries" / "test-00000-of-00001.parquet")
-    pq.write_table(pa.table({"query-id": ["q1", "q1", "q2"], "corpus-id": ["d1", "d2", "d3"], "score": [2, 0, 1]}),
-                   root / "qrels" / "test-00000-of-00001.parquet")
-    pq.write_table(pa.table({"query-id": ["q2"], "corpus-id": ["d1"], "score": [1]}),
-                   root / "qrels" / "dev-00000-of-00001.parquet")
+    pq.write_table(
+        pa.table({"_id": ["d1", "d2", "d3"], "title": ["A", None, ""], "text": ["alpha", "beta", "gamma"]}),
+        root / "corpus" / "test-00000-of-00001.parquet",
+    )
+    pq.write_table(
+        pa.table({"id": ["q1", "q2"], "text": ["first?", "second?"]}), root / "queries" / "test-00000-of-00001.parquet"
+    )
+    pq.write_table(
+        pa.table({"query-id": ["q1", "q1", "q2"], "corpus-id": ["d1", "d2", "d3"], "score": [2, 0, 1]}),
+        root / "qrels" / "test-00000-of-00001.parquet",
+    )
+    pq.write_table(
+        pa.table({"query-id": ["q2"], "corpus-id": ["d1"], "score": [1]}), root / "qrels" / "dev-00000-of-00001.parquet"
+    )
     return root
 
 
@@ -175,7 +186,12 @@ def test_hf_dataset_from_the_hub_cache_offline(tmp_path):
     _mteb_layout(repo / "snapshots" / commit)
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text(commit)
-    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1", "SYCL_CACHE": str(tmp_path / "sc")}
+    env = {
+        **os.environ,
+        "HF_HUB_CACHE": str(tmp_path / "hf"),
+        "HF_HUB_OFFLINE": "1",
+        "SYCL_CACHE": str(tmp_path / "sc"),
+    }
     code = "from sycl.io.sources import resolve_dataset; print(resolve_dataset('hf://datasets/sycl-test/tiny'))"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

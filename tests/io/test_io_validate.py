@@ -1,4 +1,5 @@
 """Validation of BEIR folders: counts on good folders, file + line + problem on bad ones."""
+
 from __future__ import annotations
 
 import json
@@ -48,12 +49,15 @@ def test_trec_and_grouped_qrels_in_a_folder(tiny_beir):
     assert (r.split("bm25").judgements, r.split("bm25").labels) == (2, {0: 2})
 
 
-@pytest.mark.parametrize("bad, problem", [
-    ('{"_id": "z", "text": "unterminated', "malformed JSON"),
-    ('{"title": "t", "text": "no id"}', "missing field '_id'"),
-    ('{"_id": "z", "title": "t"}', "missing field 'text'"),
-    ('{"_id": "q0-l3", "text": "duplicate"}', "duplicate document id 'q0-l3' (first on line 1)"),
-])
+@pytest.mark.parametrize(
+    "bad, problem",
+    [
+        ('{"_id": "z", "text": "unterminated', "malformed JSON"),
+        ('{"title": "t", "text": "no id"}', "missing field '_id'"),
+        ('{"_id": "z", "title": "t"}', "missing field 'text'"),
+        ('{"_id": "q0-l3", "text": "duplicate"}', "duplicate document id 'q0-l3' (first on line 1)"),
+    ],
+)
 def test_bad_corpus(tiny_beir, bad, problem):
     folder = tiny_beir()
     corpus = folder / "corpus.jsonl"
@@ -85,11 +89,14 @@ def test_empty_corpus_and_queries(tiny_beir):
     _check(info.value, folder / "queries.jsonl", None, "file is empty: no queries")
 
 
-@pytest.mark.parametrize("bad, problem", [
-    ('{"_id": "q0", "text": "again"}', "duplicate query id 'q0' (first on line 1)"),
-    ('{"_id": "q9"}', "missing field 'text'"),
-    ('{"_id": "q9", "text": "x"', "malformed JSON"),
-])
+@pytest.mark.parametrize(
+    "bad, problem",
+    [
+        ('{"_id": "q0", "text": "again"}', "duplicate query id 'q0' (first on line 1)"),
+        ('{"_id": "q9"}', "missing field 'text'"),
+        ('{"_id": "q9", "text": "x"', "malformed JSON"),
+    ],
+)
 def test_bad_queries(tiny_beir, bad, problem):
     folder = tiny_beir()
     queries = folder / "queries.jsonl"
@@ -108,11 +115,14 @@ def test_queries_wrong_encoding(tiny_beir):
     _check(info.value, queries, 1, "UTF-16")
 
 
-@pytest.mark.parametrize("row, problem", [
-    ("q0\tx0\trelevant", "score 'relevant' is not a number"),
-    ("q0\tq0-l3\t1", "duplicate judgement for query 'q0', document 'q0-l3' (first on line 2)"),
-    ("q0 x0", "expected 3 columns"),
-])
+@pytest.mark.parametrize(
+    "row, problem",
+    [
+        ("q0\tx0\trelevant", "score 'relevant' is not a number"),
+        ("q0\tq0-l3\t1", "duplicate judgement for query 'q0', document 'q0-l3' (first on line 2)"),
+        ("q0 x0", "expected 3 columns"),
+    ],
+)
 def test_bad_qrels(tiny_beir, row, problem):
     folder = tiny_beir()
     qrels = folder / "qrels" / "test.tsv"
@@ -147,8 +157,14 @@ def test_unknown_document_id_is_an_error_or_a_counted_warning(tiny_beir):
     first_bad = _n_lines(qrels) - 2
     with pytest.raises(DataError) as info:
         validate_folder(folder)
-    _check(info.value, qrels, first_bad, "unknown document id 'ghost-1'", "3 judgement(s) reference 2 document id(s)",
-           "--allow-unknown-ids")
+    _check(
+        info.value,
+        qrels,
+        first_bad,
+        "unknown document id 'ghost-1'",
+        "3 judgement(s) reference 2 document id(s)",
+        "--allow-unknown-ids",
+    )
     r = validate_folder(folder, allow_unknown=True)
     s = r.split("test")
     assert (s.unknown_document_judgements, s.unknown_query_judgements, s.judgements) == (3, 0, 11)

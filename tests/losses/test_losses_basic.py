@@ -1,4 +1,5 @@
 """infonce and kl against direct formulas; the InfoNCE mix-in."""
+
 from __future__ import annotations
 
 import pytest
@@ -33,7 +34,7 @@ def test_kl_equals_direct_formula(in_batch):
     scores, labels = torch.randn(q, n, dtype=torch.float64), torch.randint(0, 4, (q, k)).double()
     lab = torch.zeros(q, n, dtype=torch.float64)
     for i in range(q):
-        lab[i, (i * k if in_batch else 0):(i * k if in_batch else 0) + k] = labels[i]
+        lab[i, (i * k if in_batch else 0) : (i * k if in_batch else 0) + k] = labels[i]
     t, p = torch.softmax(lab / 0.5, 1), torch.softmax(scores / 0.2, 1)
     expected = (t * (t.log() - p.log())).sum(1).mean()
     got = losses.get("kl", temperature=0.2, label_temperature=0.5)(scores, labels)

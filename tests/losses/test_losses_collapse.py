@@ -6,6 +6,7 @@ passages); a *flat* one scores everything 0.3. With the reference targets ``soft
 list-wise losses prefer the flat prediction: training pulls the model towards collapse. Matching the
 target temperature to the score temperature, or a loss without a target distribution, reverses it.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -20,28 +21,33 @@ LABELS = torch.tensor([[2.0, 1.0, 0.0, 0.0]] * Q)
 def _correct() -> torch.Tensor:
     scores = torch.full((Q, Q * K), 0.1)
     for i in range(Q):
-        scores[i, i * K:(i + 1) * K] = torch.tensor([0.8, 0.6, 0.4, 0.4])
+        scores[i, i * K : (i + 1) * K] = torch.tensor([0.8, 0.6, 0.4, 0.4])
     return scores
 
 
 FLAT = torch.full((Q, Q * K), 0.3)
 
 
-@pytest.mark.parametrize("name,options", [("ws2", {}), ("kl", {}), ("wasserstein1d", {}), ("wasserstein1d", {"in_batch": "lowest"})])
+@pytest.mark.parametrize(
+    "name,options", [("ws2", {}), ("kl", {}), ("wasserstein1d", {}), ("wasserstein1d", {"in_batch": "lowest"})]
+)
 def test_reference_targets_prefer_flat_predictions(name, options):
     loss = losses.get(name, temperature=0.05, **options)
     assert float(loss(FLAT, LABELS)) < float(loss(_correct(), LABELS))
 
 
-@pytest.mark.parametrize("name,options", [
-    ("ws2", {"label_temperature": 0.05}),
-    ("kl", {"label_temperature": 0.05}),
-    ("kl", {"label_temperature": 0.1}),
-    ("wasserstein1d", {"in_batch": "lowest", "label_temperature": 0.1}),
-    ("lambdaloss", {}),
-    ("infonce", {}),
-    ("kl", {"infonce_weight": 1.0, "in_batch": "lowest", "label_temperature": 0.1}),
-])
+@pytest.mark.parametrize(
+    "name,options",
+    [
+        ("ws2", {"label_temperature": 0.05}),
+        ("kl", {"label_temperature": 0.05}),
+        ("kl", {"label_temperature": 0.1}),
+        ("wasserstein1d", {"in_batch": "lowest", "label_temperature": 0.1}),
+        ("lambdaloss", {}),
+        ("infonce", {}),
+        ("kl", {"infonce_weight": 1.0, "in_batch": "lowest", "label_temperature": 0.1}),
+    ],
+)
 def test_sharp_targets_prefer_correct_predictions(name, options):
     loss = losses.get(name, temperature=0.05, **options)
     assert float(loss(_correct(), LABELS)) < float(loss(FLAT, LABELS))

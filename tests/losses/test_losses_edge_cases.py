@@ -1,4 +1,5 @@
 """Finite scalar losses and finite gradients on degenerate inputs, for every loss and target option."""
+
 from __future__ import annotations
 
 import itertools
@@ -8,11 +9,17 @@ import torch
 
 import sycl.losses as losses
 
-CONFIGS = [("infonce", {}), ("infonce", {"positive": "max"})] + [
-    (name, {"in_batch": mode, **({"label_temperature": t} if name != "lambdaloss" else {})})
-    for name, mode, t in itertools.product(["ws2", "kl", "wasserstein1d", "lambdaloss"], ["zero", "lowest", "exclude"], [1.0, 0.05])
-    if not (name == "lambdaloss" and t != 1.0)
-] + [("kl", {"infonce_weight": 0.5, "temperature": 0.05})]
+CONFIGS = (
+    [("infonce", {}), ("infonce", {"positive": "max"})]
+    + [
+        (name, {"in_batch": mode, **({"label_temperature": t} if name != "lambdaloss" else {})})
+        for name, mode, t in itertools.product(
+            ["ws2", "kl", "wasserstein1d", "lambdaloss"], ["zero", "lowest", "exclude"], [1.0, 0.05]
+        )
+        if not (name == "lambdaloss" and t != 1.0)
+    ]
+    + [("kl", {"infonce_weight": 0.5, "temperature": 0.05})]
+)
 
 CASES = {
     "equal_labels": (lambda: torch.randn(4, 12), lambda: torch.full((4, 3), 2.0)),

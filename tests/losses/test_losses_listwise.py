@@ -1,4 +1,5 @@
 """wasserstein1d and lambdaloss against independent, loop-based computations."""
+
 from __future__ import annotations
 
 import math
@@ -26,7 +27,8 @@ def test_wasserstein1d_matches_scipy_per_level(in_batch, q, k, n_mult):
     labels = rng.integers(0, 4, size=(q, k)).astype(float)
     tau, t_lab = 0.5, 0.7
     got = losses.get("wasserstein1d", temperature=tau, label_temperature=t_lab, in_batch=in_batch)(
-        torch.tensor(scores), torch.tensor(labels))
+        torch.tensor(scores), torch.tensor(labels)
+    )
     s, lab = _views(scores, labels, in_batch)
     expected = []
     for i in range(q):
@@ -79,7 +81,9 @@ def test_lambdaloss_matches_loop_implementation(in_batch, q, k, n_mult):
     n = k * n_mult
     scores = rng.normal(size=(q, n))
     labels = rng.integers(0, 4, size=(q, k)).astype(float)
-    got = losses.get("lambdaloss", temperature=0.5, in_batch=in_batch, mu=5.0)(torch.tensor(scores), torch.tensor(labels))
+    got = losses.get("lambdaloss", temperature=0.5, in_batch=in_batch, mu=5.0)(
+        torch.tensor(scores), torch.tensor(labels)
+    )
     s, lab = _views(scores, labels, in_batch)
     expected = _naive_lambdaloss(s.numpy() / 0.5, lab.numpy(), 5.0)
     assert float(got) == pytest.approx(expected, rel=1e-9, abs=1e-12)
@@ -114,6 +118,6 @@ def test_training_step_improves_ranking_of_own_passages(name):
         loss.backward()
         opt.step()
     assert float(loss_fn(scores, labels).detach()) < first
-    own = torch.stack([scores[i, i * k:(i + 1) * k] for i in range(q)]).detach()
+    own = torch.stack([scores[i, i * k : (i + 1) * k] for i in range(q)]).detach()
     if name != "ws2":  # ws2 only matches batch statistics; per-query order is not guaranteed
         assert torch.all(own.argsort(dim=1, descending=True)[:, 0] == 0)

@@ -1,4 +1,5 @@
 """Registry names, option validation and the diagnostics helper."""
+
 from __future__ import annotations
 
 import pytest
@@ -28,22 +29,31 @@ def test_unknown_option_is_named_with_accepted_ones():
         losses.get("infonce", infonce_weight=1.0)
 
 
-@pytest.mark.parametrize("options,match", [
-    ({"temperature": 0}, "'temperature' must be a finite number > 0"),
-    ({"temperature": float("nan")}, "'temperature' must be a finite number > 0"),
-    ({"temperature": "0.05"}, "'temperature' must be a number"),
-    ({"label_temperature": -1}, "'label_temperature' must be a finite number > 0"),
-    ({"in_batch": "drop"}, "'in_batch' must be one of 'zero', 'lowest', 'exclude'"),
-    ({"infonce_weight": -0.5}, "'infonce_weight' must be a finite number >= 0"),
-    ({"infonce_temperature": 0.05}, "'infonce_temperature' needs infonce_weight > 0"),
-])
+@pytest.mark.parametrize(
+    "options,match",
+    [
+        ({"temperature": 0}, "'temperature' must be a finite number > 0"),
+        ({"temperature": float("nan")}, "'temperature' must be a finite number > 0"),
+        ({"temperature": "0.05"}, "'temperature' must be a number"),
+        ({"label_temperature": -1}, "'label_temperature' must be a finite number > 0"),
+        ({"in_batch": "drop"}, "'in_batch' must be one of 'zero', 'lowest', 'exclude'"),
+        ({"infonce_weight": -0.5}, "'infonce_weight' must be a finite number >= 0"),
+        ({"infonce_temperature": 0.05}, "'infonce_temperature' needs infonce_weight > 0"),
+    ],
+)
 def test_bad_option_values(options, match):
     with pytest.raises(ValueError, match=match):
         losses.get("kl", **options)
 
 
 def test_options_of():
-    assert losses.options_of("kl") == ["temperature", "label_temperature", "in_batch", "infonce_weight", "infonce_temperature"]
+    assert losses.options_of("kl") == [
+        "temperature",
+        "label_temperature",
+        "in_batch",
+        "infonce_weight",
+        "infonce_temperature",
+    ]
     assert losses.options_of("infonce") == ["temperature", "positive"]
 
 
@@ -69,7 +79,7 @@ def test_diagnostics_detects_flattening():
     labels = torch.tensor([[3, 2, 1, 0]] * q)
     sharp = torch.full((q, q * k), -1.0)
     for i in range(q):
-        sharp[i, i * k:(i + 1) * k] = torch.tensor([1.0, 0.8, 0.5, 0.3])
+        sharp[i, i * k : (i + 1) * k] = torch.tensor([1.0, 0.8, 0.5, 0.3])
     flat = torch.zeros(q, q * k)
     d_sharp = losses.diagnostics(sharp, labels, 0.05)
     d_flat = losses.diagnostics(flat, labels, 0.05)

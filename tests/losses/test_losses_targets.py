@@ -1,4 +1,5 @@
 """Block-diagonal layout and the target options (label_temperature, in_batch)."""
+
 from __future__ import annotations
 
 import pytest
@@ -39,7 +40,7 @@ def test_in_batch_zero_and_lowest_targets():
     assert lowest.tolist() == [[3, 1, 0, 0], [1, 1, 2, 2]]
     t = TargetConfig(in_batch="lowest").distribution(lowest)
     # every in-batch passage weighs exp(-1) times the query's lowest own passage
-    assert float(t[1, 0] / t[1, 2]) == pytest.approx(torch.e ** -1)
+    assert float(t[1, 0] / t[1, 2]) == pytest.approx(torch.e**-1)
 
 
 def test_in_batch_exclude_gathers_own_block():

@@ -1,4 +1,5 @@
 """ws2 against an independent Frechet-distance computation (scipy matrix square roots), and its properties."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,7 +29,7 @@ def frechet_reference(scores: np.ndarray, labels: np.ndarray, tau: float, label_
         lab[:] = labels
     else:
         for i in range(q):
-            lab[i, i * k:(i + 1) * k] = labels[i]
+            lab[i, i * k : (i + 1) * k] = labels[i]
     p = scipy.special.softmax(scores / tau, axis=1)
     t = scipy.special.softmax(lab / label_tau, axis=1)
     if q >= 2:
@@ -42,8 +43,18 @@ def frechet_reference(scores: np.ndarray, labels: np.ndarray, tau: float, label_
     return float(np.trace(sigma_x) + np.trace(sigma_y) - 2 * s + mu @ mu)
 
 
-SHAPES = [(1, 4, False), (1, 1, False), (2, 3, False), (2, 3, True), (5, 4, False), (5, 4, True),
-          (16, 4, True), (8, 7, True), (12, 3, False), (3, 1, True)]
+SHAPES = [
+    (1, 4, False),
+    (1, 1, False),
+    (2, 3, False),
+    (2, 3, True),
+    (5, 4, False),
+    (5, 4, True),
+    (16, 4, True),
+    (8, 7, True),
+    (12, 3, False),
+    (3, 1, True),
+]
 
 
 @pytest.mark.parametrize("q,k,in_batch", SHAPES)
@@ -69,7 +80,7 @@ def test_ws2_exclude_equals_own_block_only():
     torch.manual_seed(0)
     q, k = 6, 4
     scores, labels = torch.randn(q, q * k, dtype=torch.float64), torch.randint(0, 4, (q, k))
-    own = torch.stack([scores[i, i * k:(i + 1) * k] for i in range(q)])
+    own = torch.stack([scores[i, i * k : (i + 1) * k] for i in range(q)])
     excluded = losses.get("ws2", in_batch="exclude")(scores, labels)
     assert float(excluded) == pytest.approx(float(losses.get("ws2")(own, labels)), abs=1e-12)
     assert float(excluded) != pytest.approx(float(losses.get("ws2")(scores, labels)), abs=1e-6)
@@ -103,9 +114,19 @@ def _plain_ws2(scores: torch.Tensor, labels: torch.Tensor, tau: float = 1.0) -> 
     return torch.trace(cx @ cx.T) + torch.trace(cy @ cy.T) - 2 * s_tr + ((mx - my) ** 2).sum()
 
 
-@pytest.mark.parametrize("q,k,in_batch,equal", [(4, 3, True, False), (6, 8, False, False), (3, 5, True, False),
-                                                (16, 4, True, False), (32, 2, False, False), (16, 4, False, True),
-                                                (2, 3, True, True), (1, 4, False, False)])
+@pytest.mark.parametrize(
+    "q,k,in_batch,equal",
+    [
+        (4, 3, True, False),
+        (6, 8, False, False),
+        (3, 5, True, False),
+        (16, 4, True, False),
+        (32, 2, False, False),
+        (16, 4, False, True),
+        (2, 3, True, True),
+        (1, 4, False, False),
+    ],
+)
 def test_ws2_gradient_equals_autograd_through_eigenvalues(q, k, in_batch, equal):
     """The analytic backward equals the reference's autograd through eigvals, also with repeated eigenvalues."""
     torch.manual_seed(q + k)
@@ -141,5 +162,5 @@ def test_ws2_reproduces_target_mass_on_other_queries():
     """REFERENCE.md: 64 gathered queries, k = 4, labels 3/2/1/0 -> ~89% of target mass off the own group."""
     labels = torch.tensor([[3.0, 2.0, 1.0, 0.0]]).repeat(64, 1)
     t = torch.softmax(expand_labels(labels, 256), dim=1)
-    own = sum(t[i, i * 4:(i + 1) * 4].sum() for i in range(64)) / 64
+    own = sum(t[i, i * 4 : (i + 1) * 4].sum() for i in range(64)) / 64
     assert 1 - float(own) == pytest.approx(0.89, abs=0.01)

@@ -1,14 +1,13 @@
 import json
 
 import pytest
+from eval_data import DOCS, QRELS
 
 from sycl.cli import main
 from sycl.io import read_qrels
 from sycl.io.corpus import Corpus
 from sycl.io.errors import DataError
 from sycl.mining import BM25Index, mine_negatives
-
-from eval_data import DOCS, QRELS
 
 
 def test_bm25_ranks_term_matches_and_skips_nonmatching(tiny):
@@ -70,8 +69,8 @@ def test_bad_format_is_an_error(tiny, tmp_path):
 
 
 def test_mined_file_is_a_training_source_with_group_random_k(tiny, tmp_path):
-    from sycl.data.pool import PassagePool
     from sycl.data.config import SourceConfig
+    from sycl.data.pool import PassagePool
 
     out = tmp_path / "neg.jsonl"
     mine_negatives(tiny, out, k=5, show_progress=False)

@@ -8,9 +8,11 @@ from sentence_transformers import SentenceTransformer
 from sycl.io.errors import DataError
 from sycl.modeling import BiEncoder, embedded_encoder_path
 
-TEXTS = ["what is the boiling point of water at altitude",
-         "Water boils at a lower temperature on mountains because air pressure is lower. " * 3,
-         "cats"]
+TEXTS = [
+    "what is the boiling point of water at altitude",
+    "Water boils at a lower temperature on mountains because air pressure is lower. " * 3,
+    "cats",
+]
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +33,14 @@ def test_same_embeddings_as_sentence_transformers(minilm):
 
 
 def test_saved_model_loads_in_sentence_transformers_with_prefixes(minilm, tmp_path):
-    m = BiEncoder.from_pretrained(embedded_encoder_path(), normalize=False, similarity="dot",
-                                  query_prefix="query: ", passage_prefix="passage: ", max_query_length=32)
+    m = BiEncoder.from_pretrained(
+        embedded_encoder_path(),
+        normalize=False,
+        similarity="dot",
+        query_prefix="query: ",
+        passage_prefix="passage: ",
+        max_query_length=32,
+    )
     m.save(tmp_path / "m")
     assert json.loads((tmp_path / "m" / "sycl_model.json").read_text())["query_prefix"] == "query: "
     st = SentenceTransformer(str(tmp_path / "m"), device="cpu")
@@ -89,10 +97,14 @@ def test_chunked_embed_equals_forward_values_and_gradients(minilm):
     feats = minilm.tokenize(texts, "passage")
     minilm.eval()  # no dropout, so both paths compute the same function
     whole = minilm(feats)
-    (g_whole,) = torch.autograd.grad(whole.pow(2).sum() + whole[0, 0], [minilm.transformer.embeddings.word_embeddings.weight])
+    (g_whole,) = torch.autograd.grad(
+        whole.pow(2).sum() + whole[0, 0], [minilm.transformer.embeddings.word_embeddings.weight]
+    )
     for chunk in (1, 4, 5):
         part = minilm.embed(feats, chunk)
         torch.testing.assert_close(part, whole, atol=2e-5, rtol=1e-4)
-        (g_part,) = torch.autograd.grad(part.pow(2).sum() + part[0, 0], [minilm.transformer.embeddings.word_embeddings.weight])
+        (g_part,) = torch.autograd.grad(
+            part.pow(2).sum() + part[0, 0], [minilm.transformer.embeddings.word_embeddings.weight]
+        )
         torch.testing.assert_close(g_part, g_whole, atol=1e-5, rtol=1e-3)
     assert minilm.embed(feats, None) is not None and minilm.embed(feats, 100).shape == whole.shape

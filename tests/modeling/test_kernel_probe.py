@@ -9,10 +9,19 @@ from sycl.modeling.kernel_probe import KernelTiming, Verdict
 
 def make_verdict(**speedups) -> Verdict:
     """A verdict with injected timings: each kernel ``name=speedup`` (fp32 takes 1 s), all accurate."""
-    timings = {name: KernelTiming(seconds=1.0 / s, fp32_seconds=1.0, cosine=0.99999, shape="test")
-               for name, s in speedups.items()}
-    return Verdict(cpu="Test CPU", torch=torch.__version__, measured_at="2026-12-02T00:00:00+00:00",
-                   probe_seconds=0.1, probe_cpu_seconds=0.1, fp32_search_gflops=50.0, timings=timings)
+    timings = {
+        name: KernelTiming(seconds=1.0 / s, fp32_seconds=1.0, cosine=0.99999, shape="test")
+        for name, s in speedups.items()
+    }
+    return Verdict(
+        cpu="Test CPU",
+        torch=torch.__version__,
+        measured_at="2026-12-02T00:00:00+00:00",
+        probe_seconds=0.1,
+        probe_cpu_seconds=0.1,
+        fp32_search_gflops=50.0,
+        timings=timings,
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -34,12 +43,15 @@ def test_inaccurate_kernel_is_never_chosen_however_fast():
     assert v.autocast == "fp32" and v.search == "fp32"
 
 
-@pytest.mark.parametrize("bf16, int8, want", [
-    (0.7, 3.0, "int8"),     # Xeon without AMX: int8 VNNI fast, bf16 slow
-    (3.6, 0.0005, "bf16"),  # EPYC Zen 4: bf16 fast, oneDNN int8 at reference speed
-    (1.3, 0.0005, "fp32"),  # below the search margin: fp32 (candidates cost a rescoring)
-    (4.0, 6.0, "int8"),     # both fast: the faster
-])
+@pytest.mark.parametrize(
+    "bf16, int8, want",
+    [
+        (0.7, 3.0, "int8"),  # Xeon without AMX: int8 VNNI fast, bf16 slow
+        (3.6, 0.0005, "bf16"),  # EPYC Zen 4: bf16 fast, oneDNN int8 at reference speed
+        (1.3, 0.0005, "fp32"),  # below the search margin: fp32 (candidates cost a rescoring)
+        (4.0, 6.0, "int8"),  # both fast: the faster
+    ],
+)
 def test_search_path_is_the_fastest_that_clearly_beats_fp32(bf16, int8, want):
     assert make_verdict(search_bf16=bf16, search_int8=int8).search == want
 

@@ -1,10 +1,10 @@
 """`sycl run` end to end on a real local chat server and a tiny model: stages, skipping, --from."""
+
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -40,22 +40,53 @@ def tiny_model(tmp_path_factory):
 
 def write_experiment(tmp_path: Path, server: str, model: Path, **extra) -> Path:
     queries = tmp_path / "queries.tsv"
-    queries.write_text("".join(f"q{i}\thow do {t} work\n" for i, t in enumerate(
-        ["solar panels", "river floods", "coffee roasting", "chess openings", "bee colonies", "glacier melt",
-         "bread yeast", "violin strings", "tide pools", "wind turbines"])))
+    queries.write_text(
+        "".join(
+            f"q{i}\thow do {t} work\n"
+            for i, t in enumerate(
+                [
+                    "solar panels",
+                    "river floods",
+                    "coffee roasting",
+                    "chess openings",
+                    "bee colonies",
+                    "glacier melt",
+                    "bread yeast",
+                    "violin strings",
+                    "tide pools",
+                    "wind turbines",
+                ]
+            )
+        )
+    )
     train = {"epochs": 1, "batch_size": 4, "lr": 1e-4, "precision": "fp32", "log_every": 1, "save_every": 0}
     mdl = {"model": str(model), "max_query_length": 16, "max_passage_length": 32}
     cfg = {
-        "name": "t", "out": str(tmp_path / "run"), "seed": 5,
-        "generate": {"queries": str(queries), "backend": "openai", "base_url": server, "model": "test",
-                     "concurrency": 4, "judge": None},
+        "name": "t",
+        "out": str(tmp_path / "run"),
+        "seed": 5,
+        "generate": {
+            "queries": str(queries),
+            "backend": "openai",
+            "base_url": server,
+            "model": "test",
+            "concurrency": 4,
+            "judge": None,
+        },
         "holdout": {"fraction": 0.3},
         "train": {
-            "listwise": {"model": dict(mdl), "data": {"sources": [{"path": "{data}"}], "group_size": 4},
-                         "loss": {"name": "kl", "temperature": 0.5, "label_temperature": 0.5}, "train": dict(train)},
-            "infonce": {"model": dict(mdl), "data": {"sources": [{"path": "{data}"}], "format": "binary",
-                                               "positive_threshold": 2, "group_size": 3},
-                        "loss": "infonce", "train": dict(train)},
+            "listwise": {
+                "model": dict(mdl),
+                "data": {"sources": [{"path": "{data}"}], "group_size": 4},
+                "loss": {"name": "kl", "temperature": 0.5, "label_temperature": 0.5},
+                "train": dict(train),
+            },
+            "infonce": {
+                "model": dict(mdl),
+                "data": {"sources": [{"path": "{data}"}], "format": "binary", "positive_threshold": 2, "group_size": 3},
+                "loss": "infonce",
+                "train": dict(train),
+            },
         },
         "evaluate": {"datasets": ["{heldout}"], "show_progress": False, "precision": "fp32"},
         "report": True,
@@ -73,8 +104,16 @@ def test_run_stages_skip_and_force(tmp_path, server, tiny_model, capsys):
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["kind"] == "run" and manifest["seed"] == 5 and "torch" in manifest["versions"]
     stages = set(manifest["stages"])
-    assert stages == {"generate", "holdout", "train/listwise", "train/infonce", "evaluate/base",
-                      "evaluate/listwise", "evaluate/infonce", "report"}
+    assert stages == {
+        "generate",
+        "holdout",
+        "train/listwise",
+        "train/infonce",
+        "evaluate/base",
+        "evaluate/listwise",
+        "evaluate/infonce",
+        "report",
+    }
     # the held-out split: 3 of 10 queries, disjoint from the training queries, one corpus for both
     split = json.loads((run / "holdout" / "split.json").read_text())
     assert len(split["test"]) == 3 and not set(split["test"]) & set(split["train"])

@@ -1,10 +1,10 @@
 """Fixtures of the reporting tests: a complete fake run directory and headless Chromium."""
+
 from __future__ import annotations
 
 import os
 
 import pytest
-
 from reporting_artefacts import write_run
 from reporting_browser import find_or_install_chromium
 

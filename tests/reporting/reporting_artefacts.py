@@ -1,4 +1,5 @@
 """Small but well-formed run directories following docs/CONTRACTS.md, for the reporting tests."""
+
 from __future__ import annotations
 
 import json
@@ -32,15 +33,23 @@ PASSAGES = {
 }
 
 GENERATION_MANIFEST = {
-    "kind": "generation", "backend": "embedded", "model": "SmolLM2-135M-Instruct",
+    "kind": "generation",
+    "backend": "embedded",
+    "model": "SmolLM2-135M-Instruct",
     "prompt": {"template": "Write passages ...", "sha256": "ab" * 32},
-    "sampling": {"temperature": 0.7}, "levels": {"3": "definition", "2": "partial", "1": "related", "0": "unrelated"},
+    "sampling": {"temperature": 0.7},
+    "levels": {"3": "definition", "2": "partial", "1": "related", "0": "unrelated"},
     "counts": {"queries": 4, "done": 4, "failed": 0, "retried": 1, "passages": 11},
     "counts_per_level": {"3": 4, "2": 2, "1": 2, "0": 3},
-    "tokens": {"prompt": 1000, "completion": 2000}, "timings": {"seconds": 12.5, "tokens_per_s": 160.0},
+    "tokens": {"prompt": 1000, "completion": 2000},
+    "timings": {"seconds": 12.5, "tokens_per_s": 160.0},
     "failures": [],
-    "quality": {"judge": "all-MiniLM-L6-v2", "per_level_mean": {"3": 0.61, "2": 0.52, "1": 0.40, "0": 0.05},
-                "kendall_tau_mean": 0.7, "share_expected_order": 0.5},
+    "quality": {
+        "judge": "all-MiniLM-L6-v2",
+        "per_level_mean": {"3": 0.61, "2": 0.52, "1": 0.40, "0": 0.05},
+        "kendall_tau_mean": 0.7,
+        "share_expected_order": 0.5,
+    },
 }
 
 MEASURES = {
@@ -75,29 +84,59 @@ def write_generation(folder: Path) -> Path:
 
 def write_model(folder: Path, loss: str, n_steps: int, start: float, prefixes: bool = True) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    config = {"model": {"name": "sentence-transformers/all-MiniLM-L6-v2", "pooling": "mean"},
-              "data": {"sources": [{"path": "data", "split": "train"}], "group_size": 4},
-              "training": {"loss": loss, "learning_rate": 2e-5, "batch_size": 8, "epochs": 1, "seed": 13}}
-    info = {"kind": "training", "config": config, "base_model": "sentence-transformers/all-MiniLM-L6-v2",
-            "loss": loss, "n_queries": 4, "label_counts": {"3": 4, "2": 2, "1": 2, "0": 3}, "seconds": 42.0, "steps": n_steps}
+    config = {
+        "model": {"name": "sentence-transformers/all-MiniLM-L6-v2", "pooling": "mean"},
+        "data": {"sources": [{"path": "data", "split": "train"}], "group_size": 4},
+        "training": {"loss": loss, "learning_rate": 2e-5, "batch_size": 8, "epochs": 1, "seed": 13},
+    }
+    info = {
+        "kind": "training",
+        "config": config,
+        "base_model": "sentence-transformers/all-MiniLM-L6-v2",
+        "loss": loss,
+        "n_queries": 4,
+        "label_counts": {"3": 4, "2": 2, "1": 2, "0": 3},
+        "seconds": 42.0,
+        "steps": n_steps,
+    }
     (folder / "training.json").write_text(json.dumps(info))
     (folder / "training_log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in training_log(n_steps, start)))
-    (folder / "sycl_model.json").write_text(json.dumps({
-        "kind": "sycl-model", "pooling": "mean", "normalize": False, "similarity": "dot",
-        "query_prefix": "query: " if prefixes else "", "passage_prefix": "passage: " if prefixes else "",
-        "max_query_length": 64, "max_passage_length": 256}))
+    (folder / "sycl_model.json").write_text(
+        json.dumps(
+            {
+                "kind": "sycl-model",
+                "pooling": "mean",
+                "normalize": False,
+                "similarity": "dot",
+                "query_prefix": "query: " if prefixes else "",
+                "passage_prefix": "passage: " if prefixes else "",
+                "max_query_length": 64,
+                "max_passage_length": 256,
+            }
+        )
+    )
     return folder
 
 
 def write_metrics(folder: Path, name: str, model: str) -> Path:
     results = []
     for ds, (ndcg, rr, r100) in MEASURES[name].items():
-        results.append({"dataset": ds, "split": "test", "n_queries": 300 if ds == "scifact" else 225, "relevance_level": 1,
-                        "measures": {"nDCG@10": ndcg, "RR@10": rr, "R@100": r100},
-                        "per_query": {"nDCG@10": {"1": ndcg}}, "run_file": f"runs/{ds}.test.trec"})
+        results.append(
+            {
+                "dataset": ds,
+                "split": "test",
+                "n_queries": 300 if ds == "scifact" else 225,
+                "relevance_level": 1,
+                "measures": {"nDCG@10": ndcg, "RR@10": rr, "R@100": r100},
+                "per_query": {"nDCG@10": {"1": ndcg}},
+                "run_file": f"runs/{ds}.test.trec",
+            }
+        )
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "metrics.json"
-    path.write_text(json.dumps({"kind": "evaluation", "model": model, "settings": {"batch_size": 32}, "results": results}))
+    path.write_text(
+        json.dumps({"kind": "evaluation", "model": model, "settings": {"batch_size": 32}, "results": results})
+    )
     return path
 
 
@@ -109,7 +148,15 @@ def write_run(root: Path) -> Path:
     write_metrics(root / "eval" / "base", "base", "sentence-transformers/all-MiniLM-L6-v2")
     write_metrics(root / "eval" / "ws2", "ws2", str(root / "models" / "ws2"))
     write_metrics(root / "eval" / "infonce", "infonce", str(root / "models" / "infonce"))
-    (root / "manifest.json").write_text(json.dumps({
-        "kind": "run", "versions": {"sycl": "0.1.0", "torch": "2.13.0"}, "seeds": {"train": 13},
-        "config": {"name": "tiny"}, "stages": {"generate": {"seconds": 12.5}, "train": {"seconds": 84.0}}}))
+    (root / "manifest.json").write_text(
+        json.dumps(
+            {
+                "kind": "run",
+                "versions": {"sycl": "0.1.0", "torch": "2.13.0"},
+                "seeds": {"train": 13},
+                "config": {"name": "tiny"},
+                "stages": {"generate": {"seconds": 12.5}, "train": {"seconds": 84.0}},
+            }
+        )
+    )
     return root

@@ -3,6 +3,7 @@
 Installation is attempted only as root with ``apt-get`` available, bounded by a timeout; any
 failure returns a reason string so that the test can skip with a message.
 """
+
 from __future__ import annotations
 
 import os

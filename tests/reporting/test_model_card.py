@@ -1,4 +1,5 @@
 """Model card: front matter, content, a loading example that really runs, and hub upload errors."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from reporting_artefacts import write_metrics, write_model
+
 from sycl.io.errors import DataError
 from sycl.reporting import push_to_hub, write_model_card
 from sycl.reporting.model_card import render_model_card
@@ -118,9 +119,13 @@ def test_push_to_unreachable_hub_is_a_clear_error(st_model_dir):
         port = s.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
     env.update(HF_ENDPOINT=f"http://127.0.0.1:{port}", HF_TOKEN="hf_dummy", HF_HUB_DISABLE_TELEMETRY="1")
-    code = ("import sys\nfrom sycl.reporting import push_to_hub\nfrom sycl.io.errors import DataError\n"
-            "try:\n    push_to_hub(sys.argv[1], 'someone/sycl-test')\nexcept DataError as e:\n    print('DATAERROR', e)\n")
-    proc = subprocess.run([sys.executable, "-c", code, str(st_model_dir)], env=env, capture_output=True, text=True, timeout=120)
+    code = (
+        "import sys\nfrom sycl.reporting import push_to_hub\nfrom sycl.io.errors import DataError\n"
+        "try:\n    push_to_hub(sys.argv[1], 'someone/sycl-test')\nexcept DataError as e:\n    print('DATAERROR', e)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(st_model_dir)], env=env, capture_output=True, text=True, timeout=120
+    )
     assert "DATAERROR" in proc.stdout, proc.stderr[-2000:]
     assert "no network is reachable" in proc.stdout and f"127.0.0.1:{port}" in proc.stdout
     assert "someone/sycl-test" in (st_model_dir / "README.md").read_text()
@@ -149,11 +154,19 @@ def test_push_refused_by_the_hub_is_a_clear_error(st_model_dir):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
-        env.update(HF_ENDPOINT=f"http://127.0.0.1:{server.server_address[1]}", MY_TOKEN="hf_dummy", HF_HUB_DISABLE_TELEMETRY="1")
-        code = ("import sys\nfrom sycl.reporting import push_to_hub\nfrom sycl.io.errors import DataError\n"
-                "try:\n    push_to_hub(sys.argv[1], 'someone/sycl-test', token_env='MY_TOKEN')\n"
-                "except DataError as e:\n    print('DATAERROR', e)\n")
-        proc = subprocess.run([sys.executable, "-c", code, str(st_model_dir)], env=env, capture_output=True, text=True, timeout=120)
+        env.update(
+            HF_ENDPOINT=f"http://127.0.0.1:{server.server_address[1]}",
+            MY_TOKEN="hf_dummy",
+            HF_HUB_DISABLE_TELEMETRY="1",
+        )
+        code = (
+            "import sys\nfrom sycl.reporting import push_to_hub\nfrom sycl.io.errors import DataError\n"
+            "try:\n    push_to_hub(sys.argv[1], 'someone/sycl-test', token_env='MY_TOKEN')\n"
+            "except DataError as e:\n    print('DATAERROR', e)\n"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", code, str(st_model_dir)], env=env, capture_output=True, text=True, timeout=120
+        )
     finally:
         server.shutdown()
     assert "DATAERROR" in proc.stdout, proc.stderr[-2000:]

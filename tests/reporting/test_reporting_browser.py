@@ -1,4 +1,5 @@
 """The report rendered by headless Chromium: every chart decodes and the page paints."""
+
 from __future__ import annotations
 
 import re
@@ -9,14 +10,25 @@ from PIL import Image
 
 from sycl.reporting import build_report
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-extensions", "--hide-scrollbars", "--mute-audio"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--hide-scrollbars",
+    "--mute-audio",
+]
 
 
 def _chromium(binary: str, profile, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([binary, *FLAGS, f"--user-data-dir={profile}", *args],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [binary, *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_charts_load_in_chromium(run_dir, tmp_path, chromium):
@@ -36,8 +48,14 @@ def test_charts_load_in_chromium(run_dir, tmp_path, chromium):
 def test_screenshot_paints_charts(run_dir, tmp_path, chromium):
     html_path, _ = build_report([run_dir])
     shot = tmp_path / "report.png"
-    proc = _chromium(chromium, tmp_path / "profile", "--window-size=1280,2400", "--virtual-time-budget=5000",
-                     f"--screenshot={shot}", html_path.resolve().as_uri())
+    proc = _chromium(
+        chromium,
+        tmp_path / "profile",
+        "--window-size=1280,2400",
+        "--virtual-time-budget=5000",
+        f"--screenshot={shot}",
+        html_path.resolve().as_uri(),
+    )
     assert shot.exists(), proc.stderr[-2000:]
     img = Image.open(shot).convert("RGB")
     assert img.size == (1280, 2400)

@@ -1,11 +1,12 @@
 """Discovery of run artefacts: names, skipped pieces, and clear errors on bad or empty input."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
-
 from reporting_artefacts import write_metrics, write_model, write_run
+
 from sycl.io.errors import DataError
 from sycl.reporting.discovery import discover
 

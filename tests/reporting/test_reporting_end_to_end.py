@@ -3,13 +3,14 @@
 Guards the contracts between the stages: if the trainer or the evaluator changes what it
 writes, this test notices. Slow (trains MiniLM for two steps and encodes a tiny corpus).
 """
+
 from __future__ import annotations
 
 import re
 
 import pytest
-
 from reporting_artefacts import write_generation
+
 from sycl.reporting import build_report, write_model_card
 
 pytestmark = pytest.mark.slow
@@ -25,12 +26,22 @@ def test_report_and_card_from_real_stages(tmp_path):
     root = tmp_path / "run"
     gen = write_generation(root / "data")
     # The generated set doubles as a tiny evaluation set (its train split).
-    model_dir = train({
-        "name": "ws2", "model": {"model": "embedded:all-MiniLM-L6-v2", "max_query_length": 32, "max_passage_length": 64,
-                                 "query_prefix": "query: ", "passage_prefix": "passage: "},
-        "data": {"sources": [{"path": str(gen), "qrels": "train"}], "group_size": 3},
-        "loss": {"name": "ws2"}, "train": {"max_steps": 2, "batch_size": 2, "log_every": 1, "save_every": 0},
-    }, out=root / "models" / "ws2")
+    model_dir = train(
+        {
+            "name": "ws2",
+            "model": {
+                "model": "embedded:all-MiniLM-L6-v2",
+                "max_query_length": 32,
+                "max_passage_length": 64,
+                "query_prefix": "query: ",
+                "passage_prefix": "passage: ",
+            },
+            "data": {"sources": [{"path": str(gen), "qrels": "train"}], "group_size": 3},
+            "loss": {"name": "ws2"},
+            "train": {"max_steps": 2, "batch_size": 2, "log_every": 1, "save_every": 0},
+        },
+        out=root / "models" / "ws2",
+    )
     evaluate(str(model_dir), [str(gen)], root / "eval" / "ws2", split="train", show_progress=False)
     evaluate("embedded:all-MiniLM-L6-v2", [str(gen)], root / "eval" / "base", split="train", show_progress=False)
 

@@ -1,4 +1,5 @@
 """``sycl report``: the HTML page and Markdown of a complete run and of partial ones."""
+
 from __future__ import annotations
 
 import json
@@ -6,8 +7,8 @@ import re
 import shutil
 
 import pytest
-
 from reporting_artefacts import EVIL, write_generation, write_metrics, write_model
+
 from sycl.cli import main
 from sycl.io.errors import DataError
 from sycl.reporting import build_report
@@ -37,7 +38,7 @@ def test_full_run_report(run_dir):
     # Metrics: values present, the best per column in bold (ws2 on scifact nDCG@10, infonce on cranfield).
     assert '<td class="num best">0.6620</td>' in html
     assert '<td class="num best">0.3100</td>' in html
-    assert "<td class=\"num\">0.6450</td>" in html
+    assert '<td class="num">0.6450</td>' in html
     # Samples: ordered by level with badges, text escaped.
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in html
     assert EVIL not in html and "<b>bold" not in html
@@ -80,7 +81,9 @@ def test_generation_without_quality_and_log_without_diagnostics(tmp_path):
     (gen / "manifest.json").write_text(json.dumps(manifest))
     m = write_model(tmp_path / "run" / "models" / "ws2", "ws2", 10, 1.0)
     rows = [json.loads(line) for line in (m / "training_log.jsonl").read_text().splitlines()]
-    (m / "training_log.jsonl").write_text("".join(json.dumps({"step": r["step"], "loss": r["loss"]}) + "\n" for r in rows))
+    (m / "training_log.jsonl").write_text(
+        "".join(json.dumps({"step": r["step"], "loss": r["loss"]}) + "\n" for r in rows)
+    )
     html = build_report([tmp_path / "run"])[0].read_text()
     assert sorted(_figures(html)) == ["chart-labels", "chart-loss"]
     assert "no quality.per_level_mean" in html
@@ -136,10 +139,18 @@ def test_generation_failures_and_timings_are_reported(tmp_path):
 def test_llm_judge_agreement_is_reported(tmp_path):
     gen = write_generation(tmp_path / "run" / "data")
     manifest = json.loads((gen / "manifest.json").read_text())
-    manifest["llm_judge"] = {"model": "judge-70b", "cohen_kappa": 0.4321, "exact_agreement": 0.55,
-                             "share_expected_order": 0.25, "judged": 11, "passages": 11,
-                             "confusion_matrix": {"labels": [3, 2, 1, 0],
-                                                  "counts": [[2, 1, 1, 0], [0, 1, 1, 0], [0, 0, 1, 1], [1, 0, 0, 2]]}}
+    manifest["llm_judge"] = {
+        "model": "judge-70b",
+        "cohen_kappa": 0.4321,
+        "exact_agreement": 0.55,
+        "share_expected_order": 0.25,
+        "judged": 11,
+        "passages": 11,
+        "confusion_matrix": {
+            "labels": [3, 2, 1, 0],
+            "counts": [[2, 1, 1, 0], [0, 1, 1, 0], [0, 0, 1, 1], [1, 0, 0, 2]],
+        },
+    }
     (gen / "manifest.json").write_text(json.dumps(manifest))
     html = build_report([tmp_path / "run"])[0].read_text()
     caption = re.search(r"LLM judge judge-70b on [^<]*", html).group(0)
@@ -147,29 +158,52 @@ def test_llm_judge_agreement_is_reported(tmp_path):
     md = (tmp_path / "run" / "report" / "report.md").read_text()
     assert "| 3 | 2 | 1 | 1 | 0 |" in md.replace("  ", " ")
 
+
 def test_significant_differences_are_marked_with_their_intervals(tmp_path):
     import numpy as np
     from scipy import stats
 
     rng = np.random.default_rng(1)
     base = rng.uniform(0.2, 0.8, 30)
-    systems = {"base": base, "better": np.clip(base + 0.1 + rng.normal(0, 0.05, 30), 0, 1),
-               "same": np.clip(base + rng.normal(0, 0.05, 30), 0, 1)}
+    systems = {
+        "base": base,
+        "better": np.clip(base + 0.1 + rng.normal(0, 0.05, 30), 0, 1),
+        "same": np.clip(base + rng.normal(0, 0.05, 30), 0, 1),
+    }
     for name, vals in systems.items():
         pq = {f"q{i}": float(v) for i, v in enumerate(vals)}
         (tmp_path / "eval" / name).mkdir(parents=True)
-        (tmp_path / "eval" / name / "metrics.json").write_text(json.dumps({"kind": "evaluation", "model": name, "results": [
-            {"dataset": "toy", "split": "test", "measures": {"nDCG@10": float(vals.mean())}, "per_query": {"nDCG@10": pq}}]}))
+        (tmp_path / "eval" / name / "metrics.json").write_text(
+            json.dumps(
+                {
+                    "kind": "evaluation",
+                    "model": name,
+                    "results": [
+                        {
+                            "dataset": "toy",
+                            "split": "test",
+                            "measures": {"nDCG@10": float(vals.mean())},
+                            "per_query": {"nDCG@10": pq},
+                        }
+                    ],
+                }
+            )
+        )
     _, md_path = build_report([tmp_path], tmp_path / "out")
     md = md_path.read_text()
     better = stats.ttest_rel(systems["better"], base)
     same = stats.ttest_rel(systems["same"], base)
-    holm_better = min(1.0, 2 * min(better.pvalue, same.pvalue)) if better.pvalue <= same.pvalue else max(
-        2 * same.pvalue, better.pvalue)
+    holm_better = (
+        min(1.0, 2 * min(better.pvalue, same.pvalue))
+        if better.pvalue <= same.pvalue
+        else max(2 * same.pvalue, better.pvalue)
+    )
     ci = better.confidence_interval()
     assert f"| better | {systems['better'].mean():.4f}\\* |" in md.replace("**", "")
     assert f"| same | {systems['same'].mean():.4f} |" in md.replace("**", "")
-    row = (f"| better | toy | {(systems['better'] - base).mean() * 100:+.2f}\\* | "
-           f"\\[{ci.low * 100:+.2f}, {ci.high * 100:+.2f}\\] | {better.pvalue:.4f} | {holm_better:.4f} | 30 |")
+    row = (
+        f"| better | toy | {(systems['better'] - base).mean() * 100:+.2f}\\* | "
+        f"\\[{ci.low * 100:+.2f}, {ci.high * 100:+.2f}\\] | {better.pvalue:.4f} | {holm_better:.4f} | 30 |"
+    )
     assert row in md
     assert "Paired differences against base" in md

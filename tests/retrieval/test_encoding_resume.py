@@ -1,4 +1,5 @@
 """Sharded, resumable corpus encoding through the embedding cache, and half-precision storage."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -15,7 +15,7 @@ def brute_force(q, d, k, exclude=None):
     for i, row in enumerate(s):
         order = np.lexsort((np.arange(len(row)), -row))[:k]
         order = order[~np.isneginf(row[order])]
-        out[i, :len(order)] = order
+        out[i, : len(order)] = order
     return out
 
 
@@ -26,10 +26,10 @@ def test_matches_brute_force_with_many_exact_ties(n, precision):
     # small integers: every dot product is exact in fp32 and bf16, and ties are everywhere
     q = rng.integers(-3, 4, (40, 16)).astype(np.float32)
     d = rng.integers(-3, 4, (n, 16)).astype(np.float32)
-    d[n // 2:] = d[: n - n // 2]  # exact duplicate documents
+    d[n // 2 :] = d[: n - n // 2]  # exact duplicate documents
     exclude = rng.integers(-1, n, 40)
     ref = brute_force(q, d, 10, exclude)
-    for block in ((5, 256, 32768) if n <= 100 else (256, 3000, 32768)):
+    for block in (5, 256, 32768) if n <= 100 else (256, 3000, 32768):
         got = exact_search(q, d, 10, precision=precision, exclude=exclude, doc_block=block, query_block=16)
         np.testing.assert_array_equal(got.rows, ref)
         assert np.isneginf(got.scores[got.rows < 0]).all()
@@ -149,8 +149,9 @@ def test_memory_mapped_documents(tmp_path):
     np.save(tmp_path / "d.npy", d)
     mm = np.load(tmp_path / "d.npy", mmap_mode="r")
     for precision in ("fp32", "int8"):
-        np.testing.assert_array_equal(exact_search(q, mm, 10, precision=precision).rows,
-                                      exact_search(q, d, 10, precision=precision).rows)
+        np.testing.assert_array_equal(
+            exact_search(q, mm, 10, precision=precision).rows, exact_search(q, d, 10, precision=precision).rows
+        )
 
 
 def test_unknown_precision_is_an_error():

@@ -15,8 +15,15 @@ from sycl.retrieval.search_precision import SlowKernelError, resolve_search_prec
 def make_verdict(**speedups) -> Verdict:
     """A verdict with injected timings: each kernel ``name=speedup`` (fp32 takes 1 s), all accurate."""
     timings = {k: KernelTiming(1.0 / s, 1.0, cosine=0.99999, shape="test") for k, s in speedups.items()}
-    return Verdict(cpu="Test CPU", torch=torch.__version__, measured_at="now", probe_seconds=0.1,
-                   probe_cpu_seconds=0.1, fp32_search_gflops=50.0, timings=timings)
+    return Verdict(
+        cpu="Test CPU",
+        torch=torch.__version__,
+        measured_at="now",
+        probe_seconds=0.1,
+        probe_cpu_seconds=0.1,
+        fp32_search_gflops=50.0,
+        timings=timings,
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -6,6 +6,7 @@ loss and the summed gradients, and rank 0 writes the loss, the gathered labels a
 indices, and a gradient fingerprint to RESULT.json. Called with ``WORLD_SIZE`` unset it does the
 same in one process, which is how the test obtains the reference.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,10 +35,19 @@ def main(config_path: str, result_path: str) -> None:
         grads = torch.cat([prm.grad.reshape(-1) for prm in params if prm.grad is not None])
         if ctx.is_main:
             with open(result_path, "w") as fh:
-                json.dump({"world_size": ctx.world_size, "loss": loss, "labels": labels.tolist(),
-                           "query_index": query_index.tolist(), "scores_shape": list(scores.shape),
-                           "grad_norm": float(grads.norm()), "grad_tail": grads[-64:].tolist(),
-                           "q": q.detach()[:, :8].tolist()}, fh)
+                json.dump(
+                    {
+                        "world_size": ctx.world_size,
+                        "loss": loss,
+                        "labels": labels.tolist(),
+                        "query_index": query_index.tolist(),
+                        "scores_shape": list(scores.shape),
+                        "grad_norm": float(grads.norm()),
+                        "grad_tail": grads[-64:].tolist(),
+                        "q": q.detach()[:, :8].tolist(),
+                    },
+                    fh,
+                )
     finally:
         trainer.ctx.teardown()
 

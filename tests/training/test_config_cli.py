@@ -1,4 +1,5 @@
 """Experiment files: errors naming keys, the default recipe, shipped configs, ``sycl train`` overrides."""
+
 from __future__ import annotations
 
 import json
@@ -6,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tinyexp import experiment, make_graded_set, make_tiny_model
 
 from sycl.cli import main
 from sycl.io.errors import DataError
 from sycl.training import DEFAULT_RECIPE, load_experiment
-from tinyexp import experiment, make_graded_set, make_tiny_model
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -22,14 +23,21 @@ def write(tmp_path, data) -> Path:
 
 
 def test_errors_name_the_keys(tmp_path):
-    bad = {"data": {"sources": [{"path": "x", "min_scor": 1}]}, "train": {"lr": -1, "batchsize": 3},
-           "loss": {"name": "lambdaloss", "label_temperature": 0.1}}
+    bad = {
+        "data": {"sources": [{"path": "x", "min_scor": 1}]},
+        "train": {"lr": -1, "batchsize": 3},
+        "loss": {"name": "lambdaloss", "label_temperature": 0.1},
+    }
     with pytest.raises(DataError) as err:
         load_experiment(write(tmp_path, bad))
     text = str(err.value)
     assert "exp.yaml" in text
-    for needle in ("data.sources.0.min_scor: unknown key", "train.lr", "train.batchsize: unknown key",
-                   "loss: Value error, loss 'lambdaloss' has no option 'label_temperature'"):
+    for needle in (
+        "data.sources.0.min_scor: unknown key",
+        "train.lr",
+        "train.batchsize: unknown key",
+        "loss: Value error, loss 'lambdaloss' has no option 'label_temperature'",
+    ):
         assert needle in text
     with pytest.raises(DataError, match="loss.*unknown loss 'w2'"):
         load_experiment(write(tmp_path, {"data": {"sources": [{"path": "x"}]}, "loss": "w2"}))
@@ -58,9 +66,30 @@ def test_cli_flags_override_the_file(tmp_path):
     cfg = experiment(data, model, tmp_path / "from-file")
     p = write(tmp_path, cfg)
     out = tmp_path / "cli-out"
-    rc = main(["-q", "train", "--config", str(p), "--out", str(out), "--lr", "0.01", "--max-steps", "1",
-               "--batch-size", "2", "--loss", "infonce", "--seed", "9", "--set", "data.format=binary",
-               "--set", "train.precision=bf16"])
+    rc = main(
+        [
+            "-q",
+            "train",
+            "--config",
+            str(p),
+            "--out",
+            str(out),
+            "--lr",
+            "0.01",
+            "--max-steps",
+            "1",
+            "--batch-size",
+            "2",
+            "--loss",
+            "infonce",
+            "--seed",
+            "9",
+            "--set",
+            "data.format=binary",
+            "--set",
+            "train.precision=bf16",
+        ]
+    )
     assert rc == 0
     info = json.loads((out / "training.json").read_text())
     t = info["config"]["train"]

@@ -1,5 +1,6 @@
 """DeepSpeed: the shipped ZeRO-3 file resolved from the experiment, no autocast under a bf16 engine,
 and ZeRO stages 1-3 under ``torchrun`` on CPU against plain single-process training."""
+
 from __future__ import annotations
 
 import json
@@ -9,10 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from tinyexp import experiment, make_graded_set, make_tiny_model
 
 from sycl.io.errors import DataError
 from sycl.training.deepspeed_config import engine_dtype, read_deepspeed_config, resolve_deepspeed_config
-from tinyexp import experiment, make_graded_set, make_tiny_model
 
 REPO = Path(__file__).resolve().parents[2]
 ZERO3 = REPO / "configs" / "paper" / "zero3.json"
@@ -20,8 +21,15 @@ ZERO3 = REPO / "configs" / "paper" / "zero3.json"
 
 def _paper(**kw):
     """The paper's settings: 16 per device x 4 GPUs x accumulation 4, clipping 1.0, bf16, Contriever's width."""
-    args = dict(micro_batch=16, accumulation=4, world_size=4, max_grad_norm=1.0, dtype=torch.bfloat16, hidden_size=768,
-                source=str(ZERO3))
+    args = dict(
+        micro_batch=16,
+        accumulation=4,
+        world_size=4,
+        max_grad_norm=1.0,
+        dtype=torch.bfloat16,
+        hidden_size=768,
+        source=str(ZERO3),
+    )
     args.update(kw)
     return resolve_deepspeed_config(read_deepspeed_config(ZERO3), **args)
 
@@ -37,7 +45,11 @@ def test_shipped_zero3_is_resolved_from_the_experiment():
     assert _autos(raw) > 0  # the file keeps the placeholders; they are filled at launch
     cfg = _paper()
     assert _autos(cfg) == 0
-    assert (cfg["train_micro_batch_size_per_gpu"], cfg["gradient_accumulation_steps"], cfg["train_batch_size"]) == (16, 4, 256)
+    assert (cfg["train_micro_batch_size_per_gpu"], cfg["gradient_accumulation_steps"], cfg["train_batch_size"]) == (
+        16,
+        4,
+        256,
+    )
     assert cfg["gradient_clipping"] == 1.0 and cfg["bf16"] == {"enabled": True} and engine_dtype(cfg) == torch.bfloat16
     assert cfg["zero_optimization"]["stage"] == 3
     fp32 = _paper(dtype=None, max_grad_norm=None)
@@ -46,17 +58,34 @@ def test_shipped_zero3_is_resolved_from_the_experiment():
     assert _paper(dtype=torch.float16)["fp16"] == {"enabled": True}
 
 
-@pytest.mark.parametrize("edit, needle", [
-    ({"train_micro_batch_size_per_gpu": 8}, "train_micro_batch_size_per_gpu is 8 but the experiment gives 16"),
-    ({"bf16": {"enabled": True}}, "bf16.enabled is True but the experiment gives False (train.precision resolves to fp32)"),
-    ({"optimizer": {"type": "AdamW", "params": {"lr": "auto"}}}, "'optimizer': the trainer builds"),
-    ({"zero_optimization": {"stage": 3, "sub_group_size": "auto"}}, 'cannot resolve "auto" for zero_optimization.sub_group_size'),
-])
+@pytest.mark.parametrize(
+    "edit, needle",
+    [
+        ({"train_micro_batch_size_per_gpu": 8}, "train_micro_batch_size_per_gpu is 8 but the experiment gives 16"),
+        (
+            {"bf16": {"enabled": True}},
+            "bf16.enabled is True but the experiment gives False (train.precision resolves to fp32)",
+        ),
+        ({"optimizer": {"type": "AdamW", "params": {"lr": "auto"}}}, "'optimizer': the trainer builds"),
+        (
+            {"zero_optimization": {"stage": 3, "sub_group_size": "auto"}},
+            'cannot resolve "auto" for zero_optimization.sub_group_size',
+        ),
+    ],
+)
 def test_contradictions_and_unresolvable_values_name_the_key(edit, needle):
     raw = {**read_deepspeed_config(ZERO3), **edit}
     with pytest.raises(DataError) as err:
-        resolve_deepspeed_config(raw, micro_batch=16, accumulation=4, world_size=4, max_grad_norm=1.0, dtype=None,
-                                 hidden_size=768, source="z.json")
+        resolve_deepspeed_config(
+            raw,
+            micro_batch=16,
+            accumulation=4,
+            world_size=4,
+            max_grad_norm=1.0,
+            dtype=None,
+            hidden_size=768,
+            source="z.json",
+        )
     assert err.value.path == "z.json" and needle in err.value.problem
 
 
@@ -73,19 +102,29 @@ def test_deepspeeds_own_config_class_reads_the_resolved_file():
     from deepspeed.runtime.config import DeepSpeedConfig
 
     # unresolved, DeepSpeed reads "auto" as bf16 disabled, silently: the reason for resolving first
-    assert DeepSpeedConfig({**read_deepspeed_config(ZERO3), "train_micro_batch_size_per_gpu": 1}).bfloat16_config.enabled is False
+    assert (
+        DeepSpeedConfig({**read_deepspeed_config(ZERO3), "train_micro_batch_size_per_gpu": 1}).bfloat16_config.enabled
+        is False
+    )
     ds = DeepSpeedConfig(_paper(world_size=1))  # DeepSpeedConfig sees one process outside a process group
     assert ds.bfloat16_config.enabled is True and ds.zero_optimization_stage == 3
     assert (ds.train_micro_batch_size_per_gpu, ds.gradient_accumulation_steps, ds.train_batch_size) == (16, 4, 64)
     assert ds.gradient_clipping == 1.0 and ds.zero_config.overlap_comm is True
     # the bucket sizes of the transformers-style ZeRO-3 files follow the encoder's width
     raw = read_deepspeed_config(ZERO3)
-    raw["zero_optimization"].update({k: "auto" for k in ("reduce_bucket_size", "stage3_prefetch_bucket_size",
-                                                         "stage3_param_persistence_threshold")})
-    zero = DeepSpeedConfig(resolve_deepspeed_config(raw, micro_batch=16, accumulation=4, world_size=1, max_grad_norm=1.0,
-                                                    dtype=torch.bfloat16, hidden_size=768)).zero_config
+    raw["zero_optimization"].update(
+        {k: "auto" for k in ("reduce_bucket_size", "stage3_prefetch_bucket_size", "stage3_param_persistence_threshold")}
+    )
+    zero = DeepSpeedConfig(
+        resolve_deepspeed_config(
+            raw, micro_batch=16, accumulation=4, world_size=1, max_grad_norm=1.0, dtype=torch.bfloat16, hidden_size=768
+        )
+    ).zero_config
     assert (zero.reduce_bucket_size, zero.prefetch_bucket_size, zero.param_persistence_threshold) == (
-        768 * 768, int(0.9 * 768 * 768), 7680)
+        768 * 768,
+        int(0.9 * 768 * 768),
+        7680,
+    )
 
 
 class _Bf16Engine:
@@ -104,7 +143,9 @@ def test_no_autocast_around_the_forward_of_an_engine_that_runs_bf16(tmp_path, mo
     trainer.prepare()
     seen = []
     embed = trainer.model.embed
-    monkeypatch.setattr(trainer.model, "embed", lambda *a, **k: seen.append(torch.is_autocast_enabled("cpu")) or embed(*a, **k))
+    monkeypatch.setattr(
+        trainer.model, "embed", lambda *a, **k: seen.append(torch.is_autocast_enabled("cpu")) or embed(*a, **k)
+    )
     trainer.forward_batch(torch.arange(2).numpy())
     assert seen == [True, True]  # the plain engine: bf16 autocast as the experiment asks
     seen.clear()
@@ -127,20 +168,43 @@ def test_zero_stages_under_torchrun_match_single_process_training(stage, precisi
     pytest.importorskip("deepspeed")
     from safetensors.torch import load_file
     from test_train_distributed import torchrun
+
     from sycl.cli import main
 
     data, model = make_graded_set(tmp_path / "data", n_queries=8), make_tiny_model(tmp_path / "model", dropout=0.0)
     ds = tmp_path / "zero.json"
-    ds.write_text(json.dumps({"bf16": {"enabled": "auto"}, "zero_optimization": {"stage": stage, "reduce_bucket_size": "auto"}}))
+    ds.write_text(
+        json.dumps({"bf16": {"enabled": "auto"}, "zero_optimization": {"stage": stage, "reduce_bucket_size": "auto"}})
+    )
     cfg = experiment(data, model, tmp_path / "ds", batch_size=2, max_steps=2)
     cfg["loss"] = {"name": "kl", "temperature": 0.5, "in_batch": "lowest"}
     cfg["train"]["deepspeed"] = str(ds)
     cfg["train"]["precision"] = precision
     (tmp_path / "exp.yaml").write_text(yaml.safe_dump(cfg))
     torchrun("-m", "sycl.cli", "-q", "train", "--config", tmp_path / "exp.yaml", cwd=tmp_path)
-    assert main(["-q", "train", "--config", str(tmp_path / "exp.yaml"), "--out", str(tmp_path / "plain"),
-                 "--batch-size", "4", "--set", "train.deepspeed=null", "--precision", "fp32"]) == 0
-    logs = {n: [json.loads(x) for x in (tmp_path / n / "training_log.jsonl").read_text().splitlines()] for n in ("ds", "plain")}
+    assert (
+        main(
+            [
+                "-q",
+                "train",
+                "--config",
+                str(tmp_path / "exp.yaml"),
+                "--out",
+                str(tmp_path / "plain"),
+                "--batch-size",
+                "4",
+                "--set",
+                "train.deepspeed=null",
+                "--precision",
+                "fp32",
+            ]
+        )
+        == 0
+    )
+    logs = {
+        n: [json.loads(x) for x in (tmp_path / n / "training_log.jsonl").read_text().splitlines()]
+        for n in ("ds", "plain")
+    }
     assert [r["step"] for r in logs["ds"]] == [1, 2]
     info = json.loads((tmp_path / "ds" / "training.json").read_text())
     assert info["world_size"] == 2 and info["precision"] == {"fp32": "fp32", "bf16": "bfloat16"}[precision]
@@ -151,7 +215,10 @@ def test_zero_stages_under_torchrun_match_single_process_training(stage, precisi
     for a, b in zip(logs["ds"], logs["plain"]):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-5) and math.isfinite(a["grad_norm"])
         assert a["grad_norm"] == pytest.approx(b["grad_norm"], rel=1e-4)
-    w_ds, w_plain = load_file(str(tmp_path / "ds" / "model.safetensors")), load_file(str(tmp_path / "plain" / "model.safetensors"))
+    w_ds, w_plain = (
+        load_file(str(tmp_path / "ds" / "model.safetensors")),
+        load_file(str(tmp_path / "plain" / "model.safetensors")),
+    )
     assert w_ds.keys() == w_plain.keys()
     for k in w_plain:
         torch.testing.assert_close(w_ds[k], w_plain[k], rtol=1e-3, atol=1e-4)

@@ -1,12 +1,13 @@
 """Gradient caching gives the gradients of the plain large batch (one process here; two in test_train_distributed)."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
 import torch
-
 from tinyexp import experiment, make_graded_set, make_tiny_model
+
 from sycl.data.collator import batch_order
 from sycl.training import Trainer
 from sycl.training.config import ExperimentConfig
@@ -21,8 +22,11 @@ LOSSES = {
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("gc")
-    return (make_graded_set(root / "data", n_queries=12), make_tiny_model(root / "model", dropout=0.0),
-            make_tiny_model(root / "model-dropout", dropout=0.1))
+    return (
+        make_graded_set(root / "data", n_queries=12),
+        make_tiny_model(root / "model", dropout=0.0),
+        make_tiny_model(root / "model-dropout", dropout=0.1),
+    )
 
 
 def _gradients(cfg: dict, grad_cache: int | None, in_batch: bool = True):
@@ -49,8 +53,9 @@ def test_gradients_equal_the_plain_batch(tiny, tmp_path, loss):
         assert cached.keys() == plain.keys() and len(plain) > 10
         scale = float(max(g.abs().max() for g in plain.values()))  # float32 noise is relative to the largest gradient
         for name in plain:  # (some are exactly zero in exact arithmetic, e.g. attention key biases)
-            torch.testing.assert_close(cached[name], plain[name], rtol=1e-4, atol=1e-5 * scale,
-                                       msg=f"{loss} chunk {chunk}: {name}")
+            torch.testing.assert_close(
+                cached[name], plain[name], rtol=1e-4, atol=1e-5 * scale, msg=f"{loss} chunk {chunk}: {name}"
+            )
     assert max(g.abs().max() for g in plain.values()) > 0
 
 

@@ -5,6 +5,7 @@ config then loads through ``sycl train`` unchanged except for the model (the emb
 stands in for Contriever), DeepSpeed (``train.deepspeed=null``: no GPU here) and a small batch,
 and trains two steps without a network.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,17 +13,16 @@ import math
 from pathlib import Path
 
 import pytest
+from paper_hub import MSMARCO_COMMIT, TRAIN, build_paper_hub, use_hub_cache
 
 from sycl.cli import main
-
-from paper_hub import MSMARCO_COMMIT, TRAIN, build_paper_hub, use_hub_cache
 
 REPO = Path(__file__).resolve().parents[2]
 RUNS = ["real-binary", "synthetic-binary", "synthetic-multilevel", "synthetic-plus-real"]
 # (format, passages per query, label counts of the epoch-0 pool over the 8 training queries)
 EXPECTED = {
-    "real-binary": {"1": 8, "0": 16},             # 1 positive + 2 of 4 BM25 negatives per query
-    "synthetic-binary": {"1": 16, "0": 16},       # levels 3, 2 positive; 1, 0 negative
+    "real-binary": {"1": 8, "0": 16},  # 1 positive + 2 of 4 BM25 negatives per query
+    "synthetic-binary": {"1": 16, "0": 16},  # levels 3, 2 positive; 1, 0 negative
     "synthetic-multilevel": {"3": 8, "2": 8, "1": 8, "0": 8},
     "synthetic-plus-real": {"3": 16, "2": 8, "1": 24, "0": 8},  # + real positive as 3, 2 BM25 negatives as 1
 }
@@ -41,11 +41,34 @@ def downloads(hub, monkeypatch):
 @pytest.mark.parametrize("run", RUNS)
 def test_paper_run_trains_two_steps_on_the_released_layout(run, downloads, tmp_path):
     out = tmp_path / run
-    rc = main(["-q", "train", "--config", str(REPO / "configs" / "paper" / f"{run}.yaml"), "--out", str(out),
-               "--model", "embedded:all-MiniLM-L6-v2", "--set", "train.deepspeed=null", "--max-steps", "2",
-               "--batch-size", "2", "--set", "train.gradient_accumulation=1", "--set", "train.log_every=1",
-               "--set", "model.max_query_length=16", "--set", "model.max_passage_length=24",
-               "--set", "train.threads=1"])
+    rc = main(
+        [
+            "-q",
+            "train",
+            "--config",
+            str(REPO / "configs" / "paper" / f"{run}.yaml"),
+            "--out",
+            str(out),
+            "--model",
+            "embedded:all-MiniLM-L6-v2",
+            "--set",
+            "train.deepspeed=null",
+            "--max-steps",
+            "2",
+            "--batch-size",
+            "2",
+            "--set",
+            "train.gradient_accumulation=1",
+            "--set",
+            "train.log_every=1",
+            "--set",
+            "model.max_query_length=16",
+            "--set",
+            "model.max_passage_length=24",
+            "--set",
+            "train.threads=1",
+        ]
+    )
     assert rc == 0
     log = [json.loads(line) for line in (out / "training_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2] and all(math.isfinite(r["loss"]) for r in log)
@@ -60,8 +83,10 @@ def test_paper_run_trains_two_steps_on_the_released_layout(run, downloads, tmp_p
         assert not {("mteb/msmarco", "corpus.jsonl"), ("mteb/msmarco", "<snapshot>")} & fetched
     else:
         assert ("mteb/msmarco", "<snapshot>") in fetched
-    assert all(not f.startswith("llama33_70b/") or f in ("llama33_70b/corpus.jsonl", "llama33_70b/qrels/train.tsv")
-               for _, f in fetched)
+    assert all(
+        not f.startswith("llama33_70b/") or f in ("llama33_70b/corpus.jsonl", "llama33_70b/qrels/train.tsv")
+        for _, f in fetched
+    )
 
 
 def test_paper_configs_pin_msmarco_to_one_revision():

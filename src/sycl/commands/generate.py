@@ -1,4 +1,5 @@
 """``sycl generate``: write a synthetic multi-level training set (BEIR layout) with an LLM."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,25 +13,64 @@ skipped (DIR/journal.jsonl). Exit status: 0 done, 1 more failures than --max-fai
 
 
 # The GenerationConfig fields offered as flags; flags named differently from their field are mapped.
-FIELDS = ["queries", "split", "out", "limit", "backend", "model", "base_url", "api_key_env", "concurrency",
-          "request_timeout", "max_retries", "max_attempts", "batch_size", "dtype", "mode", "prompt_template",
-          "passages_per_level", "samples_per_query", "passage_words", "min_words", "seed", "max_failure_rate",
-          "judge", "filter_inconsistent", "min_tau", "structured_output"]
-RENAMED = {"temperature": "sampling.temperature", "top_p": "sampling.top_p", "max_tokens": "sampling.max_tokens",
-           "llm_judge": "llm_judge.enabled", "llm_judge_backend": "llm_judge.backend",
-           "llm_judge_model": "llm_judge.model", "llm_judge_base_url": "llm_judge.base_url",
-           "llm_judge_action": "llm_judge.action"}
+FIELDS = [
+    "queries",
+    "split",
+    "out",
+    "limit",
+    "backend",
+    "model",
+    "base_url",
+    "api_key_env",
+    "concurrency",
+    "request_timeout",
+    "max_retries",
+    "max_attempts",
+    "batch_size",
+    "dtype",
+    "mode",
+    "prompt_template",
+    "passages_per_level",
+    "samples_per_query",
+    "passage_words",
+    "min_words",
+    "seed",
+    "max_failure_rate",
+    "judge",
+    "filter_inconsistent",
+    "min_tau",
+    "structured_output",
+]
+RENAMED = {
+    "temperature": "sampling.temperature",
+    "top_p": "sampling.top_p",
+    "max_tokens": "sampling.max_tokens",
+    "llm_judge": "llm_judge.enabled",
+    "llm_judge_backend": "llm_judge.backend",
+    "llm_judge_model": "llm_judge.model",
+    "llm_judge_base_url": "llm_judge.base_url",
+    "llm_judge_action": "llm_judge.action",
+}
 
 
 def register(subparsers) -> None:
     from sycl.config import add_flags
     from sycl.generation.config import GenerationConfig
 
-    p = subparsers.add_parser("generate", help="generate a synthetic multi-level training set with an LLM",
-                              description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "generate",
+        help="generate a synthetic multi-level training set with an LLM",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--config", help="YAML file (the whole file or its 'generate:' section); flags override it")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override any config key, e.g. --set sampling.top_p=0.9 (repeatable)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any config key, e.g. --set sampling.top_p=0.9 (repeatable)",
+    )
     add_flags(p, GenerationConfig, FIELDS)
     add_flags(p, GenerationConfig, RENAMED)
     p.set_defaults(func=run)
@@ -38,31 +78,41 @@ def register(subparsers) -> None:
 
 def summary_lines(manifest: dict) -> list[str]:
     c, t, r = manifest["counts"], manifest["timings"], manifest["this_run"]
-    lines = [f"generated {c['passages']} passages for {c['contexts']} contexts in {manifest['_path']}",
-             f"  done {c['done']}, failed {c['failed']}, retried {c['retried']}, transport retries "
-             f"{c['transport_retries']}, filtered {c['filtered']} (this run: {r['done']} done, "
-             f"{r['skipped_from_journal']} from the journal)",
-             f"  per level: " + ", ".join(f"{k}: {v}" for k, v in manifest["counts_per_level"].items()),
-             f"  tokens: prompt {manifest['tokens']['prompt']}, completion {manifest['tokens']['completion']}; "
-             f"{t['tokens_per_s']} completion tokens/s, {t['requests_per_s']} requests/s over {t['seconds']} s"]
+    lines = [
+        f"generated {c['passages']} passages for {c['contexts']} contexts in {manifest['_path']}",
+        f"  done {c['done']}, failed {c['failed']}, retried {c['retried']}, transport retries "
+        f"{c['transport_retries']}, filtered {c['filtered']} (this run: {r['done']} done, "
+        f"{r['skipped_from_journal']} from the journal)",
+        "  per level: " + ", ".join(f"{k}: {v}" for k, v in manifest["counts_per_level"].items()),
+        f"  tokens: prompt {manifest['tokens']['prompt']}, completion {manifest['tokens']['completion']}; "
+        f"{t['tokens_per_s']} completion tokens/s, {t['requests_per_s']} requests/s over {t['seconds']} s",
+    ]
     if r.get("rejections"):
         lines.append("  rejected answers: " + "; ".join(f"{k} x{v}" for k, v in list(r["rejections"].items())[:5]))
     q = manifest.get("quality")
     if q:
-        lines.append(f"  judge {q['judge']}: mean cosine per level "
-                     + ", ".join(f"{k}: {v:.3f}" for k, v in q["per_level_mean"].items())
-                     + f"; Kendall tau {q['kendall_tau_mean']:.3f}; expected order in "
-                       f"{q['share_expected_order']:.1%} of contexts"
-                     + (f"; dropped {q['dropped']}" if q.get("filter_inconsistent") else ""))
+        lines.append(
+            f"  judge {q['judge']}: mean cosine per level "
+            + ", ".join(f"{k}: {v:.3f}" for k, v in q["per_level_mean"].items())
+            + f"; Kendall tau {q['kendall_tau_mean']:.3f}; expected order in "
+            f"{q['share_expected_order']:.1%} of contexts"
+            + (f"; dropped {q['dropped']}" if q.get("filter_inconsistent") else "")
+        )
     j = manifest.get("llm_judge")
     if j:
-        lines.append(f"  llm judge {j.get('model')}: Cohen's kappa {j['cohen_kappa']}, exact agreement "
-                     f"{j['exact_agreement']}, expected order {j['share_expected_order']}; graded {j['judged']} of "
-                     f"{j['passages']} passages" + (f", dropped {j['dropped']}" if j["dropped"] else "")
-                     + (f", relabelled {j['relabelled']}" if j["relabelled"] else ""))
+        lines.append(
+            f"  llm judge {j.get('model')}: Cohen's kappa {j['cohen_kappa']}, exact agreement "
+            f"{j['exact_agreement']}, expected order {j['share_expected_order']}; graded {j['judged']} of "
+            f"{j['passages']} passages"
+            + (f", dropped {j['dropped']}" if j["dropped"] else "")
+            + (f", relabelled {j['relabelled']}" if j["relabelled"] else "")
+        )
     if manifest.get("structured_output_rejections"):
-        lines.append(f"  structured output: {manifest['structured_output']} (the server rejected: "
-                     + ", ".join(r["mode"] for r in manifest.get("structured_output_rejections") or []) + ")")
+        lines.append(
+            f"  structured output: {manifest['structured_output']} (the server rejected: "
+            + ", ".join(r["mode"] for r in manifest.get("structured_output_rejections") or [])
+            + ")"
+        )
     return lines
 
 
@@ -73,8 +123,9 @@ def run(args: argparse.Namespace) -> int:
     overrides = {**flag_values(args), **set_items(args.set)}
     cfg = load_config(args.config, overrides)
     if cfg.queries is None or cfg.out is None:
-        print("sycl generate: error: --queries and --out are required (or 'queries'/'out' in --config)",
-              file=sys.stderr)
+        print(
+            "sycl generate: error: --queries and --out are required (or 'queries'/'out' in --config)", file=sys.stderr
+        )
         return 2
     try:
         result = run_generate(cfg)
@@ -85,7 +136,10 @@ def run(args: argparse.Namespace) -> int:
     for line in summary_lines(manifest):
         print(line)
     if result.too_many_failures:
-        print(f"sycl generate: {result.failure_rate:.1%} of the contexts failed, more than --max-failure-rate "
-              f"{cfg.max_failure_rate:.1%}; see {result.path / 'manifest.json'} ('failures')", file=sys.stderr)
+        print(
+            f"sycl generate: {result.failure_rate:.1%} of the contexts failed, more than --max-failure-rate "
+            f"{cfg.max_failure_rate:.1%}; see {result.path / 'manifest.json'} ('failures')",
+            file=sys.stderr,
+        )
         return 1
     return 0

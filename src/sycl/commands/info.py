@@ -1,4 +1,5 @@
 """``sycl info``: this machine's CPU, torch, and the fast paths ``auto`` takes, measured (cached)."""
+
 from __future__ import annotations
 
 import argparse
@@ -10,9 +11,9 @@ def register(subparsers) -> None:
         "info",
         help="show the CPU, torch version and the kernels precision/search 'auto' chose by measuring them",
         description="Print the kernel verdict for this CPU model and torch version: each candidate kernel's "
-                    "speed against fp32 and its accuracy, and the paths that precision auto (encoding, training), "
-                    "the embedded generator's dtype auto and search precision auto take. Measured once (well "
-                    "under a second) and cached under the sycl cache root.",
+        "speed against fp32 and its accuracy, and the paths that precision auto (encoding, training), "
+        "the embedded generator's dtype auto and search precision auto take. Measured once (well "
+        "under a second) and cached under the sycl cache root.",
     )
     p.add_argument("--remeasure", action="store_true", help="measure again and replace the cached verdict")
     p.add_argument("--json", action="store_true", help="print the verdict as JSON")
@@ -31,7 +32,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"sycl {__version__}, torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"CPU: {v.cpu}")
-    print(f"verdict: measured {v.measured_at} in {v.probe_seconds:.2f} s ({v.probe_cpu_seconds:.2f} s CPU), cached in {cache_path()}")
+    print(
+        f"verdict: measured {v.measured_at} in {v.probe_seconds:.2f} s ({v.probe_cpu_seconds:.2f} s CPU), cached in {cache_path()}"
+    )
     print(f"  precision auto (encoding, training) -> {v.autocast}")
     print(f"  generator dtype auto                -> {v.decode}")
     print(f"  search precision auto               -> {v.search}")

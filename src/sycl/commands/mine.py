@@ -3,6 +3,7 @@
 Writes each judged query's top-k documents (BM25, or dense with ``--model``) without its
 judged positives, as grouped JSONL (``qid``, ``docid`` list, ``score`` list = rank) or TSV.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,8 +19,8 @@ def register(subparsers) -> None:
         "mine",
         help="mine hard negatives (BM25 or dense top-k minus the judged positives)",
         description="For every judged query of a split, retrieve the top-k documents with BM25 (bm25s, Snowball "
-                    "stemming) or with a dense model, drop the query's judged positives, and write "
-                    "them as a grouped JSONL qrels file (score = rank) or TSV, readable as a training source.",
+        "stemming) or with a dense model, drop the query's judged positives, and write "
+        "them as a grouped JSONL qrels file (score = rank) or TSV, readable as a training source.",
     )
     p.add_argument("--out", required=True, type=Path, help="output file (.jsonl or .tsv)")
     add_flags(p, MiningConfig, list(MiningConfig.model_fields))

@@ -1,4 +1,5 @@
 """``sycl quickstart``: generate, train and evaluate offline on embedded defaults (the README's main command)."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,15 +12,21 @@ def register(subparsers) -> None:
     from sycl.pipeline.quickstart import QuickstartConfig
 
     p = subparsers.add_parser(
-        "quickstart", help="run the whole pipeline offline on embedded defaults (a few minutes on 2 cores)",
+        "quickstart",
+        help="run the whole pipeline offline on embedded defaults (a few minutes on 2 cores)",
         description="Generates multi-level ranking contexts for 50 shipped queries with the embedded LLM, trains "
-                    "the embedded all-MiniLM-L6-v2 three ways (sycl's default list-wise recipe, the paper's ws2, "
-                    "InfoNCE on the binarised data), evaluates them and the base model on held-out queries and "
-                    "writes a report. The same run can use a real LLM server with --backend openai.")
+        "the embedded all-MiniLM-L6-v2 three ways (sycl's default list-wise recipe, the paper's ws2, "
+        "InfoNCE on the binarised data), evaluates them and the base model on held-out queries and "
+        "writes a report. The same run can use a real LLM server with --backend openai.",
+    )
     add_flags(p, QuickstartConfig, {k: k for k in QuickstartConfig.model_fields if k != "eval_paths"})
     add_flags(p, QuickstartConfig, {"eval": "eval_paths"})
-    p.add_argument("--from", dest="force_from", choices=[s for s in STAGES if s != "mine"],
-                   help="redo this stage and every later one")
+    p.add_argument(
+        "--from",
+        dest="force_from",
+        choices=[s for s in STAGES if s != "mine"],
+        help="redo this stage and every later one",
+    )
     p.set_defaults(func=run)
 
 

@@ -1,8 +1,8 @@
 """``sycl report RUN_DIR [RUN_DIR ...]``: an HTML page and Markdown of runs' charts and tables."""
+
 from __future__ import annotations
 
 import argparse
-
 
 
 def register(subparsers) -> None:

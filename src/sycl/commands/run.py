@@ -1,4 +1,5 @@
 """``sycl run EXPERIMENT.yaml``: generate -> holdout -> mine -> train -> evaluate -> report, skipping current stages."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,14 +12,22 @@ def register(subparsers) -> None:
     from sycl.pipeline.config import RunConfig
 
     p = subparsers.add_parser(
-        "run", help="run a whole experiment file (generate, mine, train, evaluate, report)",
+        "run",
+        help="run a whole experiment file (generate, mine, train, evaluate, report)",
         description="Run every stage an experiment file describes. Each stage records a fingerprint of its "
-                    "settings and inputs in RUN_DIR/manifest.json; a rerun skips stages whose outputs are "
-                    "current and redoes the rest. See configs/run/ for examples.")
+        "settings and inputs in RUN_DIR/manifest.json; a rerun skips stages whose outputs are "
+        "current and redoes the rest. See configs/run/ for examples.",
+    )
     p.add_argument("config", help="experiment YAML file")
     p.add_argument("--from", dest="force_from", choices=STAGES, help="redo this stage and every later one")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override any setting by its dotted key, e.g. --set train.ws2.train.lr=1e-5")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any setting by its dotted key, e.g. --set train.ws2.train.lr=1e-5",
+    )
     add_flags(p, RunConfig, ["out", "seed"])
     p.set_defaults(func=run)
 

@@ -6,6 +6,7 @@ dotted key (``--set loss.label_temperature=0.1``). Multi-process: launch the sam
 ``torchrun --nproc_per_node=N -m sycl.cli train ...`` (or ``accelerate launch``); in-batch
 negatives are gathered across processes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,14 +35,20 @@ def register(subparsers) -> None:
         "train",
         help="train a bi-encoder on multi-level ranking contexts (list-wise or contrastive)",
         description="Train a dense retriever as described by an experiment file (model, data sources, loss, "
-                    "optimisation, collapse guard). The output folder is a model that "
-                    "sentence_transformers.SentenceTransformer(path) loads, plus training_log.jsonl, "
-                    "training.json, experiment.yaml and a model card (README.md).",
+        "optimisation, collapse guard). The output folder is a model that "
+        "sentence_transformers.SentenceTransformer(path) loads, plus training_log.jsonl, "
+        "training.json, experiment.yaml and a model card (README.md).",
     )
     p.add_argument("--config", "-c", help="experiment YAML file (configs/local/*.yaml, configs/paper/*.yaml)")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in the output folder")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override any setting by its dotted key, e.g. --set loss.label_temperature=0.1 (repeatable)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any setting by its dotted key, e.g. --set loss.label_temperature=0.1 (repeatable)",
+    )
     add_flags(p, ExperimentConfig, FLAGS)
     p.set_defaults(func=run)
 

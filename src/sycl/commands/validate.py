@@ -1,10 +1,10 @@
 """``sycl validate PATH``: check a BEIR folder and print its counts per split and label."""
+
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # heavy imports (pyarrow, httpx) wait until the command runs
@@ -16,26 +16,31 @@ def register(subparsers) -> None:
         "validate",
         help="check a BEIR folder (corpus, queries, qrels) and print its counts",
         description="Check that every file of a BEIR folder parses, that ids are unique and that every "
-                    "judgement references a known query and document; print counts per split and label. "
-                    "Exit status 0 when valid, 2 with a message naming file, line and problem otherwise.",
+        "judgement references a known query and document; print counts per split and label. "
+        "Exit status 0 when valid, 2 with a message naming file, line and problem otherwise.",
     )
     p.add_argument("path", help="a BEIR folder, hf://datasets/<owner>/<name>[@rev][/subdir], or a BEIR data set name")
-    p.add_argument("--allow-unknown-ids", action="store_true",
-                   help="count judgements with unknown query/document ids as warnings instead of failing")
+    p.add_argument(
+        "--allow-unknown-ids",
+        action="store_true",
+        help="count judgements with unknown query/document ids as warnings instead of failing",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--out", help="also write the JSON report to this file (atomically)")
     p.set_defaults(func=run)
 
 
-def render(report: "ValidationReport", file=None) -> None:
+def render(report: ValidationReport, file=None) -> None:
     """Print ``report`` as readable tables (rich)."""
     from rich.console import Console
     from rich.table import Table
 
     console = Console(file=file or sys.stdout, soft_wrap=True)
-    console.print(f"[bold]{report.path}[/bold]: {report.documents:,} documents"
-                  + (f" ({report.empty_documents} empty)" if report.empty_documents else "")
-                  + f", {report.queries:,} queries")
+    console.print(
+        f"[bold]{report.path}[/bold]: {report.documents:,} documents"
+        + (f" ({report.empty_documents} empty)" if report.empty_documents else "")
+        + f", {report.queries:,} queries"
+    )
     labels = sorted({lab for s in report.splits for lab in s.labels})
     table = Table(title="qrels", show_lines=False)
     table.add_column("split")
@@ -44,7 +49,9 @@ def render(report: "ValidationReport", file=None) -> None:
     for lab in labels:
         table.add_column(f"label {lab}", justify="right")
     for s in report.splits:
-        table.add_row(s.name, f"{s.queries_judged:,}", f"{s.judgements:,}", *[f"{s.labels.get(lab, 0):,}" for lab in labels])
+        table.add_row(
+            s.name, f"{s.queries_judged:,}", f"{s.judgements:,}", *[f"{s.labels.get(lab, 0):,}" for lab in labels]
+        )
     console.print(table)
     for w in report.warnings:
         console.print(f"[yellow]warning:[/yellow] {w}", highlight=False)

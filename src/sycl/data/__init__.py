@@ -1,4 +1,5 @@
 """Training data: source specs (filter -> select -> relabel), multi-level and binary sets, the collator."""
+
 from sycl._lazy import lazy_exports
 
 _EXPORTS = {

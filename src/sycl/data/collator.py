@@ -12,6 +12,7 @@ features ``[B, Tq]``, passage features ``[B * k, Tp]`` (query-major: passage ``j
 ``i`` at row ``i * k + j``, the loss layout of :mod:`sycl.losses`) and labels ``float32 [B, k]``.
 Padding is to the longest text of the batch, not to the max length.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,12 +23,13 @@ import torch
 from sycl.data.sets import TextBatch
 
 
-def batch_order(n_items: int, batch_size: int, seed: int, epoch: int, world_size: int = 1,
-                shuffle: bool = True) -> list[np.ndarray]:
+def batch_order(
+    n_items: int, batch_size: int, seed: int, epoch: int, world_size: int = 1, shuffle: bool = True
+) -> list[np.ndarray]:
     """Global batches (arrays of item indices) of one epoch; see the module docstring."""
     order = np.random.default_rng([seed, epoch, 7919]).permutation(n_items) if shuffle else np.arange(n_items)
     size = batch_size * world_size
-    batches = [order[i:i + size] for i in range(0, n_items, size)]
+    batches = [order[i : i + size] for i in range(0, n_items, size)]
     if world_size > 1 and batches and len(batches[-1]) < size:
         batches.pop()
     return batches
@@ -36,7 +38,7 @@ def batch_order(n_items: int, batch_size: int, seed: int, epoch: int, world_size
 def local_slice(batch: np.ndarray, rank: int, world_size: int) -> np.ndarray:
     """This process's share of a global batch (contiguous, in rank order)."""
     per = len(batch) // world_size
-    return batch[rank * per:(rank + 1) * per]
+    return batch[rank * per : (rank + 1) * per]
 
 
 @dataclass

@@ -19,6 +19,7 @@ sources that read the same corpus file share its passages, different corpora nev
 when their ids do. A (query, passage) pair judged twice keeps its highest label in a
 multi-level set; a binary set rejects a pair that would be both positive and negative.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,8 +39,12 @@ class SourceConfig(StrictModel):
     path: str | None = Field(default=None, description="BEIR folder, hf://datasets/... path or BEIR name")
     corpus: str | None = Field(default=None, description="corpus.jsonl or a folder holding it (default: path)")
     queries: str | None = Field(default=None, description="queries.jsonl / .tsv (default: path/queries.jsonl)")
-    qrels: str = Field(default="train", description="a split name of path/qrels/ or a qrels file (TSV, TREC, grouped JSONL)")
-    query_subset: str | None = Field(default=None, description="file of query ids to keep (one per line, or a queries file)")
+    qrels: str = Field(
+        default="train", description="a split name of path/qrels/ or a qrels file (TSV, TREC, grouped JSONL)"
+    )
+    query_subset: str | None = Field(
+        default=None, description="file of query ids to keep (one per line, or a queries file)"
+    )
     min_score: float | None = None
     max_score: float | None = None
     score_transform: float | Literal["floor", "ceil"] | None = None
@@ -49,15 +54,17 @@ class SourceConfig(StrictModel):
     group_first_k: int | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
-    def _check(self) -> "SourceConfig":
+    def _check(self) -> SourceConfig:
         chosen = [s for s in SELECTORS if getattr(self, s) is not None]
         if len(chosen) > 1:
             raise ValueError(f"choose at most one of {', '.join(SELECTORS)}; got {', '.join(chosen)}")
         if self.path is None and (self.corpus is None or self.queries is None or not _looks_like_file(self.qrels)):
             raise ValueError("give 'path' (a BEIR folder), or all of 'corpus', 'queries' and a 'qrels' file")
         if self.min_score is not None and self.max_score is not None and self.min_score >= self.max_score:
-            raise ValueError(f"min_score ({self.min_score}) must be below max_score ({self.max_score}); "
-                             "min_score is inclusive, max_score exclusive")
+            raise ValueError(
+                f"min_score ({self.min_score}) must be below max_score ({self.max_score}); "
+                "min_score is inclusive, max_score exclusive"
+            )
         return self
 
     @property
@@ -80,7 +87,8 @@ class DataConfig(StrictModel):
     sources: list[SourceConfig] = Field(min_length=1)
     format: Literal["multilevel", "binary"] = Field(
         default="multilevel",
-        description="multilevel: group_size graded passages; binary: one positive first + group_size-1 negatives")
+        description="multilevel: group_size graded passages; binary: one positive first + group_size-1 negatives",
+    )
     group_size: int = Field(default=4, gt=0)
     passage_selection_strategy: Literal["random", "most_relevant", "least_relevant"] = "random"
     positive_threshold: float = Field(default=1.0, description="binary sets: label >= threshold is a positive")

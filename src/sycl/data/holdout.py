@@ -1,4 +1,5 @@
 """Hold out a share of a BEIR data set's queries as a test split (``sycl run``'s ``holdout:`` stage)."""
+
 from __future__ import annotations
 
 import os
@@ -41,5 +42,6 @@ def split_holdout(generated: Path, out: Path, fraction: float, seed: int) -> Non
         _link_or_copy(generated / "corpus.jsonl", d / "corpus.jsonl")
         write_queries(d / "queries.jsonl", {q: t for q, t in queries.items() if q in keep})
         write_qrels(d / "qrels" / f"{split}.tsv", {q: qrels[q] for q in qrels if q in keep})
-    atomic_write_json(out / "split.json", {"seed": seed, "fraction": fraction,
-                                           "train": sorted(train), "test": sorted(test)})
+    atomic_write_json(
+        out / "split.json", {"seed": seed, "fraction": fraction, "train": sorted(train), "test": sorted(test)}
+    )

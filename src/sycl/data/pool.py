@@ -15,6 +15,7 @@ per-epoch ``group_random_k`` draw reads only the ``indptr`` of that source and t
 ``indptr [n_queries + 1]``, ``passages int64[m]``, ``labels float32[m]`` with query ``i``'s
 passages at ``indptr[i]:indptr[i+1]`` (sources in order, each in file order).
 """
+
 from __future__ import annotations
 
 import os
@@ -65,9 +66,9 @@ class _Loaded:
     spec: SourceConfig
     name: str
     qrels: Path
-    indptr: np.ndarray   # int64 [n_queries + 1]: the source's judgements of query q are indptr[q]:indptr[q+1]
+    indptr: np.ndarray  # int64 [n_queries + 1]: the source's judgements of query q are indptr[q]:indptr[q+1]
     passage: np.ndarray  # int32/int64 global passage index, grouped by query (file order within a query)
-    score: np.ndarray    # float32 label before relabelling
+    score: np.ndarray  # float32 label before relabelling
 
 
 def _resolve(spec: SourceConfig) -> tuple[Path, Path, Path]:
@@ -95,8 +96,17 @@ def _resolve(spec: SourceConfig) -> tuple[Path, Path, Path]:
 class PassagePool:
     """All sources of a training set, loaded as arrays. ``PassagePool.load(specs)``."""
 
-    def __init__(self, sources: list[_Loaded], query_ids: pa.Array, query_texts: pa.Array, *,
-                 corpora: list[Corpus], corpus_names: list[str], seed: int = 0, folder: Path | None = None):
+    def __init__(
+        self,
+        sources: list[_Loaded],
+        query_ids: pa.Array,
+        query_texts: pa.Array,
+        *,
+        corpora: list[Corpus],
+        corpus_names: list[str],
+        seed: int = 0,
+        folder: Path | None = None,
+    ):
         self.sources = sources
         self.corpora = corpora
         self.corpus_names = corpus_names
@@ -110,7 +120,7 @@ class PassagePool:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, specs: list[SourceConfig], seed: int = 0, cache: bool = True) -> "PassagePool":
+    def load(cls, specs: list[SourceConfig], seed: int = 0, cache: bool = True) -> PassagePool:
         """Load ``specs``; with ``cache`` the converted arrays are kept under ``$SYCL_CACHE/pool/``.
 
         The cache key covers every spec and the path, size and modification time of every file
@@ -132,14 +142,22 @@ class PassagePool:
             resolved.append((spec, name, by_file[key], queries_file, qrels_file))
         folder = None
         if cache:
-            folder = pool_cache.cache_folder([
-                (spec.model_dump(mode="json"), [corpora[ci].source, qf, rf] + ([Path(spec.query_subset)] if spec.query_subset else []))
-                for spec, _, ci, qf, rf in resolved])
+            folder = pool_cache.cache_folder(
+                [
+                    (
+                        spec.model_dump(mode="json"),
+                        [corpora[ci].source, qf, rf] + ([Path(spec.query_subset)] if spec.query_subset else []),
+                    )
+                    for spec, _, ci, qf, rf in resolved
+                ]
+            )
 
-        def open_folder(path: Path, final: Path | None) -> "PassagePool":
+        def open_folder(path: Path, final: Path | None) -> PassagePool:
             arrays, query_ids, query_texts = pool_cache.read(path)
             sources = [_Loaded(spec, name, rf, *arr) for (spec, name, _, _, rf), arr in zip(resolved, arrays)]
-            return cls(sources, query_ids, query_texts, corpora=corpora, corpus_names=corpus_names, seed=seed, folder=final)
+            return cls(
+                sources, query_ids, query_texts, corpora=corpora, corpus_names=corpus_names, seed=seed, folder=final
+            )
 
         if folder is not None and (folder / "meta.json").exists():
             try:
@@ -211,13 +229,15 @@ class PassagePool:
             for src in self.sources:
                 total += src.indptr
             pdtype = self.sources[0].passage.dtype
-            out = {n: NpyAppender(folder / f"{n}.npy", dt)
-                   for n, dt in (("passages", pdtype), ("labels", np.float32), ("label_min", np.float32))}
+            out = {
+                n: NpyAppender(folder / f"{n}.npy", dt)
+                for n, dt in (("passages", pdtype), ("labels", np.float32), ("label_min", np.float32))
+            }
             counts = []
             for qa, qb in Groups(total, total, total, total).chunks():
                 q, p, lab = [], [], []
                 for src in self.sources:
-                    c = np.diff(src.indptr[qa:qb + 1])
+                    c = np.diff(src.indptr[qa : qb + 1])
                     a, b = int(src.indptr[qa]), int(src.indptr[qb])
                     q.append(np.repeat(np.arange(qb - qa), c))
                     p.append(np.asarray(src.passage[a:b], dtype=np.int64))
@@ -300,7 +320,7 @@ def _select(src: _Loaded, rng: np.random.Generator | None) -> tuple[np.ndarray, 
         rank = np.arange(b - a) - np.repeat(src.indptr[qa:qb] - a, counts[qa:qb])
         chosen = np.sort(idx[rank < k]) + a  # by query (local is sorted), file order within
         o0 = int(np.sum(take[:qa]))
-        pos[o0:o0 + len(chosen)] = chosen
+        pos[o0 : o0 + len(chosen)] = chosen
     return q, pos
 
 

@@ -9,6 +9,7 @@ query index (file order within a query) as CSR arrays: ``indptr int64[n_queries 
 relabelling). A file whose queries are already contiguous and in global order is not copied
 again; otherwise its runs are permuted chunk by chunk (``O(number of runs)`` memory).
 """
+
 from __future__ import annotations
 
 import os
@@ -45,8 +46,9 @@ class NpyAppender:
 
     def close(self) -> Path:
         self._fh.seek(0)
-        np.lib.format.write_array_header_1_0(self._fh, {
-            "descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": (self.n,)})
+        np.lib.format.write_array_header_1_0(
+            self._fh, {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": (self.n,)}
+        )
         if self._fh.tell() != self.HEADER:
             raise AssertionError(f"unexpected .npy header length {self._fh.tell()}")
         self._fh.close()
@@ -60,13 +62,16 @@ def _ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
     return base + np.arange(total, dtype=np.int64)
 
 
-def _stream_source(spec: SourceConfig, corpus: Corpus, offset: int, queries_file: Path, qrels_file: Path,
-                   folder: Path, i: int, pdtype) -> tuple[pa.Array, pa.Array, np.ndarray, int]:
+def _stream_source(
+    spec: SourceConfig, corpus: Corpus, offset: int, queries_file: Path, qrels_file: Path, folder: Path, i: int, pdtype
+) -> tuple[pa.Array, pa.Array, np.ndarray, int]:
     """Filter and map one source into ``s<i>.q.tmp.npy`` (local query), ``.passage``/``.score`` files."""
     ids, texts = read_queries_table(queries_file)
     subset = read_id_list(spec.query_subset) if spec.query_subset else None
-    out = {name: NpyAppender(folder / f"s{i}.{name}.tmp.npy", dt)
-           for name, dt in (("q", np.int32), ("passage", pdtype), ("score", np.float32))}
+    out = {
+        name: NpyAppender(folder / f"s{i}.{name}.tmp.npy", dt)
+        for name, dt in (("q", np.int32), ("passage", pdtype), ("score", np.float32))
+    }
     seen = np.zeros(len(ids), dtype=bool)
     for b in iter_qrels_blocks(qrels_file):
         group = np.repeat(np.arange(len(b.lengths)), b.lengths)
@@ -83,7 +88,9 @@ def _stream_source(spec: SourceConfig, corpus: Corpus, offset: int, queries_file
         q_local = pos.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)[group[keep]]
         if (q_local < 0).any():
             missing = pc.unique(b.qid.take(pa.array(np.unique(group[keep][q_local < 0]))))
-            raise DataError(qrels_file, f"{len(missing)} query id(s) are not in {queries_file}, e.g. {missing[:5].to_pylist()}")
+            raise DataError(
+                qrels_file, f"{len(missing)} query id(s) are not in {queries_file}, e.g. {missing[:5].to_pylist()}"
+            )
         docid = b.docid if keep.all() else b.docid.filter(pa.array(keep))
         # ids in hash order: the binary search over the corpus's sorted hashes walks memory forwards
         order = np.argsort(hash_ids(docid), kind="stable")
@@ -91,7 +98,9 @@ def _stream_source(spec: SourceConfig, corpus: Corpus, offset: int, queries_file
         rows[order] = corpus.rows_of(docid.take(pa.array(order)), missing="ignore")
         if (rows < 0).any():
             bad = pc.unique(pc.filter(docid, pa.array(rows < 0)))
-            raise DataError(qrels_file, f"{len(bad)} document id(s) are not in corpus {corpus.source}, e.g. {bad[:5].to_pylist()}")
+            raise DataError(
+                qrels_file, f"{len(bad)} document id(s) are not in corpus {corpus.source}, e.g. {bad[:5].to_pylist()}"
+            )
         seen[q_local] = True
         out["q"].write(q_local)
         out["passage"].write(rows + offset)
@@ -109,7 +118,7 @@ def _runs(q: np.ndarray) -> np.ndarray:
     """Start of every run of equal values in ``q`` (a memory map, read in chunks)."""
     starts = [np.zeros(1, dtype=np.int64)]
     for a in range(0, len(q), CHUNK):
-        c = np.asarray(q[max(0, a - 1):a + CHUNK])
+        c = np.asarray(q[max(0, a - 1) : a + CHUNK])
         starts.append(np.nonzero(c[1:] != c[:-1])[0].astype(np.int64) + max(0, a - 1) + 1)
     return np.unique(np.concatenate(starts))
 
@@ -154,8 +163,9 @@ def build(resolved: list, corpora: list[Corpus], folder: Path) -> tuple[pa.Array
     pdtype = np.int32 if offsets[-1] < 2**31 else np.int64
     q_ids, q_texts, used_all = [], [], []
     for i, (spec, name, ci, queries_file, qrels_file) in enumerate(resolved):
-        ids, texts, used, n = _stream_source(spec, corpora[ci], int(offsets[ci]), queries_file, qrels_file,
-                                             folder, i, pdtype)
+        ids, texts, used, n = _stream_source(
+            spec, corpora[ci], int(offsets[ci]), queries_file, qrels_file, folder, i, pdtype
+        )
         q_ids.append(ids)
         q_texts.append(texts)
         used_all.append(used)
@@ -175,12 +185,14 @@ def build(resolved: list, corpora: list[Corpus], folder: Path) -> tuple[pa.Array
     query_texts = all_texts.take(pa.array(first[order]))
     n_ids = len(pc.unique(query_ids))
     if n_ids < len(query_ids):
-        _log.warning("%d query id(s) appear in several sources with different texts; they are kept as "
-                     "different queries", len(query_ids) - n_ids)
+        _log.warning(
+            "%d query id(s) appear in several sources with different texts; they are kept as different queries",
+            len(query_ids) - n_ids,
+        )
     start = 0
     for i, used in enumerate(used_all):
         local_to_global = np.full(int(used.max()) + 1 if used.size else 0, -1, dtype=np.int64)
-        local_to_global[used] = codes[start:start + used.size]
+        local_to_global[used] = codes[start : start + used.size]
         start += used.size
         _group(folder, i, local_to_global, len(query_ids))
     return query_ids, query_texts

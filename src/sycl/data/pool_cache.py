@@ -10,6 +10,7 @@ source spec and the path, size and modification time of every file read (corpus,
 qrels, query subset). The folder is built under a temporary name and renamed into place when
 complete: an error or a kill during conversion never leaves a half-written cache under the key.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -18,8 +19,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -95,8 +96,10 @@ def read(folder: Path) -> tuple[list[tuple[np.ndarray, ...]], pa.Array, pa.Array
     meta = json.loads((folder / "meta.json").read_text())
     if meta.get("format") != _FORMAT:
         raise ValueError(f"unknown pool cache format {meta.get('format')!r}")
-    arrays = [tuple(np.load(folder / f"s{i}.{name}.npy", mmap_mode="r") for name in SOURCE_ARRAYS)
-              for i in range(meta["sources"])]
+    arrays = [
+        tuple(np.load(folder / f"s{i}.{name}.npy", mmap_mode="r") for name in SOURCE_ARRAYS)
+        for i in range(meta["sources"])
+    ]
     table = pa.ipc.open_file(pa.memory_map(str(folder / "queries.arrow"), "r")).read_all()
     ids, texts = table.column("_id"), table.column("text")
     ids = ids.chunk(0) if ids.num_chunks == 1 else ids.combine_chunks()

@@ -16,14 +16,15 @@ labels float32[k])`` and :meth:`batch` the texts of several items. Draws depend 
 ``(seed, epoch, query)``, so every process of a distributed run and every resumed run sees
 the same groups.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from sycl.data.pool import Groups, PassagePool
 from sycl.data.config import DataConfig
+from sycl.data.pool import Groups, PassagePool
 from sycl.io.errors import DataError
 from sycl.log import get_logger
 
@@ -67,8 +68,12 @@ class _GroupSet:
         """Texts and labels of items ``indices`` (one corpus read for all passages)."""
         qs, ps, ls = zip(*(self.group(int(i)) for i in indices))
         passages = np.concatenate(ps)
-        return TextBatch(self.pool.query_text(list(qs)), self.pool.texts(passages),
-                         np.stack(ls).astype(np.float32), np.asarray(qs, dtype=np.int64))
+        return TextBatch(
+            self.pool.query_text(list(qs)),
+            self.pool.texts(passages),
+            np.stack(ls).astype(np.float32),
+            np.asarray(qs, dtype=np.int64),
+        )
 
     def _pool_labels(self) -> np.ndarray:
         g = self.pool.groups(0)
@@ -101,7 +106,12 @@ class MultiLevelSet(_GroupSet):
             raise DataError(None, "the training set is empty: no query has a passage after filtering")
         short = int((counts[self.items] < group_size).sum())
         if short:
-            _log.info("%d of %d queries have fewer than %d passages; their passages are cycled", short, len(self.items), group_size)
+            _log.info(
+                "%d of %d queries have fewer than %d passages; their passages are cycled",
+                short,
+                len(self.items),
+                group_size,
+            )
 
     def group(self, i: int) -> tuple[int, np.ndarray, np.ndarray]:
         q = int(self.items[i])
@@ -123,7 +133,9 @@ class BinarySet(_GroupSet):
     def __init__(self, pool: PassagePool, group_size: int = 3, positive_threshold: float = 1.0, seed: int = 0):
         super().__init__(pool, group_size, seed)
         if group_size < 2:
-            raise DataError(None, "a binary training set needs group_size >= 2 (one positive and at least one negative)")
+            raise DataError(
+                None, "a binary training set needs group_size >= 2 (one positive and at least one negative)"
+            )
         self.threshold = float(positive_threshold)
         g = pool.groups(0, select=not pool.resampled)
         # in query ranges: the unselected groups of a large pool are memory-mapped, not in RAM
@@ -131,30 +143,41 @@ class BinarySet(_GroupSet):
         n_both, first = 0, -1
         for qa, qb in g.chunks():
             a = int(g.indptr[qa])
-            labels = np.asarray(g.labels[a:int(g.indptr[qb])])
-            both = np.nonzero((np.asarray(g.label_min[a:a + len(labels)]) < self.threshold) & (labels >= self.threshold))[0]
+            labels = np.asarray(g.labels[a : int(g.indptr[qb])])
+            both = np.nonzero(
+                (np.asarray(g.label_min[a : a + len(labels)]) < self.threshold) & (labels >= self.threshold)
+            )[0]
             if both.size and first < 0:
                 first = a + int(both[0])
             n_both += both.size
             cs = np.r_[0, np.cumsum(labels >= self.threshold)]
-            local = np.asarray(g.indptr[qa:qb + 1]) - a
+            local = np.asarray(g.indptr[qa : qb + 1]) - a
             pos[qa:qb] = cs[local[1:]] - cs[local[:-1]]
         if n_both:
             q = int(np.searchsorted(g.indptr, first, side="right") - 1)
-            raise DataError(None, f"{n_both} (query, passage) pair(s) are both positive and negative "
-                                  f"(label >= {self.threshold:g} in one source, below in another), e.g. query "
-                                  f"{pool.query_ids[q].as_py()!r} with passage {pool.passage_id(int(g.passages[first]))}; "
-                                  "exclude those passages from the negative source")
+            raise DataError(
+                None,
+                f"{n_both} (query, passage) pair(s) are both positive and negative "
+                f"(label >= {self.threshold:g} in one source, below in another), e.g. query "
+                f"{pool.query_ids[q].as_py()!r} with passage {pool.passage_id(int(g.passages[first]))}; "
+                "exclude those passages from the negative source",
+            )
         # which queries can form a group: judged on all their passages (a random_k draw varies per epoch)
         counts = np.diff(g.indptr)
         neg = counts - pos
         self.items = np.nonzero((pos > 0) & (neg > 0))[0].astype(np.int64)
         dropped = int(((counts > 0) & ~((pos > 0) & (neg > 0))).sum())
         if dropped:
-            _log.warning("%d queries left out of the binary set: no positive (label >= %g) or no negative",
-                         dropped, self.threshold)
+            _log.warning(
+                "%d queries left out of the binary set: no positive (label >= %g) or no negative",
+                dropped,
+                self.threshold,
+            )
         if not len(self.items):
-            raise DataError(None, f"the binary training set is empty: no query has both a positive (label >= {self.threshold:g}) and a negative")
+            raise DataError(
+                None,
+                f"the binary training set is empty: no query has both a positive (label >= {self.threshold:g}) and a negative",
+            )
 
     def group(self, i: int) -> tuple[int, np.ndarray, np.ndarray]:
         q = int(self.items[i])
@@ -168,7 +191,11 @@ class BinarySet(_GroupSet):
         positives, negatives = np.nonzero(is_pos)[0], np.nonzero(~is_pos)[0]
         p = positives[rng.integers(len(positives))]
         k = self.group_size - 1
-        neg = rng.choice(negatives, size=k, replace=False) if len(negatives) >= k else _cycle(rng.permutation(negatives), k)
+        neg = (
+            rng.choice(negatives, size=k, replace=False)
+            if len(negatives) >= k
+            else _cycle(rng.permutation(negatives), k)
+        )
         lab = np.zeros(self.group_size, dtype=np.float32)
         lab[0] = 1.0
         return q, passages[np.r_[p, neg]], lab

@@ -9,11 +9,12 @@ the file's line.
 Labels are read as floats here so that ``score_transform: floor|ceil`` can act on fractional
 scores; :func:`sycl.io.beir.read_qrels` stays the strict integer reader for evaluation.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -37,7 +38,7 @@ class QrelsTable:
     def __len__(self) -> int:
         return len(self.score)
 
-    def take(self, keep: np.ndarray) -> "QrelsTable":
+    def take(self, keep: np.ndarray) -> QrelsTable:
         idx = pa.array(np.nonzero(keep)[0] if keep.dtype == bool else keep)
         return QrelsTable(self.path, self.qid.take(idx), self.docid.take(idx), self.score[np.asarray(idx)])
 
@@ -78,8 +79,12 @@ def _checked_block(path: Path, data: bytes, first_line: int) -> QrelsBlock:
         except DataError as err:
             line = None if err.line is None else err.line + first_line - 1
             raise DataError(path, err.problem, line) from None
-    return QrelsBlock(pa.array(q, pa.string()), np.ones(len(q), dtype=np.int64), pa.array(d, pa.string()),
-                      np.asarray(s, dtype=np.float64))
+    return QrelsBlock(
+        pa.array(q, pa.string()),
+        np.ones(len(q), dtype=np.int64),
+        pa.array(d, pa.string()),
+        np.asarray(s, dtype=np.float64),
+    )
 
 
 def _fast_jsonl(data: bytes) -> QrelsBlock | None:
@@ -97,8 +102,11 @@ def _fast_jsonl(data: bytes) -> QrelsBlock | None:
         return None
     if "score" in table.column_names:
         scores = table.column("score").combine_chunks()
-        if scores.null_count or not pa.types.is_list(scores.type) or \
-                not np.array_equal(lens, pc.list_value_length(scores).to_numpy(zero_copy_only=False)):
+        if (
+            scores.null_count
+            or not pa.types.is_list(scores.type)
+            or not np.array_equal(lens, pc.list_value_length(scores).to_numpy(zero_copy_only=False))
+        ):
             return None
         score = pc.list_flatten(scores).cast(pa.float64()).to_numpy(zero_copy_only=False)
     else:
@@ -114,11 +122,14 @@ def _fast_tsv(data: bytes, sep: str, names: list[str], header: bool) -> QrelsBlo
         pa.BufferReader(data),
         read_options=pacsv.ReadOptions(column_names=names, skip_rows=1 if header else 0, block_size=16 << 20),
         parse_options=pacsv.ParseOptions(delimiter=sep, quote_char=False, ignore_empty_lines=True),
-        convert_options=pacsv.ConvertOptions(column_types={n: (pa.float64() if n == "score" else pa.string()) for n in names}),
+        convert_options=pacsv.ConvertOptions(
+            column_types={n: (pa.float64() if n == "score" else pa.string()) for n in names}
+        ),
     )
     qid = _string(table.column("qid"))
-    return QrelsBlock(qid, np.ones(len(qid), dtype=np.int64), _string(table.column("docid")),
-                      table.column("score").to_numpy())
+    return QrelsBlock(
+        qid, np.ones(len(qid), dtype=np.int64), _string(table.column("docid")), table.column("score").to_numpy()
+    )
 
 
 def _clean(b: QrelsBlock) -> bool:
@@ -169,8 +180,12 @@ def iter_qrels_blocks(path: str | Path, block_bytes: int = BLOCK_BYTES) -> Itera
                 first = data.split(b"\n", 1)[0].decode("utf-8", "replace").strip()
                 sep = "\t" if "\t" in first else " "
                 parts = first.split(sep)
-                fmt = (sep, ["qid", "docid", "score"] if len(parts) == 3 else ["qid", "iter", "docid", "score"],
-                       parts[0].lower() in QRELS_HEADER, len(parts) in (3, 4))
+                fmt = (
+                    sep,
+                    ["qid", "docid", "score"] if len(parts) == 3 else ["qid", "iter", "docid", "score"],
+                    parts[0].lower() in QRELS_HEADER,
+                    len(parts) in (3, 4),
+                )
             block = None
             try:
                 if jsonl:
@@ -212,11 +227,17 @@ def read_queries_table(path: str | Path) -> tuple[pa.Array, pa.Array]:
     if path.suffix == ".jsonl":
         try:
             schema = pa.schema([("_id", pa.string()), ("text", pa.string())])
-            table = pajson.read_json(str(path), parse_options=pajson.ParseOptions(
-                explicit_schema=schema, unexpected_field_behavior="ignore"))
+            table = pajson.read_json(
+                str(path), parse_options=pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+            )
             ids, texts = _string(table.column("_id")), _string(table.column("text"))
-            if not ids.null_count and not texts.null_count and len(ids) and \
-                    len(pc.unique(ids)) == len(ids) and not pc.any(pc.equal(pc.utf8_trim_whitespace(texts), "")).as_py():
+            if (
+                not ids.null_count
+                and not texts.null_count
+                and len(ids)
+                and len(pc.unique(ids)) == len(ids)
+                and not pc.any(pc.equal(pc.utf8_trim_whitespace(texts), "")).as_py()
+            ):
                 return ids, texts
         except (pa.ArrowException, UnicodeDecodeError):
             pass

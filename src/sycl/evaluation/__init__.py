@@ -1,4 +1,5 @@
 """Evaluation: encoding with an embedding cache, exact blocked search, trec_eval measures, suites."""
+
 from sycl._lazy import lazy_exports
 
 _EXPORTS = {

@@ -10,6 +10,7 @@ of the chosen test (:mod:`sycl.evaluation.significance`) and that p-value correc
 comparisons of the same measure (Holm by default). A difference is *significant* when its
 corrected p-value is below ``alpha``; tables mark it with :data:`MARK`.
 """
+
 from __future__ import annotations
 
 import glob
@@ -31,8 +32,11 @@ class CompareConfig(StrictModel):
     """Settings of a paired comparison of evaluated systems."""
 
     measures: list[str] = Field(default_factory=lambda: ["nDCG@10"], description="measures compared")
-    test: Test = Field(default="t", description="t: paired t-test (two-way query x seed model with several runs); "
-                                                "randomisation: paired sign-flip test over queries")
+    test: Test = Field(
+        default="t",
+        description="t: paired t-test (two-way query x seed model with several runs); "
+        "randomisation: paired sign-flip test over queries",
+    )
     correction: Correction = Field(default="holm", description="multiple-comparison correction per measure")
     alpha: float = Field(default=0.05, gt=0, lt=1, description="significance level of the corrected p-values")
     confidence: float = Field(default=0.95, gt=0, lt=1, description="confidence level of the intervals")
@@ -64,8 +68,11 @@ def _metrics_file(path: Path) -> Path:
         return found[0]
     if not found:
         raise DataError(path, "no metrics.json (an evaluation output) in this folder")
-    raise DataError(path, f"{len(found)} evaluation outputs in this folder ({', '.join(str(p) for p in found[:3])}, ...): "
-                          "name the one to compare, or give the runs of one system as NAME=PATH,PATH")
+    raise DataError(
+        path,
+        f"{len(found)} evaluation outputs in this folder ({', '.join(str(p) for p in found[:3])}, ...): "
+        "name the one to compare, or give the runs of one system as NAME=PATH,PATH",
+    )
 
 
 def _is_evaluation(path: Path) -> bool:
@@ -100,7 +107,9 @@ def load_system(spec: str) -> System:
     return System(name, paths, reports)
 
 
-def per_query_matrix(system: System, key: str, measure: str, qids: list[str] | None = None) -> tuple[list[str], np.ndarray]:
+def per_query_matrix(
+    system: System, key: str, measure: str, qids: list[str] | None = None
+) -> tuple[list[str], np.ndarray]:
     """``(query ids, scores [runs, queries])`` of ``measure`` on data set ``key``; query sets must agree."""
     rows = []
     for path, res in zip(system.paths, system.results()):
@@ -112,8 +121,11 @@ def per_query_matrix(system: System, key: str, measure: str, qids: list[str] | N
             qids = sorted(values)
         if set(values) != set(qids):
             missing = sorted(set(qids) ^ set(values))
-            raise DataError(path, f"{key}: its queries differ from the other outputs' ({len(missing)} differ, "
-                                  f"e.g. {', '.join(missing[:3])}); a paired comparison needs the same queries")
+            raise DataError(
+                path,
+                f"{key}: its queries differ from the other outputs' ({len(missing)} differ, "
+                f"e.g. {', '.join(missing[:3])}); a paired comparison needs the same queries",
+            )
         rows.append([values[q] for q in qids])
     return qids, np.asarray(rows, dtype=np.float64)
 
@@ -126,8 +138,11 @@ def compare_systems(systems: list[System], config: CompareConfig | None = None) 
     keys = [k for k in systems[0].results()[0] if all(k in r for s in systems for r in s.results())]
     if not keys:
         raise DataError(None, "the systems share no evaluated data set (name/split)")
-    pairs = ([(i, j) for i in range(len(systems)) for j in range(i + 1, len(systems))] if cfg.all_pairs
-             else [(i, 0) for i in range(1, len(systems))])
+    pairs = (
+        [(i, j) for i in range(len(systems)) for j in range(i + 1, len(systems))]
+        if cfg.all_pairs
+        else [(i, 0) for i in range(1, len(systems))]
+    )
     out = []
     for measure in cfg.measures:
         family = []
@@ -139,34 +154,58 @@ def compare_systems(systems: list[System], config: CompareConfig | None = None) 
                     r = compare_paired(scores[i], scores[j], cfg.test, cfg.confidence, cfg.samples, cfg.seed)
                 except ValueError as err:
                     raise DataError(systems[i].paths[0], f"{systems[i].name} vs {systems[j].name}: {err}") from None
-                d = (scores[i] - scores[j]).mean(axis=0) if scores[i].shape[0] == scores[j].shape[0] else \
-                    scores[i].mean(axis=0) - scores[j].mean(axis=0)
-                family.append({"dataset": key, "measure": measure, "system": systems[i].name,
-                               "baseline": systems[j].name, **r.as_dict(),
-                               "wins": int((d > 0).sum()), "ties": int((d == 0).sum()), "losses": int((d < 0).sum()),
-                               "per_query": dict(zip(qids, d.tolist()))})
+                d = (
+                    (scores[i] - scores[j]).mean(axis=0)
+                    if scores[i].shape[0] == scores[j].shape[0]
+                    else scores[i].mean(axis=0) - scores[j].mean(axis=0)
+                )
+                family.append(
+                    {
+                        "dataset": key,
+                        "measure": measure,
+                        "system": systems[i].name,
+                        "baseline": systems[j].name,
+                        **r.as_dict(),
+                        "wins": int((d > 0).sum()),
+                        "ties": int((d == 0).sum()),
+                        "losses": int((d < 0).sum()),
+                        "per_query": dict(zip(qids, d.tolist())),
+                    }
+                )
         for row, p_adj in zip(family, adjust([r["p"] for r in family], cfg.correction)):
             row["p_adjusted"] = p_adj
             row["significant"] = bool(p_adj < cfg.alpha)
         out += family
-    return {"kind": "comparison", "settings": cfg.model_dump(),
-            "systems": {s.name: [str(p) for p in s.paths] for s in systems}, "comparisons": out}
+    return {
+        "kind": "comparison",
+        "settings": cfg.model_dump(),
+        "systems": {s.name: [str(p) for p in s.paths] for s in systems},
+        "comparisons": out,
+    }
 
 
 def render_comparison(result: dict) -> str:
     """A Markdown table of :func:`compare_systems`' comparisons (differences in points, x100)."""
     cfg = result["settings"]
     level = round(cfg["confidence"] * 100)
-    test = ("paired t-test (query x seed model with several runs)" if cfg["test"] == "t"
-            else "paired randomisation test over queries")
-    lines = [f"{test}; p corrected with {cfg['correction']} per measure; {MARK}: corrected p < {cfg['alpha']}; "
-             "differences and intervals in points (x100)", "",
-             f"| data set | measure | system | baseline | system mean | baseline mean | difference | {level}% interval "
-             "| p | p corrected | queries +/=/- | runs |",
-             "|---|---|---|---|---:|---:|---:|---|---:|---:|---|---:|"]
+    test = (
+        "paired t-test (query x seed model with several runs)"
+        if cfg["test"] == "t"
+        else "paired randomisation test over queries"
+    )
+    lines = [
+        f"{test}; p corrected with {cfg['correction']} per measure; {MARK}: corrected p < {cfg['alpha']}; "
+        "differences and intervals in points (x100)",
+        "",
+        f"| data set | measure | system | baseline | system mean | baseline mean | difference | {level}% interval "
+        "| p | p corrected | queries +/=/- | runs |",
+        "|---|---|---|---|---:|---:|---:|---|---:|---:|---|---:|",
+    ]
     for r in result["comparisons"]:
         mark = MARK if r["significant"] else ""
-        lines.append(f"| {r['dataset']} | {r['measure']} | {r['system']} | {r['baseline']} | {r['mean_a']:.4f} | "
-                     f"{r['mean_b']:.4f} | {r['diff'] * 100:+.2f}{mark} | [{r['ci_low'] * 100:+.2f}, {r['ci_high'] * 100:+.2f}] | "
-                     f"{r['p']:.4f} | {r['p_adjusted']:.4f} | {r['wins']}/{r['ties']}/{r['losses']} | {r['n_runs']} |")
+        lines.append(
+            f"| {r['dataset']} | {r['measure']} | {r['system']} | {r['baseline']} | {r['mean_a']:.4f} | "
+            f"{r['mean_b']:.4f} | {r['diff'] * 100:+.2f}{mark} | [{r['ci_low'] * 100:+.2f}, {r['ci_high'] * 100:+.2f}] | "
+            f"{r['p']:.4f} | {r['p_adjusted']:.4f} | {r['wins']}/{r['ties']}/{r['losses']} | {r['n_runs']} |"
+        )
     return "\n".join(lines) + "\n"

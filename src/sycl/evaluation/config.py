@@ -1,4 +1,5 @@
 """Settings of ``sycl evaluate`` (importable without torch: the command line derives its flags here)."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -16,23 +17,37 @@ class EvaluationConfig(EncodingConfig):
 
     split: str = Field(default="test", description="qrels split of data sets given directly (suites set their own)")
     k: int = Field(default=1000, ge=1, description="documents retrieved per query (run depth)")
-    measures: list[str] = Field(default_factory=lambda: list(DEFAULT_MEASURES),
-                                description="ir-measures names (default: nDCG@10 RR@10 R@100 R@1000 AP@1000)")
-    relevance_level: int | None = Field(default=None, ge=1, description="label counted as relevant by binary "
-                                        "measures (overrides every suite entry's level)")
-    ignore_identical_ids: bool = Field(default=True, description="drop a retrieved document whose id equals the "
-                                       "query id (the BEIR rule)")
-    batch_size: int | None = Field(default=None, ge=1, description="texts per encoding batch (default: 16 on CPU, "
-                                   "128 on GPU)")
-    precision: Precision = Field(default="auto", description="encoding autocast (auto: bf16 on GPUs and on CPUs "
-                                 "where it measured faster than fp32, see sycl info; else fp32)")
-    search_precision: SearchPrecision = Field(default="auto", description="auto: the path measured fastest on this "
-                                              "CPU (sycl info); fp32: exact; int8 or bf16: candidates selected in "
-                                              "reduced precision, final scores and order recomputed in fp32 (a path "
-                                              "that measured slower than fp32 is warned about, or refused when it "
-                                              "would take hours)")
+    measures: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_MEASURES),
+        description="ir-measures names (default: nDCG@10 RR@10 R@100 R@1000 AP@1000)",
+    )
+    relevance_level: int | None = Field(
+        default=None,
+        ge=1,
+        description="label counted as relevant by binary measures (overrides every suite entry's level)",
+    )
+    ignore_identical_ids: bool = Field(
+        default=True, description="drop a retrieved document whose id equals the query id (the BEIR rule)"
+    )
+    batch_size: int | None = Field(
+        default=None, ge=1, description="texts per encoding batch (default: 16 on CPU, 128 on GPU)"
+    )
+    precision: Precision = Field(
+        default="auto",
+        description="encoding autocast (auto: bf16 on GPUs and on CPUs "
+        "where it measured faster than fp32, see sycl info; else fp32)",
+    )
+    search_precision: SearchPrecision = Field(
+        default="auto",
+        description="auto: the path measured fastest on this "
+        "CPU (sycl info); fp32: exact; int8 or bf16: candidates selected in "
+        "reduced precision, final scores and order recomputed in fp32 (a path "
+        "that measured slower than fp32 is warned about, or refused when it "
+        "would take hours)",
+    )
     vector_storage: Literal["fp32", "fp16"] = Field(
-        default="fp32", description="precision of the cached corpus vectors on disk (fp16: half the disk and I/O)")
+        default="fp32", description="precision of the cached corpus vectors on disk (fp16: half the disk and I/O)"
+    )
     index: str = Field(default="exact", description="'exact', or 'faiss:<factory>' e.g. faiss:HNSW32")
     cache: bool = Field(default=True, description="read and write the embedding cache")
     cache_dir: str | None = Field(default=None, description="embedding cache folder (default $SYCL_CACHE/embeddings)")

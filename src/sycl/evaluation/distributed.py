@@ -4,6 +4,7 @@ Under a launcher (``WORLD_SIZE > 1`` in the environment) the default process gro
 started once (NCCL when every rank has a GPU, else gloo). The corpus is split into
 contiguous, nearly equal row ranges, one per rank.
 """
+
 from __future__ import annotations
 
 import os

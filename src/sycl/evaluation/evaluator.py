@@ -7,23 +7,21 @@ encodes and searches its own contiguous share of the corpus; the per-shard top-k
 gathered and merged on every rank with the same total order, so the metrics equal those of
 one process. Rank 0 writes the outputs.
 """
+
 from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pyarrow as pa
 
 from sycl.evaluation import distributed as D
-from sycl.retrieval.cache import EmbeddingCache, model_fingerprint
-from sycl.retrieval.encoding import CorpusTexts, ListTexts, encode
 from sycl.evaluation.config import EvaluationConfig
 from sycl.evaluation.metrics import compute_metrics
-from sycl.retrieval.search import TopK, exact_search, merge_topk
 from sycl.evaluation.suites import DatasetEntry, available_suites, expand
 from sycl.evaluation.summary import render_summary
 from sycl.io.atomic import atomic_write_json, atomic_write_text
@@ -35,6 +33,9 @@ from sycl.io.trec import write_run
 from sycl.log import get_logger
 from sycl.modeling.encoder import BiEncoder
 from sycl.modeling.kernel_probe import kernels_entry
+from sycl.retrieval.cache import EmbeddingCache, model_fingerprint
+from sycl.retrieval.encoding import CorpusTexts, ListTexts, encode
+from sycl.retrieval.search import TopK, exact_search, merge_topk
 
 _log = get_logger(__name__)
 
@@ -55,23 +56,42 @@ def _check_judgements(qrels: dict, corpus: Corpus, qfile: Path, strict: bool) ->
     pairs = [(q, d) for q, docs in qrels.items() for d in docs]
     rows = corpus.rows_of([d for _, d in pairs], missing="ignore")
     missing = [pairs[i] for i in np.nonzero(rows < 0)[0]]
-    info = {"judgements": len(pairs), "missing_documents": len(missing),
-            "missing_examples": [f"{q}:{d}" for q, d in missing[:5]]}
+    info = {
+        "judgements": len(pairs),
+        "missing_documents": len(missing),
+        "missing_examples": [f"{q}:{d}" for q, d in missing[:5]],
+    }
     if missing and (strict or len(missing) == len(pairs)):
-        raise DataError(qfile, f"{len(missing)} of {len(pairs)} judgements point at documents missing from "
-                               f"{corpus.source} (e.g. {', '.join(info['missing_examples'])})"
-                        + ("" if strict else ": is this the right corpus?"))
+        raise DataError(
+            qfile,
+            f"{len(missing)} of {len(pairs)} judgements point at documents missing from "
+            f"{corpus.source} (e.g. {', '.join(info['missing_examples'])})"
+            + ("" if strict else ": is this the right corpus?"),
+        )
     if missing:
-        _log.warning("%s: %d of %d judgements point at documents missing from the corpus (e.g. %s); "
-                     "they count as relevant but unretrievable", qfile, len(missing), len(pairs),
-                     ", ".join(info["missing_examples"]))
+        _log.warning(
+            "%s: %d of %d judgements point at documents missing from the corpus (e.g. %s); "
+            "they count as relevant but unretrievable",
+            qfile,
+            len(missing),
+            len(pairs),
+            ", ".join(info["missing_examples"]),
+        )
     return info
 
 
 def _search(s: EvaluationConfig, qv: np.ndarray, dv: np.ndarray, exclude, offset: int, show: bool) -> TopK:
     if s.index == "exact":
-        return exact_search(qv, dv, s.k, precision=s.search_precision, exclude=exclude, row_offset=offset,
-                            doc_block=s.doc_block, show_progress=show)
+        return exact_search(
+            qv,
+            dv,
+            s.k,
+            precision=s.search_precision,
+            exclude=exclude,
+            row_offset=offset,
+            doc_block=s.doc_block,
+            show_progress=show,
+        )
     if s.index.startswith("faiss:"):
         from sycl.retrieval.faiss_index import faiss_search
 
@@ -111,8 +131,15 @@ def locate(entry: DatasetEntry) -> Located:
     return Located(corpus, queries, qrels)
 
 
-def evaluate_dataset(model: BiEncoder, entry: DatasetEntry, s: EvaluationConfig, out_dir: Path | None,
-                     world: D.World, cache: EmbeddingCache | None, model_fp: str | None) -> dict:
+def evaluate_dataset(
+    model: BiEncoder,
+    entry: DatasetEntry,
+    s: EvaluationConfig,
+    out_dir: Path | None,
+    world: D.World,
+    cache: EmbeddingCache | None,
+    model_fp: str | None,
+) -> dict:
     """Evaluate one data set split; returns its ``results`` entry of ``metrics.json``."""
     t0 = time.perf_counter()
     files = locate(entry)
@@ -149,26 +176,43 @@ def evaluate_dataset(model: BiEncoder, entry: DatasetEntry, s: EvaluationConfig,
     pos = 0
     for i, q in enumerate(qids):
         n = int(valid[i].sum())
-        run[q] = dict(zip(ids[pos:pos + n], top.scores[i, valid[i]].astype(float).tolist()))
+        run[q] = dict(zip(ids[pos : pos + n], top.scores[i, valid[i]].astype(float).tolist()))
         pos += n
     means, per_query = compute_metrics(qrels, run, s.measures, entry.relevance_level)
     run_file = f"runs/{entry.name}.{entry.split}.trec"
     if out_dir is not None and world.is_main:
         write_run(out_dir / run_file, run, tag="sycl")
     return {
-        "dataset": entry.name, "split": entry.split, "source": entry.describe(), "n_queries": len(qids),
-        "n_documents": len(corpus), "relevance_level": entry.relevance_level, "primary": entry.primary,
-        "measures": means, "per_query": per_query, "run_file": run_file,
-        "unknown_queries": unknown, **judged,
+        "dataset": entry.name,
+        "split": entry.split,
+        "source": entry.describe(),
+        "n_queries": len(qids),
+        "n_documents": len(corpus),
+        "relevance_level": entry.relevance_level,
+        "primary": entry.primary,
+        "measures": means,
+        "per_query": per_query,
+        "run_file": run_file,
+        "unknown_queries": unknown,
+        **judged,
         "identical_ids_excluded": int((exclude >= 0).sum()) if exclude is not None else 0,
         "cache": {"queries": q_enc.cached, "corpus": d_enc.cached},
-        "seconds": {"encode_queries": round(q_enc.seconds, 3), "encode_corpus": round(d_enc.seconds, 3),
-                    "search": round(t2 - t1, 3), "total": round(time.perf_counter() - t0, 3)},
+        "seconds": {
+            "encode_queries": round(q_enc.seconds, 3),
+            "encode_corpus": round(d_enc.seconds, 3),
+            "search": round(t2 - t1, 3),
+            "total": round(time.perf_counter() - t0, 3),
+        },
     }
 
 
-def evaluate(model: str | Path | BiEncoder, datasets: str | Sequence[str], out_dir: str | Path | None = None,
-             config: EvaluationConfig | None = None, **settings) -> dict:
+def evaluate(
+    model: str | Path | BiEncoder,
+    datasets: str | Sequence[str],
+    out_dir: str | Path | None = None,
+    config: EvaluationConfig | None = None,
+    **settings,
+) -> dict:
     """Evaluate ``model`` on ``datasets`` and write ``metrics.json``, runs and ``summary.md`` to ``out_dir``.
 
     ``model``: a loaded :class:`BiEncoder`, a sycl or sentence-transformers directory, or a hub
@@ -200,9 +244,14 @@ def evaluate(model: str | Path | BiEncoder, datasets: str | Sequence[str], out_d
         results.append(r)
     name = str(model.source if isinstance(model, BiEncoder) else model)
     report = {
-        "kind": "evaluation", "model": name,
-        "settings": {**s.model_dump(exclude={"show_progress"}), "encoder": dict(enc.settings),
-                     "model_fingerprint": model_fp or model_fingerprint(enc), "processes": world.size},
+        "kind": "evaluation",
+        "model": name,
+        "settings": {
+            **s.model_dump(exclude={"show_progress"}),
+            "encoder": dict(enc.settings),
+            "model_fingerprint": model_fp or model_fingerprint(enc),
+            "processes": world.size,
+        },
         "kernels": kernels_entry(enc.device),
         "results": results,
     }

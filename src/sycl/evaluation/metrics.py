@@ -11,9 +11,10 @@ Everything is computed by pytrec_eval, so ties are ordered as trec_eval orders t
 reciprocal rank with a cutoff; ``RR@k`` is its ``recip_rank`` on each query's first ``k``
 documents in that same order, which is what the cutoff means.
 """
+
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import ir_measures
 

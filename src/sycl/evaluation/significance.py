@@ -25,11 +25,13 @@ Tests (both two-sided):
 Multiple comparisons: :func:`adjust` applies Holm's step-down correction (family-wise error)
 or Benjamini-Hochberg's (false discovery rate) to the p-values of one family of tests.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 from scipy import stats
@@ -71,9 +73,13 @@ def paired_differences(a, b) -> np.ndarray:
     """``[S, Q]`` differences ``a - b``; a system with one run is repeated against the other's runs."""
     a, b = _as_runs(a), _as_runs(b)
     if a.shape[1] != b.shape[1]:
-        raise ValueError(f"the systems have {a.shape[1]} and {b.shape[1]} queries; a paired test needs the same queries")
+        raise ValueError(
+            f"the systems have {a.shape[1]} and {b.shape[1]} queries; a paired test needs the same queries"
+        )
     if a.shape[0] != b.shape[0] and 1 not in (a.shape[0], b.shape[0]):
-        raise ValueError(f"{a.shape[0]} runs cannot be paired with {b.shape[0]}: give the same number (same seeds) or one")
+        raise ValueError(
+            f"{a.shape[0]} runs cannot be paired with {b.shape[0]}: give the same number (same seeds) or one"
+        )
     return a - b  # broadcasting repeats a single run
 
 
@@ -88,11 +94,11 @@ def crossed_variance(d: np.ndarray) -> tuple[float, float]:
     ms_q = s * ((d.mean(axis=0) - grand) ** 2).sum() / (q - 1)
     ms_s = q * ((d.mean(axis=1) - grand) ** 2).sum() / (s - 1)
     resid = d - d.mean(axis=0, keepdims=True) - d.mean(axis=1, keepdims=True) + grand
-    ms_e = (resid ** 2).sum() / ((s - 1) * (q - 1))
+    ms_e = (resid**2).sum() / ((s - 1) * (q - 1))
     if ms_s <= ms_e:  # no seed variance beyond the residual: the pooled paired t-test
         return float(ms_q / (s * q)), float(q - 1)
     v = ms_q + ms_s - ms_e
-    df = v ** 2 / (ms_q ** 2 / (q - 1) + ms_s ** 2 / (s - 1) + ms_e ** 2 / ((s - 1) * (q - 1)))
+    df = v**2 / (ms_q**2 / (q - 1) + ms_s**2 / (s - 1) + ms_e**2 / ((s - 1) * (q - 1)))
     return float(v / (s * q)), float(df)
 
 
@@ -103,7 +109,7 @@ def sign_flip_p(d: np.ndarray, samples: int = 10000, seed: int = 0) -> float:
     observed = abs(d.sum())
     tol = 1e-12 * max(1.0, np.abs(d).sum())
     if q <= EXACT_MAX_QUERIES:
-        signs = 1 - 2 * ((np.arange(2 ** q)[:, None] >> np.arange(q)[None, :]) & 1)
+        signs = 1 - 2 * ((np.arange(2**q)[:, None] >> np.arange(q)[None, :]) & 1)
         return float((np.abs(signs @ d) >= observed - tol).mean())
     rng = np.random.default_rng(seed)
     hits = 0
@@ -114,8 +120,9 @@ def sign_flip_p(d: np.ndarray, samples: int = 10000, seed: int = 0) -> float:
     return (hits + 1) / (samples + 1)
 
 
-def compare_paired(a, b, test: Test = "t", confidence: float = 0.95, samples: int = 10000,
-                   seed: int = 0) -> PairedResult:
+def compare_paired(
+    a, b, test: Test = "t", confidence: float = 0.95, samples: int = 10000, seed: int = 0
+) -> PairedResult:
     """Compare ``a`` with ``b`` (``[S, Q]`` or ``[Q]`` per-query scores); see the module docstring."""
     a_runs, b_runs = _as_runs(a), _as_runs(b)
     d = paired_differences(a_runs, b_runs)

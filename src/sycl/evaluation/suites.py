@@ -18,6 +18,7 @@ are needed, and ``split`` only names the run file. ``relevance_level`` is the th
 binary measures; ``primary`` the headline measure; ``ignore_identical_ids`` overrides the BEIR
 identical-id rule.
 """
+
 from __future__ import annotations
 
 import os
@@ -45,14 +46,16 @@ class DatasetEntry(StrictModel):
     ignore_identical_ids: bool | None = None
 
     @model_validator(mode="after")
-    def _check_parts(self) -> "DatasetEntry":
+    def _check_parts(self) -> DatasetEntry:
         if self.source is None and None in (self.corpus, self.queries, self.qrels):
             raise ValueError(f"data set {self.name!r}: give 'source', or all of 'corpus', 'queries' and 'qrels'")
         return self
 
     def describe(self) -> str:
         """Where the data set comes from, for logs and ``metrics.json``."""
-        parts = [f"{k}={v}" for k, v in (("corpus", self.corpus), ("queries", self.queries), ("qrels", self.qrels)) if v]
+        parts = [
+            f"{k}={v}" for k, v in (("corpus", self.corpus), ("queries", self.queries), ("qrels", self.qrels)) if v
+        ]
         return ", ".join(([self.source] if self.source else []) + parts)
 
 

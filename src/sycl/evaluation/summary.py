@@ -1,4 +1,5 @@
 """Markdown summary of an evaluation: one row per data set and split, plus the average."""
+
 from __future__ import annotations
 
 
@@ -17,7 +18,9 @@ def render_summary(report: dict, digits: int = 4) -> str:
     fmt = f"{{:.{digits}f}}"
     for r in results:
         vals = [fmt.format(r["measures"][m]) if m in r["measures"] else "" for m in measures]
-        lines.append(f"| {r['dataset']} | {r['split']} | {r['n_queries']} | {r['relevance_level']} | " + " | ".join(vals) + " |")
+        lines.append(
+            f"| {r['dataset']} | {r['split']} | {r['n_queries']} | {r['relevance_level']} | " + " | ".join(vals) + " |"
+        )
     if len(results) > 1:
         avg = []
         for m in measures:
@@ -27,10 +30,14 @@ def render_summary(report: dict, digits: int = 4) -> str:
     notes = []
     for r in results:
         if r.get("missing_documents"):
-            notes.append(f"- {r['dataset']}: {r['missing_documents']} of {r['judgements']} judgements point at "
-                         "documents missing from the corpus (counted as relevant, never retrieved).")
+            notes.append(
+                f"- {r['dataset']}: {r['missing_documents']} of {r['judgements']} judgements point at "
+                "documents missing from the corpus (counted as relevant, never retrieved)."
+            )
         if r.get("unknown_queries"):
-            notes.append(f"- {r['dataset']}: {r['unknown_queries']} judged queries missing from queries.jsonl were skipped.")
+            notes.append(
+                f"- {r['dataset']}: {r['unknown_queries']} judged queries missing from queries.jsonl were skipped."
+            )
     lines.append("")
     lines.append("nDCG uses graded labels (trec_eval linear gain); binary measures count label >= the relevance level.")
     if notes:

@@ -8,6 +8,7 @@ Layout: ``levels`` + ``prompts`` (what is asked), ``backends/`` (who answers), `
     from sycl.generation import GenerationConfig, generate
     path = generate(GenerationConfig(queries="queries.jsonl", out="synthetic", backend="embedded"))
 """
+
 from sycl._lazy import lazy_exports
 
 _EXPORTS = {

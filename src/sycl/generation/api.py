@@ -4,6 +4,7 @@
 embedded and transformers models stay loaded for the life of the process, so a second call
 does not pay the load again.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -34,7 +35,7 @@ _BAD_ID = re.compile(r"\s")
 class GenerationFailed(RuntimeError):
     """More answers failed than ``max_failure_rate`` allows (the data set is still written)."""
 
-    def __init__(self, message: str, result: "GenerationResult"):
+    def __init__(self, message: str, result: GenerationResult):
         super().__init__(message)
         self.result = result
 
@@ -72,8 +73,9 @@ def load_queries(path: str | Path, split: str | None = None, limit: int | None =
     return queries
 
 
-async def _generate_async(cfg: GenerationConfig, backend: Backend, queries: dict[str, str],
-                          template: PromptTemplate, journal_path: Path):
+async def _generate_async(
+    cfg: GenerationConfig, backend: Backend, queries: dict[str, str], template: PromptTemplate, journal_path: Path
+):
     try:
         await backend.prepare()
         units = build_units(cfg, queries, backend.model, template)
@@ -124,8 +126,11 @@ def generate(cfg: GenerationConfig) -> Path:
     """:func:`run_generate`, raising :class:`GenerationFailed` when failures exceed the threshold."""
     result = run_generate(cfg)
     if result.too_many_failures:
-        raise GenerationFailed(f"{result.failure_rate:.1%} of the contexts failed (allowed: "
-                               f"{cfg.max_failure_rate:.1%}); see {result.path / 'manifest.json'}", result)
+        raise GenerationFailed(
+            f"{result.failure_rate:.1%} of the contexts failed (allowed: "
+            f"{cfg.max_failure_rate:.1%}); see {result.path / 'manifest.json'}",
+            result,
+        )
     return result.path
 
 
@@ -152,8 +157,18 @@ def _judge(cfg: GenerationConfig, contexts, out: Path):
     return summary, kept
 
 
-def _manifest(cfg: GenerationConfig, backend: Backend, template: PromptTemplate, stats: RunStats, compiled,
-              contexts, quality, queries, slots: int, t_start: float) -> dict:
+def _manifest(
+    cfg: GenerationConfig,
+    backend: Backend,
+    template: PromptTemplate,
+    stats: RunStats,
+    compiled,
+    contexts,
+    quality,
+    queries,
+    slots: int,
+    t_start: float,
+) -> dict:
     labels = [lv.label for lv in cfg.levels]
     finished = len(compiled.contexts) + len(compiled.failures)
     passages = sum(len(c.passages) for c in contexts)
@@ -163,23 +178,39 @@ def _manifest(cfg: GenerationConfig, backend: Backend, template: PromptTemplate,
         **backend.describe(),
         "mode": cfg.resolved_mode(),
         "prompt": {"source": template.source, "template": template.text, "sha256": template.sha256},
-        "sampling": {"temperature": cfg.sampling.temperature, "top_p": cfg.sampling.top_p,
-                     "max_tokens": cfg.resolved_max_tokens(), "seed": cfg.seed,
-                     "passages_per_level": cfg.passages_per_level, "samples_per_query": cfg.samples_per_query,
-                     "passage_words": cfg.passage_words, "max_attempts": cfg.resolved_max_attempts()},
+        "sampling": {
+            "temperature": cfg.sampling.temperature,
+            "top_p": cfg.sampling.top_p,
+            "max_tokens": cfg.resolved_max_tokens(),
+            "seed": cfg.seed,
+            "passages_per_level": cfg.passages_per_level,
+            "samples_per_query": cfg.samples_per_query,
+            "passage_words": cfg.passage_words,
+            "max_attempts": cfg.resolved_max_attempts(),
+        },
         "levels": {str(lv.label): lv.definition for lv in cfg.levels},
         "level_names": {str(lv.label): lv.name for lv in cfg.levels},
-        "queries_source": str(cfg.queries), "split": cfg.split, "output_split": SPLIT,
-        "counts": {"queries": len(queries), "contexts": len(contexts), "done": len(compiled.contexts),
-                   "failed": len(compiled.failures), "retried": max(0, compiled.attempts - slots * finished),
-                   "transport_retries": compiled.transport_retries, "passages": passages,
-                   "filtered": len(compiled.contexts) - len(contexts)},
+        "queries_source": str(cfg.queries),
+        "split": cfg.split,
+        "output_split": SPLIT,
+        "counts": {
+            "queries": len(queries),
+            "contexts": len(contexts),
+            "done": len(compiled.contexts),
+            "failed": len(compiled.failures),
+            "retried": max(0, compiled.attempts - slots * finished),
+            "transport_retries": compiled.transport_retries,
+            "passages": passages,
+            "filtered": len(compiled.contexts) - len(contexts),
+        },
         "counts_per_level": counts_per_level(contexts, labels),
         "tokens": {"prompt": compiled.prompt_tokens, "completion": compiled.completion_tokens},
-        "timings": {"seconds": round(stats.seconds, 3),
-                    "tokens_per_s": round(stats.completion_tokens / stats.seconds, 2) if stats.seconds else 0.0,
-                    "requests_per_s": round(stats.requests / stats.seconds, 2) if stats.seconds else 0.0,
-                    "total_seconds": round(time.monotonic() - t_start, 3)},
+        "timings": {
+            "seconds": round(stats.seconds, 3),
+            "tokens_per_s": round(stats.completion_tokens / stats.seconds, 2) if stats.seconds else 0.0,
+            "requests_per_s": round(stats.requests / stats.seconds, 2) if stats.seconds else 0.0,
+            "total_seconds": round(time.monotonic() - t_start, 3),
+        },
         "this_run": stats.to_dict(),
         "failures": compiled.failures,
         "quality": quality,

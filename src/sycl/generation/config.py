@@ -16,10 +16,12 @@ YAML example (either the whole file, or the ``generate:`` section of an experime
 Command-line flags override the file. ``mode`` and ``max_new_tokens`` default per backend
 (see :meth:`GenerationConfig.resolved_mode`).
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -37,8 +39,9 @@ class SamplingConfig(StrictModel):
 
     temperature: float = Field(0.8, ge=0.0, le=5.0, description="sampling temperature")
     top_p: float = Field(0.95, gt=0.0, le=1.0, description="nucleus sampling mass")
-    max_tokens: int | None = Field(None, ge=8, description="completion tokens per request "
-                                   "(default: from passage_words, per level and passage)")
+    max_tokens: int | None = Field(
+        None, ge=8, description="completion tokens per request (default: from passage_words, per level and passage)"
+    )
 
 
 class LLMJudgeConfig(StrictModel):
@@ -57,11 +60,14 @@ class LLMJudgeConfig(StrictModel):
     api_key_env: str | None = Field(None, description="environment variable with the judge server's API key")
     concurrency: int | None = Field(None, ge=1, le=4096, description="judge requests in flight")
     prompt_template: Path | None = Field(None, description="None: sycl/resources/prompts/judge_umbrela.txt")
-    max_tokens: int = Field(48, ge=4, description="completion tokens per grade (the answer is {\"final_score\": N})")
+    max_tokens: int = Field(48, ge=4, description='completion tokens per grade (the answer is {"final_score": N})')
     temperature: float = Field(0.0, ge=0.0, le=5.0)
     max_attempts: int = Field(2, ge=1, description="tries per passage when the answer holds no grade")
-    action: JudgeAction = Field("report", description="report agreement only, drop passages graded differently "
-                                "from their level, or relabel them with the grade")
+    action: JudgeAction = Field(
+        "report",
+        description="report agreement only, drop passages graded differently "
+        "from their level, or relabel them with the grade",
+    )
 
 
 class GenerationConfig(StrictModel):
@@ -71,8 +77,11 @@ class GenerationConfig(StrictModel):
     split: str | None = Field(None, description="with a BEIR folder: only queries judged in this split")
     out: Path | None = Field(None, description="output folder (a BEIR data set)")
     limit: int | None = Field(None, ge=1, description="only the first N queries")
-    backend: Backend = Field("embedded", description="who writes the passages: an OpenAI-compatible server, vLLM "
-                             "in-process, a local transformers model, or the embedded SmolLM2-135M (offline)")
+    backend: Backend = Field(
+        "embedded",
+        description="who writes the passages: an OpenAI-compatible server, vLLM "
+        "in-process, a local transformers model, or the embedded SmolLM2-135M (offline)",
+    )
     model: str | None = Field(None, description="model name (openai, vllm), directory or .gguf file (transformers)")
     base_url: str = Field("http://127.0.0.1:8000/v1", description="OpenAI-compatible server")
     api_key_env: str | None = Field(None, description="name of the environment variable holding the API key")
@@ -80,31 +89,48 @@ class GenerationConfig(StrictModel):
     request_timeout: float = Field(120.0, gt=0, description="seconds per HTTP request")
     max_retries: int = Field(6, ge=0, description="transport retries per request (429/5xx/timeouts/connection)")
     structured_output: StructuredOutput = Field(
-        "json_schema", description="first response_format the openai backend tries in json mode; a server that "
+        "json_schema",
+        description="first response_format the openai backend tries in json mode; a server that "
         "rejects it gets the next at once: json_schema -> json_object with the schema -> none (JSON asked for "
-        "in the prompt only)")
-    max_attempts: int | None = Field(None, ge=1, description="content attempts per query or level (malformed "
-                                     "answers); default 5 for the embedded model, 3 for the others")
-    batch_size: int = Field(64, ge=1, description="prompts per batch for the local backends "
-                            "(64 beat 32 for the embedded model on 2 CPU cores: benchmarks/RESULTS.md)")
+        "in the prompt only)",
+    )
+    max_attempts: int | None = Field(
+        None,
+        ge=1,
+        description="content attempts per query or level (malformed "
+        "answers); default 5 for the embedded model, 3 for the others",
+    )
+    batch_size: int = Field(
+        64,
+        ge=1,
+        description="prompts per batch for the local backends "
+        "(64 beat 32 for the embedded model on 2 CPU cores: benchmarks/RESULTS.md)",
+    )
     dtype: Literal["auto", "float32", "bfloat16"] = Field("auto", description="weights of the local backends")
-    mode: Mode | None = Field(None, description="one JSON answer per query, or one request per level "
-                              "(default: per-level for the embedded model, json for the others)")
+    mode: Mode | None = Field(
+        None,
+        description="one JSON answer per query, or one request per level "
+        "(default: per-level for the embedded model, json for the others)",
+    )
     prompt_template: Path | None = Field(None, description="your own template file (see sycl/resources/prompts/)")
     levels: list[RelevanceLevel] = Field(default_factory=default_levels)
     passages_per_level: int = Field(1, ge=1, le=16, description="passages per level and query")
     samples_per_query: int = Field(1, ge=1, le=64, description="ranking contexts per query")
     passage_words: int = Field(80, ge=5, le=1000, description="length guidance written into the prompt")
     min_words: int = Field(8, ge=1, description="shorter passages are rejected and asked again")
-    near_duplicate_jaccard: float = Field(0.8, gt=0.0, le=1.0, description="word-set overlap above which two "
-                                          "passages of a context count as duplicates")
+    near_duplicate_jaccard: float = Field(
+        0.8, gt=0.0, le=1.0, description="word-set overlap above which two passages of a context count as duplicates"
+    )
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
     seed: int = Field(0, description="sampling seed")
     max_failure_rate: float = Field(0.1, ge=0.0, le=1.0, description="exit 1 when a larger share of contexts fails")
-    judge: str | None = Field("embedded", description="sentence-transformers path of the quality judge; 'embedded' "
-                              "(all-MiniLM-L6-v2) or 'none'")
-    filter_inconsistent: bool = Field(False, description="drop contexts whose judge ordering disagrees with the "
-                                      "labels (tau < min_tau)")
+    judge: str | None = Field(
+        "embedded",
+        description="sentence-transformers path of the quality judge; 'embedded' (all-MiniLM-L6-v2) or 'none'",
+    )
+    filter_inconsistent: bool = Field(
+        False, description="drop contexts whose judge ordering disagrees with the labels (tau < min_tau)"
+    )
     min_tau: float = Field(0.0, ge=-1.0, le=1.0, description="threshold of filter_inconsistent")
     llm_judge: LLMJudgeConfig = Field(default_factory=LLMJudgeConfig)
     vllm_kwargs: dict[str, Any] = Field(default_factory=dict, description="extra vllm.LLM(...) arguments")

@@ -7,6 +7,7 @@ interrupted-and-resumed run and an uninterrupted one name the same passages alik
 The folder is written file by file, each atomically, with ``manifest.json`` removed first and
 written last: a folder with a manifest is a complete data set, one without is not.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -67,8 +68,14 @@ def compile_journal(journal_path: str | Path, units: list[Unit], passages_per_le
         if rec is None:
             if unit.key in failed:
                 f = failed[unit.key]
-                out.failures.append({"query_id": unit.query_id, "sample": unit.sample,
-                                     "error": f.get("error", ""), "raw": f.get("raw", "")})
+                out.failures.append(
+                    {
+                        "query_id": unit.query_id,
+                        "sample": unit.sample,
+                        "error": f.get("error", ""),
+                        "raw": f.get("raw", ""),
+                    }
+                )
                 out.attempts += int(f.get("attempts", 0))
             continue
         passages = []
@@ -91,8 +98,9 @@ def write_dataset(out: str | Path, contexts: list[Context], manifest: dict) -> N
     out.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
         (out / "manifest.json").unlink()
-    write_corpus(out / "corpus.jsonl", ({"_id": pid, "title": "", "text": text}
-                                        for c in contexts for pid, _, text in c.passages))
+    write_corpus(
+        out / "corpus.jsonl", ({"_id": pid, "title": "", "text": text} for c in contexts for pid, _, text in c.passages)
+    )
     queries: dict[str, str] = {}
     qrels: dict[str, dict[str, int]] = {}
     for c in contexts:

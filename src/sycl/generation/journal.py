@@ -8,14 +8,15 @@ what a power loss could take. On open, a torn last line (no trailing newline) is
 cut off the file; a malformed line elsewhere is a :class:`DataError`. A lock file keeps two
 processes from appending to the same journal.
 """
+
 from __future__ import annotations
 
 import fcntl
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from sycl.io.errors import DataError
 
@@ -34,8 +35,9 @@ def _scan(path: Path) -> Iterator[tuple[int, int, dict | None]]:
             try:
                 rec = json.loads(raw)
             except (json.JSONDecodeError, UnicodeDecodeError) as err:
-                raise DataError(path, f"corrupt journal line ({err}); remove it or the journal to regenerate",
-                                lineno) from None
+                raise DataError(
+                    path, f"corrupt journal line ({err}); remove it or the journal to regenerate", lineno
+                ) from None
             if not isinstance(rec, dict) or "key" not in rec:
                 raise DataError(path, "journal line without a 'key'", lineno)
             yield lineno, offset, rec
@@ -68,7 +70,7 @@ class Journal:
         self._unsynced = 0
         self._last_sync = time.monotonic()
 
-    def open(self) -> "Journal":
+    def open(self) -> Journal:
         """Lock, load existing records, cut a torn tail, and open for appending."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock_fd = os.open(str(self.path) + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
@@ -91,7 +93,7 @@ class Journal:
             os.fsync(self._fd)
         return self
 
-    def __enter__(self) -> "Journal":
+    def __enter__(self) -> Journal:
         return self.open() if self._fd is None else self
 
     def __exit__(self, *exc) -> None:

@@ -4,6 +4,7 @@ The default is the TREC Deep Learning passage-judging scale (3/2/1/0), the scale
 paper asks its generator for. A configuration may replace it with any list of distinct
 integer labels, ordered from most to least relevant.
 """
+
 from __future__ import annotations
 
 from pydantic import field_validator
@@ -27,15 +28,19 @@ class RelevanceLevel(StrictModel):
 
 
 TREC_DL_LEVELS: tuple[RelevanceLevel, ...] = (
-    RelevanceLevel(label=3, name="perfectly relevant",
-                   definition="the passage is dedicated to the query and contains the exact answer"),
-    RelevanceLevel(label=2, name="highly relevant",
-                   definition="the passage has some answer for the query, but the answer may be a bit unclear "
-                              "or hidden among extraneous information"),
-    RelevanceLevel(label=1, name="related",
-                   definition="the passage seems related to the query but does not answer it"),
-    RelevanceLevel(label=0, name="irrelevant",
-                   definition="the passage has nothing to do with the query"),
+    RelevanceLevel(
+        label=3,
+        name="perfectly relevant",
+        definition="the passage is dedicated to the query and contains the exact answer",
+    ),
+    RelevanceLevel(
+        label=2,
+        name="highly relevant",
+        definition="the passage has some answer for the query, but the answer may be a bit unclear "
+        "or hidden among extraneous information",
+    ),
+    RelevanceLevel(label=1, name="related", definition="the passage seems related to the query but does not answer it"),
+    RelevanceLevel(label=0, name="irrelevant", definition="the passage has nothing to do with the query"),
 )
 
 

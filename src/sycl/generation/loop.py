@@ -9,12 +9,13 @@ slot runs out of attempts or hits a transport failure ("failed", with the raw an
 Nothing is written to the data set here: :mod:`sycl.generation.dataset` compiles it from
 the journal afterwards.
 """
+
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
 
 from sycl.generation.backends.base import Backend, ChatRequest, Completion
 from sycl.generation.config import GenerationConfig
@@ -46,18 +47,27 @@ class RunStats:
 
     def to_dict(self) -> dict:
         tps = self.completion_tokens / self.seconds if self.seconds else 0.0
-        return {"units": self.units, "skipped_from_journal": self.skipped, "done": self.done, "failed": self.failed,
-                "retried": self.retried, "transport_retries": self.transport_retries, "requests": self.requests,
-                "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
-                "seconds": round(self.seconds, 3), "completion_tokens_per_s": round(tps, 2),
-                "requests_per_s": round(self.requests / self.seconds, 2) if self.seconds else 0.0,
-                "rejections": dict(sorted(self.rejections.items(), key=lambda kv: -kv[1]))}
+        return {
+            "units": self.units,
+            "skipped_from_journal": self.skipped,
+            "done": self.done,
+            "failed": self.failed,
+            "retried": self.retried,
+            "transport_retries": self.transport_retries,
+            "requests": self.requests,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "seconds": round(self.seconds, 3),
+            "completion_tokens_per_s": round(tps, 2),
+            "requests_per_s": round(self.requests / self.seconds, 2) if self.seconds else 0.0,
+            "rejections": dict(sorted(self.rejections.items(), key=lambda kv: -kv[1])),
+        }
 
 
 def trim_to_sentence(text: str) -> str:
     """Cut a length-truncated passage after its last complete sentence ("" if it has none)."""
     ends = list(_SENTENCE_END.finditer(text))
-    return text[:ends[-1].end()].strip() if ends else ""
+    return text[: ends[-1].end()].strip() if ends else ""
 
 
 class GenerationRun:
@@ -151,15 +161,29 @@ class GenerationRun:
                     raise AnswerError("truncated answer (hit max_tokens inside the first sentence)")
             candidates = {slot: [text]}
         prior = [(lab, t) for lab, ts in state.accepted.items() for t in ts]
-        return accept_passages(candidates, self.levels, self.cfg.passages_per_level, state.unit.query,
-                               self.cfg.min_words, self.cfg.near_duplicate_jaccard, accepted=prior)
+        return accept_passages(
+            candidates,
+            self.levels,
+            self.cfg.passages_per_level,
+            state.unit.query,
+            self.cfg.min_words,
+            self.cfg.near_duplicate_jaccard,
+            accepted=prior,
+        )
 
     def _record(self, state: UnitState, status: str) -> dict:
         u = state.unit
-        return {"key": u.key, "query_id": u.query_id, "sample": u.sample, "status": status,
-                "attempts": sum(state.attempts.values()), "transport_retries": state.transport_retries,
-                "tokens": {"prompt": state.prompt_tokens, "completion": state.completion_tokens},
-                "seconds": round(state.seconds, 4), "time": round(time.time(), 3)}
+        return {
+            "key": u.key,
+            "query_id": u.query_id,
+            "sample": u.sample,
+            "status": status,
+            "attempts": sum(state.attempts.values()),
+            "transport_retries": state.transport_retries,
+            "tokens": {"prompt": state.prompt_tokens, "completion": state.completion_tokens},
+            "seconds": round(state.seconds, 4),
+            "time": round(time.time(), 3),
+        }
 
     def _done(self, state: UnitState) -> None:
         rec = self._record(state, "done")

@@ -12,12 +12,13 @@
 
 Every rejection raises :class:`AnswerError`, whose message goes into the failure record.
 """
+
 from __future__ import annotations
 
 import ast
 import json
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from sycl.generation.levels import RelevanceLevel
 from sycl.generation.prompts import level_key
@@ -50,7 +51,7 @@ def _balanced_object(text: str, start: int) -> str | None:
         elif c == "}":
             depth -= 1
             if depth == 0:
-                return text[start:i + 1]
+                return text[start : i + 1]
     return None
 
 
@@ -128,9 +129,10 @@ def parse_json_answer(text: str, levels: Sequence[RelevanceLevel]) -> dict[int, 
     return out
 
 
-_PREAMBLE = re.compile(
-    r"^\s*(?:sure|certainly|of course|okay|ok|here(?:'s| is| are)|below is)\b[^\n]*?:\s*\n+", re.I)
-_LABEL_PREFIX = re.compile(r"^\s*(?:\*\*)?(?:passage|text|document|level[ _]?-?\d+)\s*(?:\d+)?\s*(?:\*\*)?\s*[:\-]\s*", re.I)
+_PREAMBLE = re.compile(r"^\s*(?:sure|certainly|of course|okay|ok|here(?:'s| is| are)|below is)\b[^\n]*?:\s*\n+", re.I)
+_LABEL_PREFIX = re.compile(
+    r"^\s*(?:\*\*)?(?:passage|text|document|level[ _]?-?\d+)\s*(?:\d+)?\s*(?:\*\*)?\s*[:\-]\s*", re.I
+)
 _WS = re.compile(r"\s+")
 
 
@@ -150,29 +152,68 @@ def clean_passage(text: str) -> str:
 _META_PATTERNS = [
     (re.compile(r"\bas an ai\b|\b(?:ai|large) language model\b|\bi am an ai\b", re.I), "speaks as an AI"),
     (re.compile(r"^(?:i'?m sorry|i apologi[sz]e|i cannot|i can'?t|unfortunately,? i)\b", re.I), "refusal"),
-    (re.compile(r"\b(?:this|the following|above|below) (?:passage|text|excerpt|paragraph)\b", re.I),
-     "refers to itself as a passage"),
+    (
+        re.compile(r"\b(?:this|the following|above|below) (?:passage|text|excerpt|paragraph)\b", re.I),
+        "refers to itself as a passage",
+    ),
     (re.compile(r"\brelevan(?:ce|t) (?:level|label|score|grade)\b|\blevel_\d\b", re.I), "names a relevance level"),
-    (re.compile(r"\b(?:is|are|seems?|being) (?:not |ir)?(?:relevant|related) to (?:the|this|your|any) (?:query|search|question|topic)\b", re.I), "judges its own relevance"),
-    (re.compile(r"\b(?:the|this|your|user'?s?) (?:search )?query\b|\b(?:your|the user'?s?) question\b", re.I), "mentions the query"),
+    (
+        re.compile(
+            r"\b(?:is|are|seems?|being) (?:not |ir)?(?:relevant|related) to (?:the|this|your|any) (?:query|search|question|topic)\b",
+            re.I,
+        ),
+        "judges its own relevance",
+    ),
+    (
+        re.compile(r"\b(?:the|this|your|user'?s?) (?:search )?query\b|\b(?:your|the user'?s?) question\b", re.I),
+        "mentions the query",
+    ),
     (re.compile(r"\b(?:here is|here's) (?:a|an|the|one) (?:passage|text|paragraph)\b", re.I), "chat preamble"),
     # openings that describe the passage instead of being one: "The passage is a concise explanation
     # of ...", "This text ...", "The following ..." ("the passage of the bill", "the following year" pass)
-    (re.compile(r"^(?:in |from )?(?:the|this|these|that|each|every|my|our) (?:passages?|excerpts?|snippets?|"
-                r"texts? (?:above|below|provided|given)|writing)\b(?!\s+(?:of|through|from|between|into|across|"
-                r"to|way|tomb|grave)\b)", re.I), "describes itself"),
-    (re.compile(r"^(?:in |from )?this (?:text|paragraph|response|answer|document|piece|section|content|article "
-                r"(?:above|below)|summary)\b", re.I), "describes itself"),
-    (re.compile(r"^the following\b(?!\s+(?:day|week|month|year|season|morning|afternoon|evening|night|decade|"
-                r"century|spring|summer|autumn|fall|winter|weekend|game|match|round|race|election|term)s?\b)", re.I),
-     "describes itself"),
-    (re.compile(r"\bthe (?:passage|excerpt|text) (?:provides|describes|discusses|mentions|contains|talks|explains|"
-                r"offers|focuses|presents|highlights|lacks|addresses|answers|fails|does(?:n't| not)|has no|makes no|"
-                r"is (?:an? |the )?(?:\w+ ){0,4}(?:explanation|description|summary|overview|account|example|"
-                r"answer|response|passage|text))\b", re.I), "describes itself"),
-    (re.compile(r"\b(?:has|contains|includes|makes|provides|gives|offers) (?:no|any) (?:reference|mention|"
-                r"information|answer|details?)\b(?: (?:to|about|on|of|regarding))?", re.I),
-     "comments on what it lacks"),
+    (
+        re.compile(
+            r"^(?:in |from )?(?:the|this|these|that|each|every|my|our) (?:passages?|excerpts?|snippets?|"
+            r"texts? (?:above|below|provided|given)|writing)\b(?!\s+(?:of|through|from|between|into|across|"
+            r"to|way|tomb|grave)\b)",
+            re.I,
+        ),
+        "describes itself",
+    ),
+    (
+        re.compile(
+            r"^(?:in |from )?this (?:text|paragraph|response|answer|document|piece|section|content|article "
+            r"(?:above|below)|summary)\b",
+            re.I,
+        ),
+        "describes itself",
+    ),
+    (
+        re.compile(
+            r"^the following\b(?!\s+(?:day|week|month|year|season|morning|afternoon|evening|night|decade|"
+            r"century|spring|summer|autumn|fall|winter|weekend|game|match|round|race|election|term)s?\b)",
+            re.I,
+        ),
+        "describes itself",
+    ),
+    (
+        re.compile(
+            r"\bthe (?:passage|excerpt|text) (?:provides|describes|discusses|mentions|contains|talks|explains|"
+            r"offers|focuses|presents|highlights|lacks|addresses|answers|fails|does(?:n't| not)|has no|makes no|"
+            r"is (?:an? |the )?(?:\w+ ){0,4}(?:explanation|description|summary|overview|account|example|"
+            r"answer|response|passage|text))\b",
+            re.I,
+        ),
+        "describes itself",
+    ),
+    (
+        re.compile(
+            r"\b(?:has|contains|includes|makes|provides|gives|offers) (?:no|any) (?:reference|mention|"
+            r"information|answer|details?)\b(?: (?:to|about|on|of|regarding))?",
+            re.I,
+        ),
+        "comments on what it lacks",
+    ),
 ]
 
 
@@ -201,7 +242,7 @@ def shingles(text: str, n: int = 3) -> set[tuple[str, ...]]:
     toks = re.findall(r"\w+", text.lower())
     if len(toks) < n:
         return {tuple(toks)}
-    return {tuple(toks[i:i + n]) for i in range(len(toks) - n + 1)}
+    return {tuple(toks[i : i + n]) for i in range(len(toks) - n + 1)}
 
 
 def jaccard(a: set, b: set) -> float:
@@ -213,9 +254,15 @@ def near_duplicate(a: set, b: set, threshold: float) -> bool:
     return jaccard(a, b) >= threshold
 
 
-def accept_passages(candidates: dict[int, list[str]], levels: Sequence[RelevanceLevel], n_per_level: int,
-                    query: str, min_words: int, dup_threshold: float,
-                    accepted: Sequence[tuple[int, str]] = ()) -> dict[int, list[str]]:
+def accept_passages(
+    candidates: dict[int, list[str]],
+    levels: Sequence[RelevanceLevel],
+    n_per_level: int,
+    query: str,
+    min_words: int,
+    dup_threshold: float,
+    accepted: Sequence[tuple[int, str]] = (),
+) -> dict[int, list[str]]:
     """Clean, check and de-duplicate candidate passages per label, most relevant level first.
 
     A passage is dropped when it is shorter than ``min_words`` words, is meta-text, or
@@ -248,6 +295,7 @@ def accept_passages(candidates: dict[int, list[str]], levels: Sequence[Relevance
                 problems.append(f"level {lv.label}: {why}")
     short = [lv.label for lv in levels if lv.label in candidates and len(kept.get(lv.label, [])) < n_per_level]
     if short:
-        raise AnswerError(f"not enough usable passages for level(s) {', '.join(map(str, short))}: "
-                          + "; ".join(problems[:6]))
+        raise AnswerError(
+            f"not enough usable passages for level(s) {', '.join(map(str, short))}: " + "; ".join(problems[:6])
+        )
     return kept

@@ -11,15 +11,16 @@ Variables available to both modes: ``$query``, ``$words`` (length guidance, in w
 JSON mode adds ``$json_keys`` and ``$json_example``; per-level mode adds ``$level_label``,
 ``$level_name`` and ``$level_definition``.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Sequence
 
 from sycl.generation.levels import RelevanceLevel
 from sycl.io.errors import DataError
@@ -55,8 +56,11 @@ class PromptTemplate:
             try:
                 msgs.append({"role": role, "content": string.Template(body).substitute(variables).strip()})
             except KeyError as err:
-                raise DataError(self.source, f"[{role}] uses unknown variable ${err.args[0]}; "
-                                             f"known: {', '.join('$' + k for k in sorted(variables))}") from None
+                raise DataError(
+                    self.source,
+                    f"[{role}] uses unknown variable ${err.args[0]}; "
+                    f"known: {', '.join('$' + k for k in sorted(variables))}",
+                ) from None
             except ValueError as err:
                 raise DataError(self.source, f"[{role}]: {err} (write $$ for a literal dollar sign)") from None
         return msgs
@@ -113,16 +117,35 @@ def json_example(levels: Sequence[RelevanceLevel], n_per_level: int) -> str:
     return json.dumps({level_key(lv.label): ["..."] * n_per_level for lv in levels})
 
 
-def render_json_prompt(template: PromptTemplate, query: str, levels: Sequence[RelevanceLevel],
-                       n_per_level: int, words: int) -> Messages:
+def render_json_prompt(
+    template: PromptTemplate, query: str, levels: Sequence[RelevanceLevel], n_per_level: int, words: int
+) -> Messages:
     """Messages asking for every level of ``query`` in one JSON object."""
-    return template.render(query=query, levels=levels_block(levels), n_per_level=n_per_level, words=words,
-                           json_keys=", ".join(f'"{level_key(lv.label)}"' for lv in levels),
-                           json_example=json_example(levels, n_per_level))
+    return template.render(
+        query=query,
+        levels=levels_block(levels),
+        n_per_level=n_per_level,
+        words=words,
+        json_keys=", ".join(f'"{level_key(lv.label)}"' for lv in levels),
+        json_example=json_example(levels, n_per_level),
+    )
 
 
-def render_level_prompt(template: PromptTemplate, query: str, level: RelevanceLevel,
-                        levels: Sequence[RelevanceLevel], n_per_level: int, words: int) -> Messages:
+def render_level_prompt(
+    template: PromptTemplate,
+    query: str,
+    level: RelevanceLevel,
+    levels: Sequence[RelevanceLevel],
+    n_per_level: int,
+    words: int,
+) -> Messages:
     """Messages asking for the passage(s) of one ``level`` of ``query``."""
-    return template.render(query=query, levels=levels_block(levels), n_per_level=n_per_level, words=words,
-                           level_label=level.label, level_name=level.name, level_definition=level.definition)
+    return template.render(
+        query=query,
+        levels=levels_block(levels),
+        n_per_level=n_per_level,
+        words=words,
+        level_label=level.label,
+        level_name=level.name,
+        level_definition=level.definition,
+    )

@@ -13,10 +13,11 @@ On CPUs with bf16 support the encoder runs under bf16 autocast (all-MiniLM-L6-v2
 about 2.7x faster on this class of machine, with embeddings at cosine >= 0.9999 to fp32 per
 the project's REFERENCE measurements; far below the gaps between levels).
 """
+
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from sycl.generation.dataset import Context
 from sycl.log import get_logger
@@ -78,16 +79,18 @@ def score_contexts(contexts: list[Context], judge: str = EMBEDDED_JUDGE, batch_s
     queries = list(dict.fromkeys(c.query for c in contexts))
     texts = [t for c in contexts for _, _, t in c.passages]
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
-        q = model.encode(queries, batch_size=batch_size, convert_to_tensor=True, normalize_embeddings=True,
-                         show_progress_bar=False)
-        p = model.encode(texts, batch_size=batch_size, convert_to_tensor=True, normalize_embeddings=True,
-                         show_progress_bar=False)
+        q = model.encode(
+            queries, batch_size=batch_size, convert_to_tensor=True, normalize_embeddings=True, show_progress_bar=False
+        )
+        p = model.encode(
+            texts, batch_size=batch_size, convert_to_tensor=True, normalize_embeddings=True, show_progress_bar=False
+        )
     q, p = q.float(), p.float()
     qix = {text: i for i, text in enumerate(queries)}
     out, pos = [], 0
     for c in contexts:
         n = len(c.passages)
-        out.append((p[pos:pos + n] @ q[qix[c.query]]).tolist())
+        out.append((p[pos : pos + n] @ q[qix[c.query]]).tolist())
         pos += n
     return out
 
@@ -100,9 +103,15 @@ def quality_report(contexts: list[Context], scores: list[list[float]], judge_nam
         labels = [lab for _, lab, _ in c.passages]
         for s, lab in zip(sc, labels):
             per_level.setdefault(lab, []).append(s)
-        rows.append({"query_id": c.query_id, "sample": c.sample, "kendall_tau": round(kendall_tau_b(sc, labels), 4),
-                     "expected_order": expected_order(sc, labels),
-                     "scores": {pid: round(s, 4) for (pid, _, _), s in zip(c.passages, sc)}})
+        rows.append(
+            {
+                "query_id": c.query_id,
+                "sample": c.sample,
+                "kendall_tau": round(kendall_tau_b(sc, labels), 4),
+                "expected_order": expected_order(sc, labels),
+                "scores": {pid: round(s, 4) for (pid, _, _), s in zip(c.passages, sc)},
+            }
+        )
     n = len(rows)
     summary = {
         "judge": judge_name,

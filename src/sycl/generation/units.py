@@ -5,6 +5,7 @@ the unit sends and the settings that shape the answer (model, mode, sampling, le
 passages per level, acceptance rules), so a rerun with the same settings finds its finished
 units in the journal, and a rerun with changed settings does not reuse stale ones.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -46,11 +47,21 @@ class UnitState:
 
 def settings_fingerprint(cfg: GenerationConfig, model: str, template: PromptTemplate) -> dict:
     """The settings that decide a unit's answer (hashed into every unit key)."""
-    return {"model": model, "backend": cfg.backend, "mode": cfg.resolved_mode(), "template": template.sha256,
-            "levels": [lv.model_dump() for lv in cfg.levels], "passages_per_level": cfg.passages_per_level,
-            "passage_words": cfg.passage_words, "min_words": cfg.min_words,
-            "near_duplicate_jaccard": cfg.near_duplicate_jaccard, "temperature": cfg.sampling.temperature,
-            "top_p": cfg.sampling.top_p, "max_tokens": cfg.resolved_max_tokens(), "seed": cfg.seed}
+    return {
+        "model": model,
+        "backend": cfg.backend,
+        "mode": cfg.resolved_mode(),
+        "template": template.sha256,
+        "levels": [lv.model_dump() for lv in cfg.levels],
+        "passages_per_level": cfg.passages_per_level,
+        "passage_words": cfg.passage_words,
+        "min_words": cfg.min_words,
+        "near_duplicate_jaccard": cfg.near_duplicate_jaccard,
+        "temperature": cfg.sampling.temperature,
+        "top_p": cfg.sampling.top_p,
+        "max_tokens": cfg.resolved_max_tokens(),
+        "seed": cfg.seed,
+    }
 
 
 def build_units(cfg: GenerationConfig, queries: dict[str, str], model: str, template: PromptTemplate) -> list[Unit]:
@@ -61,20 +72,24 @@ def build_units(cfg: GenerationConfig, queries: dict[str, str], model: str, temp
     for qid, text in queries.items():
         if mode == "json":
             msgs: dict[int | None, list[dict]] = {
-                None: render_json_prompt(template, text, cfg.levels, cfg.passages_per_level, cfg.passage_words)}
+                None: render_json_prompt(template, text, cfg.levels, cfg.passages_per_level, cfg.passage_words)
+            }
         else:
-            msgs = {lv.label: render_level_prompt(template, text, lv, cfg.levels, cfg.passages_per_level,
-                                                  cfg.passage_words) for lv in cfg.levels}
+            msgs = {
+                lv.label: render_level_prompt(template, text, lv, cfg.levels, cfg.passages_per_level, cfg.passage_words)
+                for lv in cfg.levels
+            }
         digest = hashlib.sha256((settings + json.dumps([[k, v] for k, v in msgs.items()])).encode("utf-8"))
         phash = digest.hexdigest()[:16]
         for s in range(cfg.samples_per_query):
-            seed = (int(phash[:8], 16) + 7919 * s + 104729 * cfg.seed) % (2 ** 31)
+            seed = (int(phash[:8], 16) + 7919 * s + 104729 * cfg.seed) % (2**31)
             units.append(Unit(f"{qid}|{phash}|{s}", qid, text, s, msgs, seed))
     return units
 
 
-def make_request(cfg: GenerationConfig, state: UnitState, slot: int | None, levels: list[RelevanceLevel],
-                 schema: dict | None) -> ChatRequest:
+def make_request(
+    cfg: GenerationConfig, state: UnitState, slot: int | None, levels: list[RelevanceLevel], schema: dict | None
+) -> ChatRequest:
     """The next request for ``slot`` (a level label, or ``None`` for the whole JSON answer, which
     carries ``schema``); each attempt gets its own seed so a retry can answer differently."""
     unit = state.unit
@@ -83,8 +98,12 @@ def make_request(cfg: GenerationConfig, state: UnitState, slot: int | None, leve
     state.pending.add(slot)
     level_ix = 0 if slot is None else 1 + [lv.label for lv in levels].index(slot)
     return ChatRequest(
-        id=f"{unit.key}#{'all' if slot is None else slot}#{attempt}", messages=unit.messages[slot],
-        max_tokens=cfg.resolved_max_tokens(), temperature=cfg.sampling.temperature, top_p=cfg.sampling.top_p,
-        seed=(unit.seed + 31 * level_ix + 1_000_003 * attempt) % (2 ** 31),
+        id=f"{unit.key}#{'all' if slot is None else slot}#{attempt}",
+        messages=unit.messages[slot],
+        max_tokens=cfg.resolved_max_tokens(),
+        temperature=cfg.sampling.temperature,
+        top_p=cfg.sampling.top_p,
+        seed=(unit.seed + 31 * level_ix + 1_000_003 * attempt) % (2**31),
         json_schema=schema if slot is None else None,
-        tag=(state, slot))
+        tag=(state, slot),
+    )

@@ -1,4 +1,5 @@
 """Readers, writers and validation for the hand-off formats of every stage (BEIR, TREC)."""
+
 from sycl._lazy import lazy_exports
 
 _EXPORTS = {

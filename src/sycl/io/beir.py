@@ -8,11 +8,12 @@ Qrels are read from three layouts, detected per file:
   * TREC qrels, 4 whitespace-separated columns ``qid 0 docid rel``;
   * grouped JSONL, one ``{"qid": ..., "docid": [...], "score": [...]}`` per line.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
 
 import pyarrow as pa
 
@@ -174,7 +175,9 @@ def iter_qrels(path: str | Path, label=_label) -> Iterator[tuple[int, str, str, 
         elif len(parts) == 4:
             qid, _, did, rel = parts
         else:
-            raise DataError(path, f"expected 3 columns (query-id corpus-id score) or 4 (qid 0 docid rel), got {len(parts)}", lineno)
+            raise DataError(
+                path, f"expected 3 columns (query-id corpus-id score) or 4 (qid 0 docid rel), got {len(parts)}", lineno
+            )
         yield lineno, qid, did, label(path, lineno, rel)
 
 
@@ -195,7 +198,9 @@ def read_qrels(path: str | Path) -> Qrels:
     for lineno, qid, did, rel in iter_qrels(path):
         key = (qid, did)
         if key in seen:
-            raise DataError(path, f"duplicate judgement for query {qid!r}, document {did!r} (first on line {seen[key]})", lineno)
+            raise DataError(
+                path, f"duplicate judgement for query {qid!r}, document {did!r} (first on line {seen[key]})", lineno
+            )
         seen[key] = lineno
         qrels.setdefault(qid, {})[did] = rel
     if not qrels:
@@ -219,7 +224,9 @@ def list_splits(folder: str | Path) -> list[str]:
     qdir = Path(folder) / "qrels"
     if not qdir.is_dir():
         return []
-    return sorted({p.stem for p in qdir.iterdir() if p.suffix in (".tsv", ".txt", ".jsonl") and not p.name.startswith(".")})
+    return sorted(
+        {p.stem for p in qdir.iterdir() if p.suffix in (".tsv", ".txt", ".jsonl") and not p.name.startswith(".")}
+    )
 
 
 def write_corpus(path: str | Path, docs: Iterable[Mapping]) -> int:
@@ -278,7 +285,8 @@ def read_qrels_arrow(path: str | Path) -> pa.Table:
 def qrels_dict(table: pa.Table) -> dict[str, dict[str, int]]:
     """``{query_id: {doc_id: label}}`` from a :func:`read_qrels_table` table."""
     out: dict[str, dict[str, int]] = {}
-    for q, d, s in zip(table.column("query-id").to_pylist(), table.column("corpus-id").to_pylist(),
-                       table.column("score").to_pylist()):
+    for q, d, s in zip(
+        table.column("query-id").to_pylist(), table.column("corpus-id").to_pylist(), table.column("score").to_pylist()
+    ):
         out.setdefault(q, {})[d] = s
     return out

@@ -6,6 +6,7 @@ do not say which line is wrong, so every function here returns ``None`` (or re-r
 :mod:`sycl.io.beir`'s line readers) as soon as anything is off; the line readers then raise
 the ``DataError`` naming file, line and problem. Results are identical either way.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -70,11 +71,15 @@ def qrels_tsv_fast(path: Path) -> pa.Table | None:
         skip = 1 if head.split(b"\t")[0].strip().decode("utf-8", "replace").lower() in _HEADER_WORDS else 0
         table = pacsv.read_csv(
             str(path),
-            read_options=pacsv.ReadOptions(column_names=["query-id", "corpus-id", "score"], skip_rows=skip, block_size=4 << 20),
+            read_options=pacsv.ReadOptions(
+                column_names=["query-id", "corpus-id", "score"], skip_rows=skip, block_size=4 << 20
+            ),
             parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False, ignore_empty_lines=True),
             convert_options=pacsv.ConvertOptions(
                 column_types={"query-id": pa.string(), "corpus-id": pa.string(), "score": pa.float64()},
-                strings_can_be_null=False, quoted_strings_can_be_null=False),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
         )
         table.validate(full=True)
     except (pa.ArrowException, UnicodeDecodeError, OSError):
@@ -85,7 +90,9 @@ def qrels_tsv_fast(path: Path) -> pa.Table | None:
     s = table.column("score").chunk(0)
     if not table.num_rows or s.null_count or _blank(q) or _blank(d):
         return None
-    sv = np.frombuffer(s.buffers()[1], dtype=np.float64)[s.offset: s.offset + len(s)]  # Array.to_numpy may import pandas
+    sv = np.frombuffer(s.buffers()[1], dtype=np.float64)[
+        s.offset : s.offset + len(s)
+    ]  # Array.to_numpy may import pandas
     if not np.isfinite(sv).all() or (sv != np.round(sv)).any():
         return None
     labels = np.ascontiguousarray(sv, dtype=np.int64)

@@ -12,6 +12,7 @@ a non-string value, bad UTF-8, a duplicate id) it is abandoned and the checked p
 the file line by line with Python's ``json``, which accepts what it can (numeric ids) and
 raises :class:`DataError` naming the file, line and problem for the rest.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -20,8 +21,8 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -29,13 +30,14 @@ import pyarrow.compute as pc
 import pyarrow.json as pajson
 
 from sycl.io.beir import iter_jsonl
-from sycl.io.hashing import as_string_array, hash_ids
 from sycl.io.errors import DataError
+from sycl.io.hashing import as_string_array, hash_ids
 from sycl.log import get_logger, progress
 
 _SCHEMA = pa.schema([("_id", pa.string()), ("title", pa.string()), ("text", pa.string())])
 _FORMAT = "corpus-v2"
 _log = get_logger(__name__)
+
 
 def cache_root() -> Path:
     """Root of sycl's on-disk caches (``$SYCL_CACHE`` or ``~/.cache/sycl``)."""
@@ -117,7 +119,9 @@ def _write_checked(src: Path, writer: pa.ipc.RecordBatchFileWriter, batch_rows: 
                 c.clear()
             buf_lines.clear()
 
-    for lineno, obj in progress(iter_jsonl(src), unit=" docs", unit_scale=True, desc=f"{src.name} -> Arrow (checked)", leave=False):
+    for lineno, obj in progress(
+        iter_jsonl(src), unit=" docs", unit_scale=True, desc=f"{src.name} -> Arrow (checked)", leave=False
+    ):
         for c, v in zip(buf, _doc_fields(src, lineno, obj)):
             c.append(v)
         buf_lines.append(lineno)
@@ -145,7 +149,9 @@ def _check_duplicates(src: Path, ids: pa.ChunkedArray, order: np.ndarray, sorted
                 if vals[i] == vals[k]:
                     if lines is None:
                         raise _Fallback("duplicate id")
-                    raise DataError(src, f"duplicate document id {vals[i]!r} (first on line {lines[rows[i]]})", int(lines[rows[k]]))
+                    raise DataError(
+                        src, f"duplicate document id {vals[i]!r} (first on line {lines[rows[i]]})", int(lines[rows[k]])
+                    )
 
 
 def _convert(src: Path, dst_dir: Path) -> dict:
@@ -170,8 +176,14 @@ def _convert(src: Path, dst_dir: Path) -> dict:
             _log.debug("%s: fast conversion abandoned (%s); checking line by line", src, why)
     np.save(dst_dir / "id_hash.npy", sorted_h)
     np.save(dst_dir / "id_row.npy", order.astype(np.int32 if len(order) < 2**31 else np.int64))
-    meta = {"format": _FORMAT, "source": str(src), "n": int(len(h)), "empty_documents": empty,
-            "path": attempt, "seconds": round(time.perf_counter() - t0, 3)}
+    meta = {
+        "format": _FORMAT,
+        "source": str(src),
+        "n": int(len(h)),
+        "empty_documents": empty,
+        "path": attempt,
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
     (dst_dir / "meta.json").write_text(json.dumps(meta))
     return meta
 
@@ -195,7 +207,7 @@ class Corpus:
         self._starts = np.cumsum([0] + [len(c) for c in self.table.column("_id").chunks])
 
     @classmethod
-    def open(cls, path: str | Path, cache_dir: str | Path | None = None) -> "Corpus":
+    def open(cls, path: str | Path, cache_dir: str | Path | None = None) -> Corpus:
         """Open ``corpus.jsonl`` (or a BEIR folder holding it), converting it once to Arrow."""
         src = Path(path)
         if src.is_dir():

@@ -1,4 +1,5 @@
 """The one error type for bad input data: it names the file, the line and the problem."""
+
 from __future__ import annotations
 
 from pathlib import Path

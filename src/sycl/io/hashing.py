@@ -1,7 +1,8 @@
 """Vectorised 64-bit hashes of string ids (document and query ids), on Arrow buffers."""
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -11,7 +12,6 @@ _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
-
 
 
 def as_string_array(ids) -> pa.StringArray:
@@ -43,7 +43,7 @@ def hash_ids(ids: Sequence[str] | pa.Array | pa.ChunkedArray) -> np.ndarray:
     if n == 0:
         return np.empty(0, dtype=np.uint64)
     _, off_buf, data_buf = arr.buffers()
-    offsets = np.frombuffer(off_buf, dtype=np.int32)[arr.offset: arr.offset + n + 1].astype(np.int64)
+    offsets = np.frombuffer(off_buf, dtype=np.int32)[arr.offset : arr.offset + n + 1].astype(np.int64)
     data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.empty(0, np.uint8)
     lengths = np.diff(offsets)
     order = np.argsort(lengths, kind="stable")

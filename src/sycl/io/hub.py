@@ -12,6 +12,7 @@ Failures are :class:`DataError` saying which part is missing: the repository, th
 or the file at that revision. Offline, huggingface_hub reports all three alike, so the cache
 folder is inspected to tell them apart.
 """
+
 from __future__ import annotations
 
 import os
@@ -40,7 +41,7 @@ class HubPath:
         """True when the path ends in a file name (``.../corpus.jsonl``), not a folder."""
         return Path(self.path).suffix in FILE_SUFFIXES
 
-    def child(self, name: str) -> "HubPath":
+    def child(self, name: str) -> HubPath:
         path = f"{self.path}/{name}" if self.path else name
         rev = f"@{self.revision}" if self.revision else ""
         return HubPath(f"hf://datasets/{self.repo}{rev}/{path}", self.repo, self.revision, path)
@@ -67,8 +68,12 @@ def hub_file(spec: str | HubPath) -> Path:
     if not hp.path:
         raise DataError(hp.spec, "names a repository, not a file")
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import (EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError,
-                                        RevisionNotFoundError)
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
 
     try:
         return Path(hf_hub_download(hp.repo, hp.path, repo_type="dataset", revision=hp.revision))
@@ -77,8 +82,9 @@ def hub_file(spec: str | HubPath) -> Path:
     except RevisionNotFoundError:
         raise DataError(hp.spec, f"missing revision: {hp.repo} has no revision {hp.revision!r} on the hub") from None
     except EntryNotFoundError:
-        raise DataError(hp.spec, f"missing file: {hp.repo} has no file {hp.path!r} at revision "
-                                 f"{hp.revision or 'main'}") from None
+        raise DataError(
+            hp.spec, f"missing file: {hp.repo} has no file {hp.path!r} at revision {hp.revision or 'main'}"
+        ) from None
     except RepositoryNotFoundError:
         raise DataError(hp.spec, f"no data set {hp.repo} on the Hugging Face hub (or it is private)") from None
 
@@ -115,7 +121,11 @@ def not_cached(hp: HubPath, err: Exception | None = None) -> str:
         return f"no network is reachable ({why}) and the data set {hp.repo} is not in the Hugging Face cache ({root})"
     commit = cached_commit(hp.repo, hp.revision)
     if commit is None:
-        return (f"missing revision: the Hugging Face cache holds {hp.repo} but not its revision {rev!r} "
-                f"({root / 'snapshots'}), and the hub cannot be asked ({why})")
-    return (f"missing file: the cached revision {rev!r} of {hp.repo} has no file {hp.path!r} "
-            f"({root / 'snapshots' / commit}), and the hub cannot be asked ({why})")
+        return (
+            f"missing revision: the Hugging Face cache holds {hp.repo} but not its revision {rev!r} "
+            f"({root / 'snapshots'}), and the hub cannot be asked ({why})"
+        )
+    return (
+        f"missing file: the cached revision {rev!r} of {hp.repo} has no file {hp.path!r} "
+        f"({root / 'snapshots' / commit}), and the hub cannot be asked ({why})"
+    )

@@ -20,6 +20,7 @@ copy, :class:`DataError` says so and asks for a local folder.
 or as ``hf://datasets/<owner>/<name>[@revision]/<path>``: a hub file is fetched alone
 (:mod:`sycl.io.hub`), never its whole folder or repository.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -27,8 +28,8 @@ import os
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 
@@ -43,8 +44,21 @@ _log = get_logger(__name__)
 BEIR_URL = "https://public.ukp.informatik.tu-darmstadt.de/thakur/BEIR/datasets"
 # Data sets whose archives the BEIR project publishes at BEIR_URL.
 BEIR_NAMES = (
-    "msmarco", "trec-covid", "nfcorpus", "nq", "hotpotqa", "fiqa", "arguana", "webis-touche2020",
-    "cqadupstack", "quora", "dbpedia-entity", "scidocs", "fever", "climate-fever", "scifact",
+    "msmarco",
+    "trec-covid",
+    "nfcorpus",
+    "nq",
+    "hotpotqa",
+    "fiqa",
+    "arguana",
+    "webis-touche2020",
+    "cqadupstack",
+    "quora",
+    "dbpedia-entity",
+    "scidocs",
+    "fever",
+    "climate-fever",
+    "scifact",
 )
 _NO_NETWORK = "no network is reachable ({why}); pass a local BEIR folder instead (corpus.jsonl, queries.jsonl, qrels/)"
 
@@ -67,8 +81,11 @@ def resolve_dataset(spec: str | Path) -> Path:
     name, _, sub = text.partition("/")
     if name in BEIR_NAMES:
         return _resolve_beir(name, sub)
-    raise DataError(text, "not found: neither a local folder, an hf://datasets/<owner>/<name> path, "
-                          f"nor a BEIR data set name ({', '.join(BEIR_NAMES)})")
+    raise DataError(
+        text,
+        "not found: neither a local folder, an hf://datasets/<owner>/<name> path, "
+        f"nor a BEIR data set name ({', '.join(BEIR_NAMES)})",
+    )
 
 
 def resolve_location(value: str | Path, default_name: str | None = None) -> Path:
@@ -93,6 +110,7 @@ def resolve_location(value: str | Path, default_name: str | None = None) -> Path
 
 
 # ---------------------------------------------------------------- BEIR archives
+
 
 def _resolve_beir(name: str, sub: str = "") -> Path:
     root = cache_root() / "beir"
@@ -148,18 +166,21 @@ def _unzip(archive: Path, dest: Path) -> Path:
 
 # ---------------------------------------------------------------- Hugging Face hub
 
+
 def _resolve_hf(spec: str) -> Path:
     hp = parse_hub_path(spec)
     repo, rev, sub = hp.repo, hp.revision, hp.path
     if hp.names_file:
-        raise DataError(spec, "names a file; a data set is a folder (give the file as a source's corpus, "
-                              "queries or qrels instead)")
+        raise DataError(
+            spec, "names a file; a data set is a folder (give the file as a source's corpus, queries or qrels instead)"
+        )
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
 
     try:
-        snap = Path(snapshot_download(repo, repo_type="dataset", revision=rev,
-                                      allow_patterns=[f"{sub}/**"] if sub else None))
+        snap = Path(
+            snapshot_download(repo, repo_type="dataset", revision=rev, allow_patterns=[f"{sub}/**"] if sub else None)
+        )
     except RevisionNotFoundError:
         raise DataError(spec, f"missing revision: {repo} has no revision {rev!r} on the Hugging Face hub") from None
     except RepositoryNotFoundError:
@@ -262,16 +283,26 @@ def convert_hub_layout(src: Path, dst: Path) -> Path:
 
     corpus, queries = _table_source(src, "corpus"), _table_source(src, "queries")
     if corpus is None or queries is None:
-        raise DataError(src, "no corpus/queries found (expected corpus.jsonl[.gz] or corpus/*.parquet, and the same for queries)")
+        raise DataError(
+            src, "no corpus/queries found (expected corpus.jsonl[.gz] or corpus/*.parquet, and the same for queries)"
+        )
     splits = _qrels_files(src)
     if not splits:
-        raise DataError(src, "no qrels found (expected qrels/<split>.tsv or qrels/<split>-*.parquet; "
-                             "the BeIR/<name> hub repositories keep them in BeIR/<name>-qrels)")
+        raise DataError(
+            src,
+            "no qrels found (expected qrels/<split>.tsv or qrels/<split>-*.parquet; "
+            "the BeIR/<name> hub repositories keep them in BeIR/<name>-qrels)",
+        )
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", dir=dst.parent))
     try:
-        write_corpus(tmp / "corpus.jsonl", _records(corpus, {"_id": _DOC_ID_COLS, "text": ("text",), "title": ("title",)}))
-        write_queries(tmp / "queries.jsonl", {str(r["_id"]): r["text"] for r in _records(queries, {"_id": _QUERY_ID_COLS, "text": ("text",)})})
+        write_corpus(
+            tmp / "corpus.jsonl", _records(corpus, {"_id": _DOC_ID_COLS, "text": ("text",), "title": ("title",)})
+        )
+        write_queries(
+            tmp / "queries.jsonl",
+            {str(r["_id"]): r["text"] for r in _records(queries, {"_id": _QUERY_ID_COLS, "text": ("text",)})},
+        )
         for split, files in splits.items():
             qrels: dict[str, dict[str, int]] = {}
             if files[0].suffix == ".tsv":

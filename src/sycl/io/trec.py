@@ -1,8 +1,9 @@
 """TREC run files: ``qid Q0 docid rank score tag``, one line per retrieved document."""
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from sycl.io.atomic import atomic_open
 from sycl.io.beir import iter_lines

@@ -7,6 +7,7 @@ raised as :class:`DataError` naming the file, the line and the problem. Judgemen
 reference a query or document id absent from ``queries.jsonl``/``corpus.jsonl`` are errors,
 or, with ``allow_unknown=True``, counted and reported as warnings.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -62,7 +63,9 @@ def _find(folder: Path, names: tuple[str, ...], what: str) -> Path:
     for n in names:
         if (folder / n).exists():
             return folder / n
-    raise DataError(folder / names[0], f"{what} not found; a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/<split>.tsv")
+    raise DataError(
+        folder / names[0], f"{what} not found; a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/<split>.tsv"
+    )
 
 
 def _line_of(path: Path, index: int) -> int:
@@ -73,8 +76,9 @@ def _line_of(path: Path, index: int) -> int:
     raise IndexError(index)
 
 
-def validate_qrels(path: str | Path, query_ids, corpus: Corpus | None, allow_unknown: bool = False,
-                   name: str | None = None) -> tuple[SplitReport, list[str]]:
+def validate_qrels(
+    path: str | Path, query_ids, corpus: Corpus | None, allow_unknown: bool = False, name: str | None = None
+) -> tuple[SplitReport, list[str]]:
     """Check one qrels file against ``query_ids`` (a set, or None to skip) and ``corpus`` (or None).
 
     Parsing and duplicate checks are those of :func:`read_qrels_table`; the id checks are
@@ -109,14 +113,20 @@ def validate_qrels(path: str | Path, query_ids, corpus: Corpus | None, allow_unk
         known = uniq.filter(pa.array(corpus.rows_of(uniq, missing="ignore") >= 0))
         n_unknown_d = unknown(dids, known, "document", "corpus.jsonl")
     report = SplitReport(
-        name=name or path.stem, path=str(path), queries_judged=len(pc.unique(qids)), judgements=table.num_rows,
-        labels=dict(sorted(labels.items())), unknown_query_judgements=n_unknown_q,
+        name=name or path.stem,
+        path=str(path),
+        queries_judged=len(pc.unique(qids)),
+        judgements=table.num_rows,
+        labels=dict(sorted(labels.items())),
+        unknown_query_judgements=n_unknown_q,
         unknown_document_judgements=n_unknown_d,
     )
     return report, warnings
 
 
-def validate_folder(path: str | Path, allow_unknown: bool = False, cache_dir: str | Path | None = None) -> ValidationReport:
+def validate_folder(
+    path: str | Path, allow_unknown: bool = False, cache_dir: str | Path | None = None
+) -> ValidationReport:
     """Validate the BEIR folder ``path`` and return its counts; the first problem raises :class:`DataError`."""
     folder = Path(path)
     if not folder.exists():
@@ -128,8 +138,9 @@ def validate_folder(path: str | Path, allow_unknown: bool = False, cache_dir: st
     splits = list_splits(folder)
     if not splits:
         raise DataError(folder / "qrels", "no qrels files: expected qrels/<split>.tsv (or .txt, .jsonl)")
-    report = ValidationReport(path=str(folder), documents=len(corpus), empty_documents=corpus.empty_documents,
-                              queries=len(queries))
+    report = ValidationReport(
+        path=str(folder), documents=len(corpus), empty_documents=corpus.empty_documents, queries=len(queries)
+    )
     if corpus.empty_documents:
         report.warnings.append(f"{corpus.source}: {corpus.empty_documents} document(s) have an empty title and text")
     qset = set(queries)

@@ -18,6 +18,7 @@ List-wise losses share the target options ``label_temperature`` and ``in_batch``
 The losses return NaN/inf only if their inputs are non-finite; they do not stop training themselves:
 the trainer must check the loss every step, stop on NaN/inf and keep the last good checkpoint.
 """
+
 from sycl._lazy import lazy_exports
 
 _EXPORTS = {

@@ -15,6 +15,7 @@
   pulls predictions flat.
 * ``score_std``: mean over queries of the standard deviation of ``scores / temperature`` in a row.
 """
+
 from __future__ import annotations
 
 import torch
@@ -28,8 +29,14 @@ def _entropy(p: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def diagnostics(scores: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0, *,
-                label_temperature: float = 1.0, in_batch: str = "zero") -> dict[str, float]:
+def diagnostics(
+    scores: torch.Tensor,
+    labels: torch.Tensor,
+    temperature: float = 1.0,
+    *,
+    label_temperature: float = 1.0,
+    in_batch: str = "zero",
+) -> dict[str, float]:
     """Batch statistics of ``scores [Q, N]`` against ``labels [Q, k]`` (see the module docstring)."""
     temperature = positive_float("diagnostics", "temperature", temperature)
     q, n, k = check_inputs(scores, labels, "diagnostics")

@@ -13,9 +13,10 @@ list-wise loss runs at temperature 1 on cosine scores while InfoNCE wants about 
 Inputs and layout as for every loss (:mod:`sycl.losses.targets`). After each forward the detached
 value of each term is kept in ``last_terms`` (name -> 0-dim tensor) for logging.
 """
+
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 from torch import nn
@@ -29,7 +30,9 @@ class CombinedLoss(nn.Module):
     def __init__(self, losses: Mapping[str, nn.Module], weights: Mapping[str, float]) -> None:
         super().__init__()
         if set(losses) != set(weights) or not losses:
-            raise ValueError(f"combined loss: losses {sorted(losses)} and weights {sorted(weights)} must name the same terms")
+            raise ValueError(
+                f"combined loss: losses {sorted(losses)} and weights {sorted(weights)} must name the same terms"
+            )
         self.terms = nn.ModuleDict(dict(losses))
         self.weights = {name: float(weights[name]) for name in losses}
         self.temperature = getattr(next(iter(self.terms.values())), "temperature", 1.0)

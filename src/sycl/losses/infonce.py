@@ -16,6 +16,7 @@ Every other column, own or in-batch, is a negative. Source: van den Oord et al. 
 Learning with Contrastive Predictive Coding"); the reference SyCL code's binary runs (cross-entropy of
 ``S / tau`` against each query's first passage); sentence-transformers' MultipleNegativesRankingLoss.
 """
+
 from __future__ import annotations
 
 import torch

@@ -19,6 +19,7 @@ as sharp as the predictions; the reference's ``softmax(labels)`` with sharp scor
 flat (``../shared/REFERENCE.md``, "Measured here": nDCG@10 0.315 -> 0.12 with the defaults, 0.310 with
 ``label_temperature=0.1``).
 """
+
 from __future__ import annotations
 
 import torch

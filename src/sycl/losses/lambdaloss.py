@@ -34,6 +34,7 @@ relevant ones, own or in-batch.
 Options: ``temperature`` (default 1.0), ``in_batch`` (default ``"zero"``), ``mu`` (default 10.0).
 There is no ``label_temperature``: labels enter through gains, not a softmax.
 """
+
 from __future__ import annotations
 
 import math

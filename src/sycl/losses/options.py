@@ -1,8 +1,10 @@
 """Validation of loss options: every bad value raises a ``ValueError`` that names the loss and the option."""
+
 from __future__ import annotations
 
 import math
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 # How other queries' passages enter a list-wise target (sycl.losses.targets.in_batch_fill).
 InBatchMode = Literal["zero", "lowest", "exclude"]
@@ -31,5 +33,7 @@ def non_negative_float(loss: str, name: str, value: object) -> float:
 def choice(loss: str, name: str, value: object, allowed: Sequence[str]) -> str:
     """``value`` if it is one of ``allowed``, else ``ValueError`` listing the allowed values."""
     if value not in allowed:
-        raise ValueError(f"loss {loss!r}: option {name!r} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+        raise ValueError(
+            f"loss {loss!r}: option {name!r} must be one of {', '.join(map(repr, allowed))}; got {value!r}"
+        )
     return str(value)

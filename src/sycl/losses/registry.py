@@ -5,6 +5,7 @@ are keyword arguments of its constructor, validated there. Unknown names and opt
 ``ValueError`` naming them. One generic option, ``infonce_weight`` (with optional
 ``infonce_temperature``), adds InfoNCE to any other loss (see :mod:`sycl.losses.combined`).
 """
+
 from __future__ import annotations
 
 import inspect
@@ -66,4 +67,6 @@ def get(name: str, **options) -> nn.Module:
     if weight == 0.0:
         return loss
     tau = infonce_temperature if infonce_temperature is not None else loss.temperature
-    return CombinedLoss({name: loss, "infonce": InfoNCELoss(temperature=tau, positive="max")}, {name: 1.0, "infonce": weight})
+    return CombinedLoss(
+        {name: loss, "infonce": InfoNCELoss(temperature=tau, positive="max")}, {name: 1.0, "infonce": weight}
+    )

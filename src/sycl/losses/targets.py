@@ -31,6 +31,7 @@ relevant passages (``t = 0.1``: each level is worth ``e^10`` times the next); la
 Choose it relative to the score scale: cosine scores divided by 0.05 span about +-20, so targets with
 ``t = 1`` are far flatter than what the model predicts.
 """
+
 from __future__ import annotations
 
 import typing
@@ -49,7 +50,9 @@ def check_inputs(scores: torch.Tensor, labels: torch.Tensor, loss: str = "loss")
     if not isinstance(scores, torch.Tensor) or not isinstance(labels, torch.Tensor):
         raise ValueError(f"{loss}: scores and labels must be tensors")
     if scores.dim() != 2 or labels.dim() != 2:
-        raise ValueError(f"{loss}: scores must be [Q, N] and labels [Q, k]; got {tuple(scores.shape)} and {tuple(labels.shape)}")
+        raise ValueError(
+            f"{loss}: scores must be [Q, N] and labels [Q, k]; got {tuple(scores.shape)} and {tuple(labels.shape)}"
+        )
     q, n = scores.shape
     q2, k = labels.shape
     if q != q2:
@@ -92,8 +95,11 @@ def expand_labels(labels: torch.Tensor, n_columns: int, fill: float | torch.Tens
     if n_columns != q * k:
         raise ValueError(f"cannot expand labels {tuple(labels.shape)} to {n_columns} columns (need k or Q * k)")
     fill_t = torch.as_tensor(fill, dtype=labels.dtype, device=labels.device)
-    out = fill_t.reshape(-1, 1).expand(q, n_columns).clone() if fill_t.dim() else torch.full(
-        (q, n_columns), float(fill_t), dtype=labels.dtype, device=labels.device)
+    out = (
+        fill_t.reshape(-1, 1).expand(q, n_columns).clone()
+        if fill_t.dim()
+        else torch.full((q, n_columns), float(fill_t), dtype=labels.dtype, device=labels.device)
+    )
     out.scatter_(1, own_columns(q, k, n_columns, labels.device), labels)
     return out
 
@@ -120,7 +126,9 @@ class TargetConfig:
     loss: str = "loss"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "label_temperature", positive_float(self.loss, "label_temperature", self.label_temperature))
+        object.__setattr__(
+            self, "label_temperature", positive_float(self.loss, "label_temperature", self.label_temperature)
+        )
         object.__setattr__(self, "in_batch", choice(self.loss, "in_batch", self.in_batch, IN_BATCH_MODES))
 
     def arrange(self, scores: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -160,8 +168,10 @@ class TargetedLoss(nn.Module):
         self.target = TargetConfig(label_temperature, in_batch, self.name)
 
     def extra_repr(self) -> str:
-        return (f"temperature={self.temperature}, label_temperature={self.target.label_temperature}, "
-                f"in_batch={self.target.in_batch!r}")
+        return (
+            f"temperature={self.temperature}, label_temperature={self.target.label_temperature}, "
+            f"in_batch={self.target.in_batch!r}"
+        )
 
 
 def target_settings(loss: nn.Module) -> dict:
@@ -173,5 +183,8 @@ def target_settings(loss: nn.Module) -> dict:
     if terms is not None:
         loss = next(iter(terms.values()))
     target = getattr(loss, "target", None) or TargetConfig()
-    return {"temperature": float(loss.temperature), "label_temperature": target.label_temperature,
-            "in_batch": target.in_batch}
+    return {
+        "temperature": float(loss.temperature),
+        "label_temperature": target.label_temperature,
+        "in_batch": target.in_batch,
+    }

@@ -39,6 +39,7 @@ Options: ``temperature`` (default 1.0), ``label_temperature`` (default 1.0), ``i
 ``"zero"``), see :class:`sycl.losses.targets.TargetConfig`. All-equal labels give a single level and a
 loss of exactly 0 (no gradient).
 """
+
 from __future__ import annotations
 
 import torch

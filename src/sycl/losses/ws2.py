@@ -43,6 +43,7 @@ labels or ``Q > k``) and is finite by construction: no eigenvector of a non-symm
 differentiated.
 A NaN or inf loss must stop training; the trainer checks, this module does not.
 """
+
 from __future__ import annotations
 
 import torch

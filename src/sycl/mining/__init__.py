@@ -1,4 +1,5 @@
 """Hard-negative mining: BM25 (bm25s + PyStemmer) or dense top-k, judged positives excluded."""
+
 from sycl._lazy import lazy_exports
 
 _EXPORTS = {

@@ -5,13 +5,14 @@ Lucene's BM25 variant), English stop words removed. The corpus is tokenised in b
 straight from the memory-mapped :class:`~sycl.io.corpus.Corpus`. Documents scoring 0 (no
 query term in common) are never returned.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from sycl.retrieval.search import TopK
 from sycl.io.corpus import Corpus
 from sycl.log import get_logger, progress
+from sycl.retrieval.search import TopK
 
 _log = get_logger(__name__)
 
@@ -19,8 +20,16 @@ _log = get_logger(__name__)
 class BM25Index:
     """A BM25 index over a corpus. ``search(queries, k) -> TopK`` (rows, scores desc, ties by row)."""
 
-    def __init__(self, corpus: Corpus, k1: float = 0.9, b: float = 0.4, stemmer: str | None = "english",
-                 stopwords: str | None = "en", batch: int = 50_000, show_progress: bool = False):
+    def __init__(
+        self,
+        corpus: Corpus,
+        k1: float = 0.9,
+        b: float = 0.4,
+        stemmer: str | None = "english",
+        stopwords: str | None = "en",
+        batch: int = 50_000,
+        show_progress: bool = False,
+    ):
         import bm25s
         from bm25s.tokenization import Tokenized, Tokenizer
 
@@ -31,8 +40,9 @@ class BM25Index:
             stem = Stemmer.Stemmer(stemmer)
         self.tokenizer = Tokenizer(stopwords=stopwords or [], stemmer=stem)
         ids: list[list[int]] = []
-        bar = progress(total=len(corpus), desc="bm25 tokenise", unit="doc", unit_scale=True,
-                       disable=not show_progress or None)
+        bar = progress(
+            total=len(corpus), desc="bm25 tokenise", unit="doc", unit_scale=True, disable=not show_progress or None
+        )
         for _, texts in corpus.iter_batches(batch):
             ids.extend(self.tokenizer.tokenize(texts, update_vocab=True, return_as="ids", show_progress=False))
             bar.update(len(texts))
@@ -51,11 +61,12 @@ class BM25Index:
         rows = np.full((len(queries), k), -1, dtype=np.int64)
         nonempty = [i for i, q in enumerate(q_ids) if q]
         if nonempty and depth:
-            docs, sc = self.model.retrieve([q_ids[i] for i in nonempty], k=depth, show_progress=show_progress,
-                                           n_threads=0)
+            docs, sc = self.model.retrieve(
+                [q_ids[i] for i in nonempty], k=depth, show_progress=show_progress, n_threads=0
+            )
             for j, i in enumerate(nonempty):
                 keep = sc[j] > 0
                 r, s = docs[j][keep].astype(np.int64), sc[j][keep].astype(np.float32)
                 order = np.lexsort((r, -s))  # score desc, then row asc
-                rows[i, :len(order)], scores[i, :len(order)] = r[order], s[order]
+                rows[i, : len(order)], scores[i, : len(order)] = r[order], s[order]
         return TopK(scores, rows)

@@ -1,4 +1,5 @@
 """Settings of ``sycl mine`` and of the ``mine:`` section of a ``sycl run`` file (importable without torch)."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -15,15 +16,19 @@ class MiningConfig(StrictModel):
     dataset: str = Field(description="BEIR folder, hf://datasets/<owner>/<name>, or BEIR name")
     split: str = Field(default="train", description="qrels split whose judged queries are mined")
     k: int = Field(default=1000, gt=0, description="negatives per query")
-    model: str | None = Field(default=None, description="dense mining with this model (sycl/sentence-transformers "
-                              "folder or hub name); default BM25")
-    format: Literal["jsonl", "tsv"] | None = Field(default=None, description="output format (default: from the "
-                                                   "file suffix: .tsv -> tsv, else grouped jsonl)")
+    model: str | None = Field(
+        default=None,
+        description="dense mining with this model (sycl/sentence-transformers folder or hub name); default BM25",
+    )
+    format: Literal["jsonl", "tsv"] | None = Field(
+        default=None, description="output format (default: from the file suffix: .tsv -> tsv, else grouped jsonl)"
+    )
     positive_label: int = Field(default=1, description="judgements with label >= this are positives")
     ignore_identical_ids: bool = Field(default=True, description="skip the document whose id equals the query id")
     k1: float = Field(default=0.9, gt=0, description="BM25 term-frequency saturation")
     b: float = Field(default=0.4, ge=0, le=1, description="BM25 length normalisation")
-    batch_size: int | None = Field(default=None, ge=1, description="encoding batch size (dense; default: 16 on "
-                                   "CPU, 128 on GPU)")
+    batch_size: int | None = Field(
+        default=None, ge=1, description="encoding batch size (dense; default: 16 on CPU, 128 on GPU)"
+    )
     precision: Precision = Field(default="auto", description="encoding autocast (dense)")
     cache: bool = Field(default=True, description="use the embedding cache (dense)")

@@ -7,6 +7,7 @@ the paper's released BM25 negatives), or as BEIR TSV ``query-id corpus-id score`
 rank as score. Both read back with :func:`sycl.io.read_qrels`, so the file can be a
 training source directly (for example ``score_transform: 0`` and ``group_random_k: 2``).
 """
+
 from __future__ import annotations
 
 import json
@@ -17,14 +18,14 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 
-from sycl.retrieval.search import TopK, exact_search
 from sycl.io.atomic import atomic_open
 from sycl.io.beir import qrels_path, read_qrels, read_queries
 from sycl.io.corpus import Corpus
 from sycl.io.errors import DataError
 from sycl.io.sources import resolve_dataset
-from sycl.mining.config import MiningConfig
 from sycl.log import get_logger, progress
+from sycl.mining.config import MiningConfig
+from sycl.retrieval.search import TopK, exact_search
 
 _log = get_logger(__name__)
 
@@ -33,16 +34,23 @@ class _Dense:
     """Dense retrieval for mining: the corpus is encoded once (cached), queries per chunk."""
 
     def __init__(self, model, corpus: Corpus, batch_size: int | None, precision: str, cache: bool, show: bool):
+        from sycl.modeling.encoder import BiEncoder
         from sycl.retrieval.cache import EmbeddingCache, model_fingerprint
         from sycl.retrieval.encoding import CorpusTexts, encode
-        from sycl.modeling.encoder import BiEncoder
 
         self.model = model if isinstance(model, BiEncoder) else BiEncoder.from_pretrained(str(model))
         self.cache = EmbeddingCache() if cache else None
         self.fp = model_fingerprint(self.model) if cache else None
         self.opts = dict(batch_size=batch_size, precision=precision)
-        self.docs = encode(self.model, CorpusTexts(corpus), "passage", cache=self.cache, model_fp=self.fp,
-                           show_progress=show, **self.opts).vectors
+        self.docs = encode(
+            self.model,
+            CorpusTexts(corpus),
+            "passage",
+            cache=self.cache,
+            model_fp=self.fp,
+            show_progress=show,
+            **self.opts,
+        ).vectors
 
     def search(self, queries: list[str], k: int, exclude: np.ndarray | None) -> TopK:
         from sycl.retrieval.encoding import ListTexts, encode
@@ -53,10 +61,22 @@ class _Dense:
 
 def mine(config: MiningConfig, out: str | Path, show_progress: bool = True) -> dict:
     """``sycl mine``: mine ``config`` into ``out`` (see :func:`mine_negatives`)."""
-    return mine_negatives(config.dataset, out, split=config.split, k=config.k, model=config.model, fmt=config.format,
-                          positive_label=config.positive_label, ignore_identical_ids=config.ignore_identical_ids,
-                          k1=config.k1, b=config.b, batch_size=config.batch_size, precision=config.precision,
-                          cache=config.cache, show_progress=show_progress)
+    return mine_negatives(
+        config.dataset,
+        out,
+        split=config.split,
+        k=config.k,
+        model=config.model,
+        fmt=config.format,
+        positive_label=config.positive_label,
+        ignore_identical_ids=config.ignore_identical_ids,
+        k1=config.k1,
+        b=config.b,
+        batch_size=config.batch_size,
+        precision=config.precision,
+        cache=config.cache,
+        show_progress=show_progress,
+    )
 
 
 def mine_negatives(
@@ -115,7 +135,7 @@ def mine_negatives(
         if fmt == "tsv":
             fh.write("query-id\tcorpus-id\tscore\n")
         for s in range(0, len(qids), query_chunk):
-            chunk = qids[s:s + query_chunk]
+            chunk = qids[s : s + query_chunk]
             texts = [queries[q] for q in chunk]
             excl = corpus.rows_of(chunk, missing="ignore") if ignore_identical_ids else None
             if method == "bm25":
@@ -129,7 +149,7 @@ def mine_negatives(
             pos = 0
             for i, q in enumerate(chunk):
                 n = int(valid[i].sum())
-                docs = [d for d in ids[pos:pos + n] if d not in positives[q]][:k]
+                docs = [d for d in ids[pos : pos + n] if d not in positives[q]][:k]
                 pos += n
                 if not docs:
                     counts["skipped_empty"] += 1
@@ -138,8 +158,12 @@ def mine_negatives(
                 counts["negatives"] += len(docs)
                 counts["short"] += len(docs) < k
                 if fmt == "jsonl":
-                    fh.write(json.dumps({"qid": q, "docid": docs, "score": list(range(1, len(docs) + 1))},
-                                        ensure_ascii=False) + "\n")
+                    fh.write(
+                        json.dumps(
+                            {"qid": q, "docid": docs, "score": list(range(1, len(docs) + 1))}, ensure_ascii=False
+                        )
+                        + "\n"
+                    )
                 else:
                     fh.writelines(f"{q}\t{d}\t{r}\n" for r, d in enumerate(docs, 1))
             bar.update(len(chunk))
@@ -147,8 +171,23 @@ def mine_negatives(
     if counts["queries"] == 0:
         out.unlink(missing_ok=True)
         raise DataError(qfile, "no negatives found for any query (empty corpus or no term overlap)")
-    stats = {"kind": "mining", "method": method, "dataset": str(dataset), "split": split, "k": k, "format": fmt,
-             "out": str(out), **counts, "seconds": round(time.perf_counter() - t0, 2)}
-    _log.info("mined %d negatives for %d queries (%s) in %.1f s -> %s", counts["negatives"], counts["queries"],
-              method, stats["seconds"], out)
+    stats = {
+        "kind": "mining",
+        "method": method,
+        "dataset": str(dataset),
+        "split": split,
+        "k": k,
+        "format": fmt,
+        "out": str(out),
+        **counts,
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
+    _log.info(
+        "mined %d negatives for %d queries (%s) in %.1f s -> %s",
+        counts["negatives"],
+        counts["queries"],
+        method,
+        stats["seconds"],
+        out,
+    )
     return stats

@@ -1,4 +1,5 @@
 """The retriever: a bi-encoder over any Hugging Face encoder, and mixed-precision helpers."""
+
 from sycl._lazy import lazy_exports
 
 _EXPORTS = {

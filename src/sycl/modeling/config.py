@@ -2,6 +2,7 @@
 
 Importable without torch: the command line derives its flags from these models.
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -34,5 +35,8 @@ class EncodingConfig(StrictModel):
 class EncoderConfig(EncodingConfig):
     """A model (directory, hub name or sentence-transformers folder) and its :class:`EncodingConfig`."""
 
-    model: str = Field(default=EMBEDDED_ENCODER, description="a sycl or sentence-transformers folder, a Hugging "
-                       "Face model name, or the embedded all-MiniLM-L6-v2")
+    model: str = Field(
+        default=EMBEDDED_ENCODER,
+        description="a sycl or sentence-transformers folder, a Hugging "
+        "Face model name, or the embedded all-MiniLM-L6-v2",
+    )

@@ -9,25 +9,25 @@ Saved directories are a Hugging Face model + tokenizer plus the sentence-transfo
 prefixes), so ``SentenceTransformer(path)`` loads them and yields the same embeddings, plus
 ``sycl_model.json`` with the settings below.
 """
+
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import Field
 from torch import nn
 
 from sycl.embedded import EMBEDDED_ENCODER, EmbeddedModelMissing, encoder_path
 from sycl.io.atomic import atomic_write_json
 from sycl.io.errors import DataError
 from sycl.log import progress
-from sycl.modeling.config import EncoderConfig, EncodingConfig, Precision
+from sycl.modeling.config import EncoderConfig, Precision
 from sycl.modeling.precision import autocast
-
 
 
 def embedded_encoder_path() -> str:
@@ -38,8 +38,15 @@ def embedded_encoder_path() -> str:
         raise DataError(None, str(err)) from None
 
 
-_DEFAULTS = dict(pooling="mean", normalize=False, similarity="dot", query_prefix="", passage_prefix="",
-                 max_query_length=256, max_passage_length=256)
+_DEFAULTS = dict(
+    pooling="mean",
+    normalize=False,
+    similarity="dot",
+    query_prefix="",
+    passage_prefix="",
+    max_query_length=256,
+    max_passage_length=256,
+)
 
 
 def _read_json(path: Path) -> dict:
@@ -66,7 +73,9 @@ def settings_from_directory(path: Path) -> dict:
             elif pcfg.get("pooling_mode_mean_tokens"):
                 out["pooling"] = "mean"
             else:
-                raise DataError(path / m["path"] / "config.json", "unsupported pooling mode (sycl supports mean, cls, last)")
+                raise DataError(
+                    path / m["path"] / "config.json", "unsupported pooling mode (sycl supports mean, cls, last)"
+                )
         elif kind.endswith("Normalize"):
             out["normalize"] = True
     out.setdefault("normalize", False)
@@ -113,7 +122,7 @@ class BiEncoder(nn.Module):
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def from_pretrained(cls, model: str = EMBEDDED_ENCODER, **overrides) -> "BiEncoder":
+    def from_pretrained(cls, model: str = EMBEDDED_ENCODER, **overrides) -> BiEncoder:
         """Load a sycl model dir, a sentence-transformers dir, a HF model dir or a hub name.
 
         ``overrides`` are :class:`EncoderConfig` fields (pooling, normalize, prefixes, ...).
@@ -126,8 +135,16 @@ class BiEncoder(nn.Module):
             tokenizer = AutoTokenizer.from_pretrained(location)
             transformer = AutoModel.from_pretrained(location)
         except OSError as err:
-            offline = os.environ.get("HF_HUB_OFFLINE") == "1" or "offline" in str(err).lower() or "connect" in str(err).lower()
-            hint = " (no network is reachable: pass a local model directory)" if offline and not Path(location).exists() else ""
+            offline = (
+                os.environ.get("HF_HUB_OFFLINE") == "1"
+                or "offline" in str(err).lower()
+                or "connect" in str(err).lower()
+            )
+            hint = (
+                " (no network is reachable: pass a local model directory)"
+                if offline and not Path(location).exists()
+                else ""
+            )
             raise DataError(location, f"cannot load model: {err}{hint}") from None
         return cls(transformer, tokenizer, merged, source=model)
 
@@ -194,7 +211,7 @@ class BiEncoder(nn.Module):
         left = self.tokenizer.padding_side == "left"
         parts = []
         for s in range(0, n, chunk_size):
-            idx = order[s:s + chunk_size]
+            idx = order[s : s + chunk_size]
             width = max(int(lengths[idx].max()), 1)
             cols = slice(mask.shape[1] - width, None) if left else slice(0, width)
             parts.append(self({k: v[idx][:, cols] for k, v in features.items()}))
@@ -227,7 +244,7 @@ class BiEncoder(nn.Module):
         bar = progress(total=len(texts), desc=f"encode {kind}s", unit=kind[0], disable=not show_progress or None)
         try:
             for start in range(0, len(texts), batch_size):
-                idx = order[start:start + batch_size]
+                idx = order[start : start + batch_size]
                 feats = self.tokenize([texts[i] for i in idx], kind)
                 with autocast(precision, self.device):
                     emb = self(feats)
@@ -253,28 +270,40 @@ class BiEncoder(nn.Module):
             {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
         ]
         if s["normalize"] or s["similarity"] == "cosine":
-            modules.append({"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"})
+            modules.append(
+                {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}
+            )
             (path / "2_Normalize").mkdir(exist_ok=True)
         atomic_write_json(path / "modules.json", modules)
-        atomic_write_json(path / "1_Pooling" / "config.json", {
-            "word_embedding_dimension": self.dim,
-            "pooling_mode_cls_token": s["pooling"] == "cls",
-            "pooling_mode_mean_tokens": s["pooling"] == "mean",
-            "pooling_mode_max_tokens": False,
-            "pooling_mode_mean_sqrt_len_tokens": False,
-            "pooling_mode_weightedmean_tokens": False,
-            "pooling_mode_lasttoken": s["pooling"] == "last",
-            "include_prompt": True,
-        })
-        atomic_write_json(path / "sentence_bert_config.json", {
-            "max_seq_length": max(s["max_query_length"], s["max_passage_length"]), "do_lower_case": False})
+        atomic_write_json(
+            path / "1_Pooling" / "config.json",
+            {
+                "word_embedding_dimension": self.dim,
+                "pooling_mode_cls_token": s["pooling"] == "cls",
+                "pooling_mode_mean_tokens": s["pooling"] == "mean",
+                "pooling_mode_max_tokens": False,
+                "pooling_mode_mean_sqrt_len_tokens": False,
+                "pooling_mode_weightedmean_tokens": False,
+                "pooling_mode_lasttoken": s["pooling"] == "last",
+                "include_prompt": True,
+            },
+        )
+        atomic_write_json(
+            path / "sentence_bert_config.json",
+            {"max_seq_length": max(s["max_query_length"], s["max_passage_length"]), "do_lower_case": False},
+        )
         prompts = {}
         if s["query_prefix"]:
             prompts["query"] = s["query_prefix"]
         if s["passage_prefix"]:
             prompts["document"] = s["passage_prefix"]
-        atomic_write_json(path / "config_sentence_transformers.json", {
-            "prompts": prompts, "default_prompt_name": None,
-            "similarity_fn_name": "cosine" if s["similarity"] == "cosine" else "dot"})
+        atomic_write_json(
+            path / "config_sentence_transformers.json",
+            {
+                "prompts": prompts,
+                "default_prompt_name": None,
+                "similarity_fn_name": "cosine" if s["similarity"] == "cosine" else "dot",
+            },
+        )
         atomic_write_json(path / "sycl_model.json", {"kind": "sycl-model", **s})
         return path

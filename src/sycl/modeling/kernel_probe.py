@@ -16,7 +16,7 @@ kernel             work                                         used by
                    stored in bf16 (memory-bound decoding)
 ``search_bf16``    ``[256, 384] x [384, 2048]`` scores as float  search ``bf16``
 ``search_int8``    oneDNN ``qlinear_pointwise`` (uint8 x int8,  search ``int8``
-                   float16 out) on ``[8, 384] x [384, 128]``, 
+                   float16 out) on ``[8, 384] x [384, 128]``,
                    on ``[256, 384] x [384, 2048]`` when fast
 =================  ===========================================  ===================================
 
@@ -29,16 +29,17 @@ takes about 0.4 s of CPU on a 2-core EPYC; a kernel that is slow is timed once, 
 The verdict is written to ``<cache root>/kernel_probe/<cpu>-torch<version>.json`` and read
 back by later processes; ``sycl info`` shows it and ``sycl info --remeasure`` measures again.
 """
+
 from __future__ import annotations
 
 import json
 import platform
 import re
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -49,7 +50,7 @@ MIN_SEARCH_SPEEDUP = 1.5  # search candidates: their tile product must beat fp32
 MIN_COSINE = 0.999  # smallest row cosine to fp32's output for a kernel to count as accurate
 KERNELS = ("autocast_bf16", "autocast_fp16", "decode_bf16", "search_bf16", "search_int8")
 
-_VERDICT: "Verdict | None" = None
+_VERDICT: Verdict | None = None
 
 
 @dataclass(frozen=True)
@@ -112,9 +113,16 @@ class Verdict:
 
     def summary(self) -> dict:
         """A small dict for ``metrics.json``/``training.json``: a readable line, the chosen paths, speedups."""
-        return {"line": describe(self), "cpu": self.cpu, "torch": self.torch, "auto_precision": self.autocast,
-                "auto_decode": self.decode, "auto_search": self.search, "measured_at": self.measured_at,
-                "speedup_vs_fp32": {k: round(t.speedup, 4) for k, t in self.timings.items()}}
+        return {
+            "line": describe(self),
+            "cpu": self.cpu,
+            "torch": self.torch,
+            "auto_precision": self.autocast,
+            "auto_decode": self.decode,
+            "auto_search": self.search,
+            "measured_at": self.measured_at,
+            "speedup_vs_fp32": {k: round(t.speedup, 4) for k, t in self.timings.items()},
+        }
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -122,11 +130,18 @@ class Verdict:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Verdict":
+    def from_dict(cls, d: dict) -> Verdict:
         timings = {k: KernelTiming(**v) for k, v in d.get("timings", {}).items()}
-        return cls(cpu=d["cpu"], torch=d["torch"], measured_at=d["measured_at"], probe_seconds=d["probe_seconds"],
-                   probe_cpu_seconds=d["probe_cpu_seconds"], fp32_search_gflops=d["fp32_search_gflops"],
-                   timings=timings, unavailable=dict(d.get("unavailable", {})))
+        return cls(
+            cpu=d["cpu"],
+            torch=d["torch"],
+            measured_at=d["measured_at"],
+            probe_seconds=d["probe_seconds"],
+            probe_cpu_seconds=d["probe_cpu_seconds"],
+            fp32_search_gflops=d["fp32_search_gflops"],
+            timings=timings,
+            unavailable=dict(d.get("unavailable", {})),
+        )
 
 
 def cpu_model() -> str:
@@ -184,6 +199,7 @@ def _probe_linear(x: torch.Tensor, w: torch.Tensor, dtype: torch.dtype, stored: 
     def run():
         with torch.autocast("cpu", dtype=dtype):
             return F.linear(x, w)
+
     return _best(run), run()
 
 
@@ -200,9 +216,11 @@ def _int8_scores(q: torch.Tensor, d: torch.Tensor) -> Callable[[], torch.Tensor]
     bias = torch.zeros(d.shape[0], dtype=torch.float32)
 
     def run() -> torch.Tensor:
-        out = torch.ops.onednn.qlinear_pointwise(qx, X_SCALE, X_ZERO_POINT, packed, d_scale.float(), w_zero, bias,
-                                                 1.0, 0, torch.float16, "none", [], "")
+        out = torch.ops.onednn.qlinear_pointwise(
+            qx, X_SCALE, X_ZERO_POINT, packed, d_scale.float(), w_zero, bias, 1.0, 0, torch.float16, "none", [], ""
+        )
         return out.float() * amax  # undo the per-query scaling for the accuracy check
+
     return run
 
 
@@ -247,16 +265,23 @@ def measure() -> Verdict:
                     run, q_s, d_s, scale = _int8_scores(q, d), q, d, 1.0
                     t = _best(run)
                 cos = _cosine(run(), q_s @ d_s.T)
-                timings["search_int8"] = KernelTiming(t * scale, t32, cos, "x".join(map(str, (len(q_s), 384, len(d_s)))))
+                timings["search_int8"] = KernelTiming(
+                    t * scale, t32, cos, "x".join(map(str, (len(q_s), 384, len(d_s))))
+                )
             else:
                 unavailable["search_int8"] = "this torch build has no oneDNN quantised linear"
     finally:
         torch.set_num_threads(threads)
-    return Verdict(cpu=cpu_model(), torch=torch.__version__,
-                   measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                   probe_seconds=round(time.perf_counter() - t_start, 3),
-                   probe_cpu_seconds=round(time.thread_time() - cpu_start, 3), fp32_search_gflops=fp32_gflops,
-                   timings=timings, unavailable=unavailable)
+    return Verdict(
+        cpu=cpu_model(),
+        torch=torch.__version__,
+        measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        probe_seconds=round(time.perf_counter() - t_start, 3),
+        probe_cpu_seconds=round(time.thread_time() - cpu_start, 3),
+        fp32_search_gflops=fp32_gflops,
+        timings=timings,
+        unavailable=unavailable,
+    )
 
 
 def verdict(remeasure: bool = False) -> Verdict:
@@ -299,9 +324,13 @@ def set_verdict(v: Verdict | None) -> None:
 
 def describe(v: Verdict) -> str:
     """One line: the paths ``auto`` takes and the speedups behind them."""
+
     def sp(k):
         s = v.speedup(k)
         return "n/a" if s is None else f"{s:.3g}x"
-    return (f"{v.cpu}, torch {v.torch}: precision auto -> {v.autocast} (bf16 autocast {sp('autocast_bf16')} fp32), "
-            f"generator auto -> {v.decode} (bf16 {sp('decode_bf16')}), search auto -> {v.search} "
-            f"(bf16 {sp('search_bf16')}, int8 {sp('search_int8')})")
+
+    return (
+        f"{v.cpu}, torch {v.torch}: precision auto -> {v.autocast} (bf16 autocast {sp('autocast_bf16')} fp32), "
+        f"generator auto -> {v.decode} (bf16 {sp('decode_bf16')}), search auto -> {v.search} "
+        f"(bf16 {sp('search_bf16')}, int8 {sp('search_int8')})"
+    )

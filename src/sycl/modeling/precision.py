@@ -8,14 +8,15 @@ AMD EPYC (Zen 4) with AVX512-BF16 and no AMX it runs 3-4.5x fp32. An explicit ``
 that measured slower than fp32 is honoured with a warning naming the ratio. On CUDA, ``auto`` is
 bf16 where supported, else fp16.
 """
+
 from __future__ import annotations
 
 import contextlib
 
 import torch
 
-from sycl.modeling.config import Precision
 from sycl.log import get_logger
+from sycl.modeling.config import Precision
 
 _log = get_logger(__name__)
 _WARNED: set[str] = set()
@@ -36,9 +37,15 @@ def _warn_if_slow(precision: str) -> None:
     speedup = v.speedup(f"autocast_{precision}")
     if speedup is not None and speedup < 1.0 and precision not in _WARNED:
         _WARNED.add(precision)
-        _log.warning("precision %s was requested, but on this CPU (%s) its autocast product measured %.2fx the "
-                     "speed of fp32 (%.1f%% slower); precision auto would use %s", precision, v.cpu, speedup,
-                     100 * (1 - speedup), v.autocast)
+        _log.warning(
+            "precision %s was requested, but on this CPU (%s) its autocast product measured %.2fx the "
+            "speed of fp32 (%.1f%% slower); precision auto would use %s",
+            precision,
+            v.cpu,
+            speedup,
+            100 * (1 - speedup),
+            v.autocast,
+        )
 
 
 def resolve_dtype(precision: Precision, device: torch.device | str) -> torch.dtype | None:

@@ -30,6 +30,7 @@ Strings may name run paths with ``{run}``, ``{data}`` (the generated set), ``{he
 (its held-out part) and ``{negatives}`` (the mined negatives). Every section is validated by
 the stage's own model when the file is loaded, so a typo fails before anything runs.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -86,12 +87,17 @@ class RunConfig(StrictModel):
     def _name_models(cls, data):
         """Each ``train`` entry is an experiment named by its key."""
         if isinstance(data, dict) and isinstance(data.get("train"), dict):
-            data = {**data, "train": {name: ({"name": name, **exp} if isinstance(exp, dict) else exp)
-                                      for name, exp in data["train"].items()}}
+            data = {
+                **data,
+                "train": {
+                    name: ({"name": name, **exp} if isinstance(exp, dict) else exp)
+                    for name, exp in data["train"].items()
+                },
+            }
         return data
 
     @model_validator(mode="after")
-    def _check_sections(self) -> "RunConfig":
+    def _check_sections(self) -> RunConfig:
         if self.holdout is not None and self.generate is None:
             raise ValueError("holdout: needs a generate: section (it splits the generated queries)")
         return self

@@ -4,12 +4,14 @@ A stage is current when the fingerprint of its settings, of the stages it depend
 the external files its settings name (size and modification time, not content: cheap for a
 2M-passage corpus) equals the one recorded when it last finished.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 
 def _strings(obj: Any) -> Iterable[str]:
@@ -61,6 +63,9 @@ def external_inputs(settings: Any, run_dir: Path) -> list:
 
 def fingerprint(settings: Any, upstream: Iterable[str], run_dir: Path) -> str:
     """sha256 over the stage's settings, its upstream fingerprints and its external input files."""
-    blob = json.dumps({"settings": settings, "upstream": list(upstream),
-                       "inputs": external_inputs(settings, run_dir)}, sort_keys=True, default=str)
+    blob = json.dumps(
+        {"settings": settings, "upstream": list(upstream), "inputs": external_inputs(settings, run_dir)},
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.sha256(blob.encode()).hexdigest()

@@ -7,6 +7,7 @@ remaining contexts: sycl's default list-wise recipe, the paper's exact ``ws2``, 
 the same data binarised (label >= 2 positive) -> the base model and the three trained models
 are evaluated on the held-out queries (and on any ``--eval`` BEIR folder) -> report.
 """
+
 from __future__ import annotations
 
 from importlib import resources
@@ -35,8 +36,9 @@ class QuickstartConfig(StrictModel):
     """The choices ``sycl quickstart`` leaves to the user; everything else is fixed by :func:`quickstart_config`."""
 
     out: str = Field(default="sycl-quickstart", description="run directory")
-    eval_paths: list[str] = Field(default_factory=list, description="also evaluate on this BEIR folder (test split; "
-                                  "repeatable)")
+    eval_paths: list[str] = Field(
+        default_factory=list, description="also evaluate on this BEIR folder (test split; repeatable)"
+    )
     backend: Backend = Field(default="embedded", description="who writes the passages (see sycl generate)")
     model: str | None = Field(default=None, description="generator model name (openai, vllm) or path (transformers)")
     base_url: str | None = Field(default=None, description="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
@@ -66,13 +68,21 @@ def quickstart_config(q: QuickstartConfig | None = None) -> RunConfig:
         # the paper's loss, exactly as the reference computes it
         "ws2": {"data": multilevel, "loss": {"name": "ws2"}, "train": common_train},
         # contrastive baseline on the same contexts binarised: label >= 2 positive, first in its group
-        "infonce": {"data": {"sources": [{"path": "{data}"}], "format": "binary", "positive_threshold": 2,
-                             "group_size": 3},
-                    "loss": {"name": "infonce", "temperature": 0.05}, "train": common_train},
+        "infonce": {
+            "data": {"sources": [{"path": "{data}"}], "format": "binary", "positive_threshold": 2, "group_size": 3},
+            "loss": {"name": "infonce", "temperature": 0.05},
+            "train": common_train,
+        },
     }
     return RunConfig(
-        name="quickstart", out=q.out, seed=q.seed, generate=generate,
-        holdout=HoldoutConfig(fraction=0.2), train=train,
-        evaluate=EvaluateConfig(datasets=["{heldout}", *q.eval_paths], split="test", base_model=True,
-                                show_progress=False),
-        report=True)
+        name="quickstart",
+        out=q.out,
+        seed=q.seed,
+        generate=generate,
+        holdout=HoldoutConfig(fraction=0.2),
+        train=train,
+        evaluate=EvaluateConfig(
+            datasets=["{heldout}", *q.eval_paths], split="test", base_model=True, show_progress=False
+        ),
+        report=True,
+    )

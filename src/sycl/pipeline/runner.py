@@ -10,6 +10,7 @@ Layout of a run directory::
     RUN/eval/<name>/           metrics.json, runs, summary.md per evaluated model
     RUN/report/                report.html + report.md
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,14 +19,15 @@ import os
 import platform
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sycl import __version__
+from sycl.data.holdout import split_holdout
 from sycl.io.atomic import atomic_write_json
 from sycl.io.errors import DataError
 from sycl.log import get_logger
-from sycl.data.holdout import split_holdout
 from sycl.pipeline.config import STAGES, RunConfig, resolve
 from sycl.pipeline.fingerprint import fingerprint
 
@@ -70,10 +72,18 @@ class Runner:
                 old = json.loads(self.manifest_path.read_text())
             except json.JSONDecodeError:
                 old = {}
-        return {"kind": "run", "name": self.cfg.name, "config_file": self.source,
-                "config": self.cfg.model_dump(mode="json"), "seed": self.cfg.seed, "versions": versions(),
-                "host": {"platform": platform.platform(), "cpus": os.cpu_count()},
-                "paths": {}, "stages": old.get("stages", {}), "started": dt.datetime.now(dt.timezone.utc).isoformat()}
+        return {
+            "kind": "run",
+            "name": self.cfg.name,
+            "config_file": self.source,
+            "config": self.cfg.model_dump(mode="json"),
+            "seed": self.cfg.seed,
+            "versions": versions(),
+            "host": {"platform": platform.platform(), "cpus": os.cpu_count()},
+            "paths": {},
+            "stages": old.get("stages", {}),
+            "started": dt.datetime.now(dt.timezone.utc).isoformat(),
+        }
 
     def _save_manifest(self) -> None:
         self.manifest["paths"] = self.paths
@@ -82,8 +92,9 @@ class Runner:
     def _forced(self, stage: str) -> bool:
         return self.force_from is not None and STAGES.index(stage) >= STAGES.index(self.force_from)
 
-    def _stage(self, key: str, stage: str, settings: Any, upstream: list[str], output: Path,
-               action: Callable[[], None]) -> None:
+    def _stage(
+        self, key: str, stage: str, settings: Any, upstream: list[str], output: Path, action: Callable[[], None]
+    ) -> None:
         fp = fingerprint(settings, [self.fps[u] for u in upstream if u in self.fps], self.dir)
         self.fps[key] = fp
         rec = self.manifest["stages"].get(key)
@@ -96,8 +107,12 @@ class Runner:
         self.manifest["stages"].pop(key, None)
         self._save_manifest()
         action()
-        self.manifest["stages"][key] = {"fingerprint": fp, "seconds": round(time.perf_counter() - t0, 2),
-                                        "finished": dt.datetime.now(dt.timezone.utc).isoformat(), "output": str(output)}
+        self.manifest["stages"][key] = {
+            "fingerprint": fp,
+            "seconds": round(time.perf_counter() - t0, 2),
+            "finished": dt.datetime.now(dt.timezone.utc).isoformat(),
+            "output": str(output),
+        }
         self.executed.append(key)
         self._save_manifest()
 
@@ -114,16 +129,23 @@ class Runner:
         seed = self.cfg.seed if h.seed is None else h.seed
         settings = {"fraction": h.fraction, "seed": seed}
         out = self.dir / "holdout"
-        self._stage("holdout", "holdout", settings, ["generate"], out / "test" / "qrels" / "test.tsv",
-                    lambda: split_holdout(self.dir / "generated", out, h.fraction, seed))
+        self._stage(
+            "holdout",
+            "holdout",
+            settings,
+            ["generate"],
+            out / "test" / "qrels" / "test.tsv",
+            lambda: split_holdout(self.dir / "generated", out, h.fraction, seed),
+        )
 
     def _mine(self) -> None:
         from sycl.mining import mine
 
         cfg = resolve(self.cfg.mine, self.paths)
         out = Path(self.paths["negatives"])
-        self._stage("mine", "mine", _settings(cfg), ["holdout", "generate"], out,
-                    lambda: mine(cfg, out, show_progress=False))
+        self._stage(
+            "mine", "mine", _settings(cfg), ["holdout", "generate"], out, lambda: mine(cfg, out, show_progress=False)
+        )
 
     def _train(self) -> list[tuple[str, Path]]:
         from sycl.training import train
@@ -133,8 +155,14 @@ class Runner:
             out = self.dir / "models" / name
             train_section = exp.train.model_dump(mode="json", exclude_unset=True)
             cfg = resolve(exp, self.paths, fixed={"out": str(out), "train": {"seed": self.cfg.seed, **train_section}})
-            self._stage(f"train/{name}", "train", _settings(cfg), ["generate", "holdout", "mine"],
-                        out / "training.json", lambda c=cfg: train(c))
+            self._stage(
+                f"train/{name}",
+                "train",
+                _settings(cfg),
+                ["generate", "holdout", "mine"],
+                out / "training.json",
+                lambda c=cfg: train(c),
+            )
             models.append((name, out))
         return models
 
@@ -152,12 +180,19 @@ class Runner:
         e = resolve(self.cfg.evaluate, self.paths)
         config = e.evaluation()
         todo = ([("base", self.base_model(), [])] if e.base_model else []) + [
-            (name, str(path), [f"train/{name}"]) for name, path in models]
+            (name, str(path), [f"train/{name}"]) for name, path in models
+        ]
         for name, model, upstream in todo:
             settings = {"model": model, **_settings(e)}
             out = self.dir / "eval" / name
-            self._stage(f"evaluate/{name}", "evaluate", settings, upstream + ["holdout"], out / "metrics.json",
-                        lambda m=model, o=out: evaluate(m, e.datasets, o, config))
+            self._stage(
+                f"evaluate/{name}",
+                "evaluate",
+                settings,
+                upstream + ["holdout"],
+                out / "metrics.json",
+                lambda m=model, o=out: evaluate(m, e.datasets, o, config),
+            )
             if upstream:  # a trained model: its card gets the evaluation results
                 from sycl.reporting import write_model_card
 
@@ -168,8 +203,14 @@ class Runner:
 
         out = self.dir / "report"
         upstream = [k for k in self.fps]
-        self._stage("report", "report", {"title": self.cfg.name}, upstream, out / "report.html",
-                    lambda: build_report([self.dir], out, title=f"SyCL run: {self.cfg.name}"))
+        self._stage(
+            "report",
+            "report",
+            {"title": self.cfg.name},
+            upstream,
+            out / "report.html",
+            lambda: build_report([self.dir], out, title=f"SyCL run: {self.cfg.name}"),
+        )
 
     def run(self) -> dict:
         """Run every configured stage in order; returns the provenance manifest."""

@@ -1,4 +1,5 @@
 """What ``sycl run`` and ``sycl quickstart`` print at the end: where things went and the headline table."""
+
 from __future__ import annotations
 
 import json
@@ -23,7 +24,7 @@ def headline_table(run_dir: Path, measure: str = HEADLINE) -> str:
     if not rows:
         return "(no evaluation results)"
     order = sorted(rows, key=lambda n: (n != "base", n))
-    lines = [f"| model | " + " | ".join(datasets) + " |", "|---|" + "---:|" * len(datasets)]
+    lines = ["| model | " + " | ".join(datasets) + " |", "|---|" + "---:|" * len(datasets)]
     for name in order:
         cells = [f"{rows[name][d]:.4f}" if d in rows[name] else "-" for d in datasets]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
@@ -33,12 +34,19 @@ def headline_table(run_dir: Path, measure: str = HEADLINE) -> str:
 def print_summary(run_dir: Path, manifest: dict) -> None:
     run_dir = Path(run_dir)
     print(f"\nrun directory: {run_dir}")
-    for label, rel in (("generated data", "generated"), ("held-out split", "holdout/test"),
-                       ("mined negatives", "mined/negatives.jsonl"), ("models", "models"), ("evaluations", "eval"),
-                       ("report", "report/report.html")):
+    for label, rel in (
+        ("generated data", "generated"),
+        ("held-out split", "holdout/test"),
+        ("mined negatives", "mined/negatives.jsonl"),
+        ("models", "models"),
+        ("evaluations", "eval"),
+        ("report", "report/report.html"),
+    ):
         if (run_dir / rel).exists():
             print(f"  {label:16s} {run_dir / rel}")
     done, skipped = manifest.get("executed", []), manifest.get("skipped", [])
-    print(f"  stages run: {', '.join(done) or 'none'}" + (f"; current, skipped: {', '.join(skipped)}" if skipped else ""))
+    print(
+        f"  stages run: {', '.join(done) or 'none'}" + (f"; current, skipped: {', '.join(skipped)}" if skipped else "")
+    )
     print(f"  total time: {manifest.get('seconds', 0):.0f} s\n")
     print(headline_table(run_dir))

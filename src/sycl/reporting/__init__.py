@@ -5,6 +5,7 @@
 * :func:`write_model_card` -- ``README.md`` of a trained model directory.
 * :func:`push_to_hub` -- upload a model directory to the Hugging Face hub.
 """
+
 from sycl._lazy import lazy_exports
 
 _EXPORTS = {

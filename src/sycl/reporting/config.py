@@ -1,4 +1,5 @@
 """Settings of ``sycl report`` (importable without matplotlib: the command line derives its flags here)."""
+
 from __future__ import annotations
 
 from pydantic import Field

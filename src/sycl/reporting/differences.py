@@ -7,6 +7,7 @@ paired t-test's p-value, Holm-corrected over the table's comparisons
 :data:`~sycl.evaluation.compare.MARK`, here and in the summary table. Each ``metrics.json`` is one
 run; ``sycl compare`` pools several seeds of a system.
 """
+
 from __future__ import annotations
 
 from sycl.evaluation.compare import MARK
@@ -36,7 +37,15 @@ def paired_rows(evaluations, key, measure: str) -> tuple[list[list[str]], dict[t
     for (name, d, res), p_adj in zip(found, adjust([f[2].p for f in found], "holm")):
         sig = p_adj < ALPHA
         marks[(name, d)] = sig
-        rows.append([name, d, f"{res.diff * 100:+.2f}{MARK if sig else ''}",
-                     f"[{res.ci_low * 100:+.2f}, {res.ci_high * 100:+.2f}]", f"{res.p:.4f}", f"{p_adj:.4f}",
-                     f"{res.n_queries:,}"])
+        rows.append(
+            [
+                name,
+                d,
+                f"{res.diff * 100:+.2f}{MARK if sig else ''}",
+                f"[{res.ci_low * 100:+.2f}, {res.ci_high * 100:+.2f}]",
+                f"{res.p:.4f}",
+                f"{p_adj:.4f}",
+                f"{res.n_queries:,}",
+            ]
+        )
     return rows, marks, base.name

@@ -11,6 +11,7 @@ Each artefact is named after its directory relative to the run directory it was 
 the common leading folder of its kind dropped (``eval/ws2`` and ``eval/base`` read ``ws2`` and
 ``base``); with several run directories, names are prefixed with the run directory's name.
 """
+
 from __future__ import annotations
 
 import json
@@ -133,7 +134,9 @@ def _check_evaluation(path: Path, obj: dict) -> None:
             raise DataError(path, f"results[{i}] ({r['dataset']}) needs a non-empty object 'measures'")
         for k, v in measures.items():
             if not _is_number(v):
-                raise DataError(path, f"results[{i}] ({r['dataset']}): measure {k!r} must be a finite number, got {v!r}")
+                raise DataError(
+                    path, f"results[{i}] ({r['dataset']}): measure {k!r} must be a finite number, got {v!r}"
+                )
 
 
 def _walk(root: Path):
@@ -178,13 +181,13 @@ def discover(run_dirs: list[str | Path]) -> Artefacts:
                     _check_evaluation(d / "metrics.json", obj)
                     found["evaluation"].append((rel, d / "metrics.json", obj))
                 else:
-                    art.notes.append(f"{d / 'metrics.json'}: no \"kind\": \"evaluation\"; skipped")
+                    art.notes.append(f'{d / "metrics.json"}: no "kind": "evaluation"; skipped')
             if "training.json" in files or "training_log.jsonl" in files:
                 info = None
                 if "training.json" in files:
                     obj = _load_json(d / "training.json")
                     if not isinstance(obj, dict) or obj.get("kind") != "training":
-                        raise DataError(d / "training.json", "expected an object with \"kind\": \"training\"")
+                        raise DataError(d / "training.json", 'expected an object with "kind": "training"')
                     info = obj
                 else:
                     art.notes.append(f"{d}: training_log.jsonl without training.json (training unfinished?)")

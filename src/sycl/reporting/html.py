@@ -5,6 +5,7 @@ to an external URL, so the file can be mailed or opened offline. Every piece of 
 artefacts is HTML-escaped. A small inline script sets ``data-charts-loaded="N"`` on ``<body>``
 once all N images have decoded (``naturalWidth > 0``), which the browser test reads.
 """
+
 from __future__ import annotations
 
 import base64
@@ -74,8 +75,11 @@ def _table(t: Table, wide: bool = False) -> str:
     if t.caption:
         out.append(f"<caption>{escape(t.caption)}</caption>")
     numeric = t.numeric_columns()
-    out.append("<thead><tr>" + "".join(f'<th class="{"num" if n else ""}">{escape(h)}</th>' for h, n in zip(t.header, numeric))
-               + "</tr></thead><tbody>")
+    out.append(
+        "<thead><tr>"
+        + "".join(f'<th class="{"num" if n else ""}">{escape(h)}</th>' for h, n in zip(t.header, numeric))
+        + "</tr></thead><tbody>"
+    )
     for r, row in enumerate(t.rows):
         cells = []
         for c, cell in enumerate(row):
@@ -89,8 +93,10 @@ def _table(t: Table, wide: bool = False) -> str:
 def _chart(c: Chart) -> str:
     data = base64.b64encode(c.png).decode("ascii")
     cap = escape(c.title + (f" \u2014 {c.caption}" if c.caption else ""))
-    return (f'<figure id="{escape(c.chart_id)}"><img class="chart" src="data:image/png;base64,{data}" '
-            f'alt="{escape(c.alt)}" data-chart="{escape(c.chart_id)}"><figcaption>{cap}</figcaption></figure>')
+    return (
+        f'<figure id="{escape(c.chart_id)}"><img class="chart" src="data:image/png;base64,{data}" '
+        f'alt="{escape(c.alt)}" data-chart="{escape(c.chart_id)}"><figcaption>{cap}</figcaption></figure>'
+    )
 
 
 def _badge(level: int) -> str:
@@ -99,11 +105,15 @@ def _badge(level: int) -> str:
 
 
 def _context(ctx: SampleContext) -> str:
-    out = [f'<div class="context"><div class="query">{escape(ctx.query)}<span class="qid">{escape(ctx.query_id)}</span></div>']
+    out = [
+        f'<div class="context"><div class="query">{escape(ctx.query)}<span class="qid">{escape(ctx.query_id)}</span></div>'
+    ]
     for p in ctx.passages:
         title = f'<span class="title">{escape(p.title)}</span> ' if p.title else ""
-        out.append(f'<div class="passage">{_badge(p.level)}<div>{title}{escape(p.text)}'
-                   f'<span class="did">{escape(p.doc_id)}</span></div></div>')
+        out.append(
+            f'<div class="passage">{_badge(p.level)}<div>{title}{escape(p.text)}'
+            f'<span class="did">{escape(p.doc_id)}</span></div></div>'
+        )
     out.append("</div>")
     return "\n".join(out)
 
@@ -128,8 +138,11 @@ def render_html(content: ReportContent) -> str:
     nav = "".join(f'<a href="#{escape(s.section_id)}">{escape(s.title)}</a>' for s in content.sections)
     notes = ""
     if content.notes:
-        notes = ('<section id="notes"><h2>Notes</h2>' + "".join(f'<p class="note">{escape(n)}</p>' for n in content.notes)
-                 + "</section>")
+        notes = (
+            '<section id="notes"><h2>Notes</h2>'
+            + "".join(f'<p class="note">{escape(n)}</p>' for n in content.notes)
+            + "</section>"
+        )
     runs = ", ".join(escape(d) for d in content.run_dirs)
     return f"""<!DOCTYPE html>
 <html lang="en">

@@ -4,6 +4,7 @@ Charts are referenced as ``figures/<chart_id>.png`` next to the Markdown file (t
 writes them); best-in-column cells are bold. Text from the artefacts is escaped so that it can
 neither break a table nor inject HTML.
 """
+
 from __future__ import annotations
 
 import re
@@ -56,14 +57,27 @@ def _section(s: Section) -> str:
             out.append("")
     for label, text in s.details.items():
         fence = "````" if "```" in text else "```"
-        out += [f"<details><summary>{md_escape(label)}</summary>", "", f"{fence}json", text, fence, "", "</details>", ""]
+        out += [
+            f"<details><summary>{md_escape(label)}</summary>",
+            "",
+            f"{fence}json",
+            text,
+            fence,
+            "",
+            "</details>",
+            "",
+        ]
     return "\n".join(out)
 
 
 def render_markdown(content: ReportContent) -> str:
     """The report as one Markdown document."""
-    out = [f"# {md_escape(content.title)}", "",
-           f"Run directories: {', '.join(md_escape(d) for d in content.run_dirs)}; created {content.created}.", ""]
+    out = [
+        f"# {md_escape(content.title)}",
+        "",
+        f"Run directories: {', '.join(md_escape(d) for d in content.run_dirs)}; created {content.created}.",
+        "",
+    ]
     out += [_section(s) for s in content.sections]
     if content.notes:
         out += ["## Notes", ""] + [f"- {md_escape(n)}" for n in content.notes] + [""]

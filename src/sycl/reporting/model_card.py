@@ -5,13 +5,15 @@ The card is built from the files ``sycl train`` leaves in the directory (``train
 results (``metrics.json`` of kind ``evaluation``). It opens with the YAML front matter the hub
 reads (``library_name``, ``pipeline_tag``, ``tags``, ``base_model``).
 """
+
 from __future__ import annotations
 
 import json
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from sycl.io.atomic import atomic_write_text
 from sycl.io.errors import DataError
@@ -91,14 +93,16 @@ def _results(eval_metrics: Iterable) -> list[dict]:
             if obj is None:
                 raise DataError(p, "evaluation metrics file not found")
             if obj.get("kind") != "evaluation":
-                raise DataError(p, "expected \"kind\": \"evaluation\"")
+                raise DataError(p, 'expected "kind": "evaluation"')
             item = obj
         if isinstance(item, dict) and isinstance(item.get("results"), list):
             out += [r for r in item["results"] if isinstance(r, dict)]
         elif isinstance(item, dict) and "measures" in item:
             out.append(item)
         else:
-            raise DataError(None, f"eval_metrics entries must be metrics.json paths or objects, got {type(item).__name__}")
+            raise DataError(
+                None, f"eval_metrics entries must be metrics.json paths or objects, got {type(item).__name__}"
+            )
     return out
 
 
@@ -118,11 +122,17 @@ def _usage(repo: str, prompts: dict[str, str]) -> str:
     pp = next((k for k in ("passage", "document", "corpus") if k in prompts), None)
     q_kw = f', prompt_name="{qp}"' if qp else ""
     p_kw = f', prompt_name="{pp}"' if pp else ""
-    lines = ["```python", "from sentence_transformers import SentenceTransformer", "",
-             f'model = SentenceTransformer("{repo}")',
-             f'queries = model.encode(["what causes tides?"]{q_kw})',
-             f'passages = model.encode(["Tides are caused by the gravitational pull of the moon and the sun."]{p_kw})',
-             "scores = model.similarity(queries, passages)  # shape (n_queries, n_passages)", "print(scores)", "```"]
+    lines = [
+        "```python",
+        "from sentence_transformers import SentenceTransformer",
+        "",
+        f'model = SentenceTransformer("{repo}")',
+        f'queries = model.encode(["what causes tides?"]{q_kw})',
+        f'passages = model.encode(["Tides are caused by the gravitational pull of the moon and the sun."]{p_kw})',
+        "scores = model.similarity(queries, passages)  # shape (n_queries, n_passages)",
+        "print(scores)",
+        "```",
+    ]
     if prompts:
         shown = "; ".join(f"`{k}` = `{v}`" for k, v in prompts.items())
         lines += ["", f"The model was trained with prompts (prefixes), which `prompt_name` adds: {shown}."]
@@ -136,9 +146,11 @@ def render_model_card(model_dir: str | Path, eval_metrics: list | None = None, r
         raise DataError(model_dir, "model directory not found")
     training = _read_json(model_dir / "training.json")
     if training is None:
-        raise DataError(model_dir / "training.json", "not found: a model card needs the training record of `sycl train`")
+        raise DataError(
+            model_dir / "training.json", "not found: a model card needs the training record of `sycl train`"
+        )
     if training.get("kind") != "training":
-        raise DataError(model_dir / "training.json", "expected \"kind\": \"training\"")
+        raise DataError(model_dir / "training.json", 'expected "kind": "training"')
     sycl_model = _read_json(model_dir / "sycl_model.json") or {}
     results = _results(eval_metrics) if eval_metrics is not None else _results(find_eval_metrics(model_dir))
     base = str(training.get("base_model") or "")
@@ -155,35 +167,61 @@ def render_model_card(model_dir: str | Path, eval_metrics: list | None = None, r
     name = model_dir.resolve().name
     counts = training.get("label_counts") or {}
     n_passages = sum(v for v in counts.values() if isinstance(v, int)) if isinstance(counts, dict) else 0
-    body = [f"# {md_escape(name)}", "",
-            f"A dense bi-encoder retriever fine-tuned from `{base or 'unknown'}` with SyCL "
-            "(list-wise training on ranking contexts with multiple levels of relevance, arXiv 2503.23239).", "",
-            "## Model", "", "| property | value |", "| --- | --- |",
-            f"| base model | {md_escape(base or chr(0x2014))} |",
-            f"| loss | {md_escape(loss or chr(0x2014))} |"]
-    for key, label in (("pooling", "pooling"), ("normalize", "normalised embeddings"), ("similarity", "similarity"),
-                       ("max_query_length", "max query tokens"), ("max_passage_length", "max passage tokens")):
+    body = [
+        f"# {md_escape(name)}",
+        "",
+        f"A dense bi-encoder retriever fine-tuned from `{base or 'unknown'}` with SyCL "
+        "(list-wise training on ranking contexts with multiple levels of relevance, arXiv 2503.23239).",
+        "",
+        "## Model",
+        "",
+        "| property | value |",
+        "| --- | --- |",
+        f"| base model | {md_escape(base or chr(0x2014))} |",
+        f"| loss | {md_escape(loss or chr(0x2014))} |",
+    ]
+    for key, label in (
+        ("pooling", "pooling"),
+        ("normalize", "normalised embeddings"),
+        ("similarity", "similarity"),
+        ("max_query_length", "max query tokens"),
+        ("max_passage_length", "max passage tokens"),
+    ):
         if key in sycl_model:
             body.append(f"| {label} | {md_escape(_value(sycl_model[key]))} |")
     flat = [(k, v) for k, v in _flatten(training.get("config") or {}) if v is not None and v != {} and v != []]
-    data_items = [(k, v) for k, v in flat if k.split(".")[0] in ("data", "dataset", "datasets", "train_data", "sources")]
+    data_items = [
+        (k, v) for k, v in flat if k.split(".")[0] in ("data", "dataset", "datasets", "train_data", "sources")
+    ]
     hyper = [(k, v) for k, v in flat if (k, v) not in data_items]
-    body += ["", "## Training data", "",
-             f"- queries: {fmt(training.get('n_queries'))}",
-             f"- judged passages: {fmt(n_passages or None)}"]
+    body += [
+        "",
+        "## Training data",
+        "",
+        f"- queries: {fmt(training.get('n_queries'))}",
+        f"- judged passages: {fmt(n_passages or None)}",
+    ]
     if isinstance(counts, dict) and counts:
-        per = ", ".join(f"level {k}: {fmt(v)}" for k, v in sorted(counts.items(), key=lambda kv: str(kv[0]), reverse=True))
+        per = ", ".join(
+            f"level {k}: {fmt(v)}" for k, v in sorted(counts.items(), key=lambda kv: str(kv[0]), reverse=True)
+        )
         body.append(f"- passages per relevance label: {per}")
     body += [f"- `{md_escape(k)}`: {md_escape(_value(v))}" for k, v in data_items]
-    body += ["", "## Training procedure", "",
-             f"- loss: `{loss or 'unknown'}`",
-             f"- optimiser steps: {fmt(training.get('steps'))}"
-             + (f" on {fmt(training.get('world_size'))} process(es)" if training.get("world_size") else "")
-             + (f", precision {md_escape(training.get('precision'))}" if training.get("precision") else ""),
-             f"- training time: {fmt(training.get('seconds'), 1)} s"]
+    body += [
+        "",
+        "## Training procedure",
+        "",
+        f"- loss: `{loss or 'unknown'}`",
+        f"- optimiser steps: {fmt(training.get('steps'))}"
+        + (f" on {fmt(training.get('world_size'))} process(es)" if training.get("world_size") else "")
+        + (f", precision {md_escape(training.get('precision'))}" if training.get("precision") else ""),
+        f"- training time: {fmt(training.get('seconds'), 1)} s",
+    ]
     options = training.get("loss_options")
     if isinstance(options, dict) and options:
-        body.append("- loss options: " + ", ".join(f"`{md_escape(k)}` = {md_escape(_value(v))}" for k, v in options.items()))
+        body.append(
+            "- loss options: " + ", ".join(f"`{md_escape(k)}` = {md_escape(_value(v))}" for k, v in options.items())
+        )
     if hyper:
         body += ["", "| hyper-parameter | value |", "| --- | --- |"]
         body += [f"| {md_escape(k)} | {md_escape(_value(v))} |" for k, v in hyper]
@@ -192,16 +230,28 @@ def render_model_card(model_dir: str | Path, eval_metrics: list | None = None, r
         measures: list[str] = []
         for r in results:
             measures += [m for m in r.get("measures", {}) if m not in measures]
-        body += ["| data set | split | queries | " + " | ".join(md_escape(m) for m in measures) + " |",
-                 "| --- | --- | ---: |" + " ---: |" * len(measures)]
+        body += [
+            "| data set | split | queries | " + " | ".join(md_escape(m) for m in measures) + " |",
+            "| --- | --- | ---: |" + " ---: |" * len(measures),
+        ]
         for r in results:
             ms = r.get("measures", {})
-            body.append(f"| {md_escape(r.get('dataset', '?'))} | {md_escape(r.get('split', ''))} | {fmt(r.get('n_queries'))} | "
-                        + " | ".join(fmt(ms.get(m)) for m in measures) + " |")
+            body.append(
+                f"| {md_escape(r.get('dataset', '?'))} | {md_escape(r.get('split', ''))} | {fmt(r.get('n_queries'))} | "
+                + " | ".join(fmt(ms.get(m)) for m in measures)
+                + " |"
+            )
     else:
         body.append("No evaluation results were recorded with this model; run `sycl evaluate` on it.")
-    body += ["", "## Usage", "", "With [sentence-transformers](https://www.sbert.net):", "",
-             _usage(repo_id or str(model_dir), _prompts(model_dir, sycl_model)), ""]
+    body += [
+        "",
+        "## Usage",
+        "",
+        "With [sentence-transformers](https://www.sbert.net):",
+        "",
+        _usage(repo_id or str(model_dir), _prompts(model_dir, sycl_model)),
+        "",
+    ]
     return "\n".join(front + [""] + body)
 
 
@@ -217,8 +267,18 @@ def write_model_card(model_dir: str | Path, eval_metrics: list | None = None, re
     return path
 
 
-_NETWORK_ERROR_NAMES = {"TransportError", "NetworkError", "ConnectError", "ConnectTimeout", "TimeoutException",
-                        "ConnectionError", "Timeout", "OfflineModeIsEnabled", "NameResolutionError", "MaxRetryError"}
+_NETWORK_ERROR_NAMES = {
+    "TransportError",
+    "NetworkError",
+    "ConnectError",
+    "ConnectTimeout",
+    "TimeoutException",
+    "ConnectionError",
+    "Timeout",
+    "OfflineModeIsEnabled",
+    "NameResolutionError",
+    "MaxRetryError",
+}
 
 
 def _is_network_error(err: BaseException | None) -> bool:
@@ -234,8 +294,13 @@ def _is_network_error(err: BaseException | None) -> bool:
     return False
 
 
-def push_to_hub(model_dir: str | Path, repo_id: str, token_env: str = "HF_TOKEN", private: bool = False,
-                commit_message: str = "Upload SyCL model") -> str:
+def push_to_hub(
+    model_dir: str | Path,
+    repo_id: str,
+    token_env: str = "HF_TOKEN",
+    private: bool = False,
+    commit_message: str = "Upload SyCL model",
+) -> str:
     """Upload a trained model directory to the Hugging Face hub; return the repository URL.
 
     The model card is (re)written with ``repo_id`` in its loading example first. The token is
@@ -249,15 +314,23 @@ def push_to_hub(model_dir: str | Path, repo_id: str, token_env: str = "HF_TOKEN"
     if not (model_dir / "modules.json").is_file():
         raise DataError(model_dir, "not a sentence-transformers model directory (no modules.json)")
     if constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
-        raise DataError(model_dir, "cannot push to the hub: no network is reachable (HF_HUB_OFFLINE is set); "
-                                   "unset it on a machine with internet access")
+        raise DataError(
+            model_dir,
+            "cannot push to the hub: no network is reachable (HF_HUB_OFFLINE is set); "
+            "unset it on a machine with internet access",
+        )
     write_model_card(model_dir, repo_id=repo_id)
     token = os.environ.get(token_env) or None
     api = HfApi(token=token)
     try:
         url = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
-        api.upload_folder(folder_path=str(model_dir), repo_id=repo_id, repo_type="model", commit_message=commit_message,
-                          ignore_patterns=["checkpoint-*", "checkpoint-*/**", ".*", "**/.*", "*.tmp"])
+        api.upload_folder(
+            folder_path=str(model_dir),
+            repo_id=repo_id,
+            repo_type="model",
+            commit_message=commit_message,
+            ignore_patterns=["checkpoint-*", "checkpoint-*/**", ".*", "**/.*", "*.tmp"],
+        )
     except HfHubHTTPError as err:
         status = getattr(getattr(err, "response", None), "status_code", None)
         hint = f" (set {token_env} to a token with write access)" if status in (401, 403) else ""
@@ -265,6 +338,8 @@ def push_to_hub(model_dir: str | Path, repo_id: str, token_env: str = "HF_TOKEN"
     except Exception as err:
         if not _is_network_error(err):
             raise
-        raise DataError(model_dir, f"cannot push to {constants.ENDPOINT}: no network is reachable ({type(err).__name__}: {err})") from None
+        raise DataError(
+            model_dir, f"cannot push to {constants.ENDPOINT}: no network is reachable ({type(err).__name__}: {err})"
+        ) from None
     log.info("pushed %s to %s", model_dir, url)
     return str(url)

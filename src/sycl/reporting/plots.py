@@ -3,19 +3,31 @@
 Each function returns a :class:`Chart` holding PNG bytes, or ``None`` when its data is absent.
 Inputs are plain numbers already pulled out of the artefacts, so the charts can be tested alone.
 """
+
 from __future__ import annotations
 
 import io
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 DPI = 110
-_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+_PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
 LEVEL_COLOURS = {3: "#1a9850", 2: "#91cf60", 1: "#fc8d59", 0: "#d73027"}
 
 
@@ -121,7 +133,13 @@ def diagnostics(logs: Mapping[str, Sequence[Mapping]], colours: Mapping[str, str
         for i, (name, log) in enumerate(logs.items()):
             xs, ys = _series(log, key)
             if xs:
-                ax.plot(xs, _smooth(ys, 0.8) if len(ys) > 50 else ys, color=_pick(colours, name, i), linewidth=1.6, label=name)
+                ax.plot(
+                    xs,
+                    _smooth(ys, 0.8) if len(ys) > 50 else ys,
+                    color=_pick(colours, name, i),
+                    linewidth=1.6,
+                    label=name,
+                )
         _style(ax, "step", key)
         ax.set_title(DIAGNOSTICS[key], fontsize=10)
         ax.legend(frameon=False, fontsize=8)
@@ -135,7 +153,9 @@ def diagnostics(logs: Mapping[str, Sequence[Mapping]], colours: Mapping[str, str
     )
 
 
-def metric_bars(scores: Mapping[str, Mapping[str, float]], measure: str, colours: Mapping[str, str] | None = None) -> Chart | None:
+def metric_bars(
+    scores: Mapping[str, Mapping[str, float]], measure: str, colours: Mapping[str, str] | None = None
+) -> Chart | None:
     """Grouped bars: one group per data set, one bar per model (``{model: {dataset: value}}``)."""
     datasets: list[str] = []
     for per in scores.values():
@@ -160,10 +180,17 @@ def metric_bars(scores: Mapping[str, Mapping[str, float]], measure: str, colours
     ax.set_ylim(0, max(top * 1.15, 0.05))
     ax.legend(frameon=False, fontsize=8, ncols=min(n, 4), loc="upper center", bbox_to_anchor=(0.5, -0.14))
     ax.set_title(f"{measure} per data set")
-    return Chart("chart-metrics", f"{measure} per data set", f"Bar chart of {measure} per data set for " + ", ".join(models), _render(fig))
+    return Chart(
+        "chart-metrics",
+        f"{measure} per data set",
+        f"Bar chart of {measure} per data set for " + ", ".join(models),
+        _render(fig),
+    )
 
 
-def label_distribution(counts: Mapping[str, Mapping[int, int]], colours: Mapping[str, str] | None = None) -> Chart | None:
+def label_distribution(
+    counts: Mapping[str, Mapping[int, int]], colours: Mapping[str, str] | None = None
+) -> Chart | None:
     """Grouped bars of passages per relevance label, one bar per source (``{source: {label: n}}``)."""
     counts = {k: v for k, v in counts.items() if v}
     if not counts:
@@ -184,11 +211,19 @@ def label_distribution(counts: Mapping[str, Mapping[int, int]], colours: Mapping
     ax.set_ylim(0, top * 1.15 + 0.5)
     ax.legend(frameon=False, fontsize=8, ncols=min(n, 4), loc="upper center", bbox_to_anchor=(0.5, -0.16))
     ax.set_title("Label distribution of the training data")
-    return Chart("chart-labels", "Label distribution", "Passages per relevance label: " + ", ".join(counts), _render(fig))
+    return Chart(
+        "chart-labels", "Label distribution", "Passages per relevance label: " + ", ".join(counts), _render(fig)
+    )
 
 
-def level_quality(per_level: Mapping[int, float], judge: str = "", tau: float | None = None,
-                  share: float | None = None, name: str = "", chart_id: str = "chart-quality") -> Chart | None:
+def level_quality(
+    per_level: Mapping[int, float],
+    judge: str = "",
+    tau: float | None = None,
+    share: float | None = None,
+    name: str = "",
+    chart_id: str = "chart-quality",
+) -> Chart | None:
     """Bars of the judge's mean score per generated level (3 -> 0 left to right).
 
     ``tau`` is the mean Kendall tau between intended levels and judge scores per query and
@@ -199,8 +234,12 @@ def level_quality(per_level: Mapping[int, float], judge: str = "", tau: float | 
     levels = sorted(per_level, reverse=True)
     fig = Figure(figsize=(5.8, 3.6))
     ax = fig.add_subplot()
-    bars = ax.bar([f"level {lv}" for lv in levels], [per_level[lv] for lv in levels],
-                  color=[LEVEL_COLOURS.get(lv, "#777777") for lv in levels], width=0.6)
+    bars = ax.bar(
+        [f"level {lv}" for lv in levels],
+        [per_level[lv] for lv in levels],
+        color=[LEVEL_COLOURS.get(lv, "#777777") for lv in levels],
+        width=0.6,
+    )
     ax.bar_label(bars, fmt="%.3f", fontsize=8, padding=1)
     _style(ax, "intended relevance level", f"mean judge score{f' ({judge})' if judge else ''}")
     stats = []
@@ -208,9 +247,16 @@ def level_quality(per_level: Mapping[int, float], judge: str = "", tau: float | 
         stats.append(f"Kendall tau {tau:.3f}")
     if share is not None:
         stats.append(f"expected order {share:.0%}")
-    ax.set_title("Judge score per level" + (f" - {name}" if name else "") + (f"\n{', '.join(stats)}" if stats else ""), fontsize=10)
+    ax.set_title(
+        "Judge score per level" + (f" - {name}" if name else "") + (f"\n{', '.join(stats)}" if stats else ""),
+        fontsize=10,
+    )
     lo = min(0.0, min(per_level.values()) * 1.15)
     ax.set_ylim(lo, max(max(per_level.values()) * 1.18, 0.05))
-    return Chart(chart_id, f"Level quality{f' ({name})' if name else ''}",
-                 f"Mean judge score per intended level{f' for {name}' if name else ''}", _render(fig),
-                 ", ".join(stats))
+    return Chart(
+        chart_id,
+        f"Level quality{f' ({name})' if name else ''}",
+        f"Mean judge score per intended level{f' for {name}' if name else ''}",
+        _render(fig),
+        ", ".join(stats),
+    )

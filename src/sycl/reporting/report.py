@@ -1,4 +1,5 @@
 """Build the report of one or more run directories: discovery -> content -> HTML + Markdown + figures."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,8 +25,9 @@ def default_out_dir(run_dirs: list[str | Path], out_dir: str | Path | None) -> P
     raise DataError(None, "several run directories given: say where the report goes with --out DIR")
 
 
-def build_report(run_dirs: list[str | Path], out_dir: str | Path | None = None, title: str | None = None,
-                 **settings) -> tuple[Path, Path]:
+def build_report(
+    run_dirs: list[str | Path], out_dir: str | Path | None = None, title: str | None = None, **settings
+) -> tuple[Path, Path]:
     """Write ``report.html``, ``report.md`` and ``figures/*.png`` into ``out_dir``; return the two paths.
 
     ``settings`` are further :class:`ReportConfig` fields: ``measure`` is the headline measure of the
@@ -53,6 +55,11 @@ def report(run_dirs: list[str | Path], config: ReportConfig) -> tuple[Path, Path
     md_path, html_path = out / "report.md", out / "report.html"
     atomic_write_text(md_path, render_markdown(content))
     atomic_write_text(html_path, render_html(content))
-    log.info("report of %d evaluation(s), %d trained model(s), %d generated set(s): %s",
-             len(art.evaluations), len(art.trainings), len(art.generations), html_path)
+    log.info(
+        "report of %d evaluation(s), %d trained model(s), %d generated set(s): %s",
+        len(art.evaluations),
+        len(art.trainings),
+        len(art.generations),
+        html_path,
+    )
     return html_path, md_path

@@ -3,6 +3,7 @@
 Reads ``queries.jsonl``, ``qrels/train.tsv`` and streams ``corpus.jsonl`` only until the sampled
 passages are found, so large generated sets cost little.
 """
+
 from __future__ import annotations
 
 import json

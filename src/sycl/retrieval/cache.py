@@ -11,15 +11,15 @@ with a progress record of the shards done, and renamed into place when complete:
 interrupted run never leaves a half-written entry under a valid key, and the next run of the
 same key resumes at the first shard not recorded as done.
 """
+
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import json
 import os
-import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 import torch
@@ -66,8 +66,18 @@ def texts_fingerprint(batches: Iterable[list[str]]) -> tuple[str, int]:
 
 def entry_key(model_fp: str, settings: dict, kind: str, dtype: str, texts_fp: str, **extra) -> str:
     """The cache key (hex) of one set of vectors (``extra``: e.g. ``storage="fp16"``; none for float32)."""
-    blob = json.dumps({"format": _FORMAT, "model": model_fp, "settings": settings, "kind": kind,
-                       "dtype": dtype, "texts": texts_fp, **extra}, sort_keys=True)
+    blob = json.dumps(
+        {
+            "format": _FORMAT,
+            "model": model_fp,
+            "settings": settings,
+            "kind": kind,
+            "dtype": dtype,
+            "texts": texts_fp,
+            **extra,
+        },
+        sort_keys=True,
+    )
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -96,8 +106,7 @@ class EmbeddingCache:
         return final.with_name(f".{key}.partial.npy"), final.with_name(f".{key}.partial.json")
 
     @contextlib.contextmanager
-    def writer(self, key: str, n: int, dim: int, meta: dict | None = None,
-               dtype=np.float32) -> Iterator["PartialEntry"]:
+    def writer(self, key: str, n: int, dim: int, meta: dict | None = None, dtype=np.float32) -> Iterator[PartialEntry]:
         """Yield a :class:`PartialEntry` (a writable memory-mapped ``dtype [n, dim]`` and the shards
         already written); it becomes the entry on clean exit.
 

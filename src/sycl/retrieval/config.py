@@ -1,4 +1,5 @@
 """Settings shared by the retrieval code (importable without torch or numba)."""
+
 from __future__ import annotations
 
 from typing import Literal

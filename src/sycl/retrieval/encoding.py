@@ -10,19 +10,21 @@ shard not recorded. Under ``torchrun`` every rank encodes its own slice of the c
 Storage: ``fp32`` (default) or ``fp16``, which halves disk and the I/O of out-of-core search
 (8.8M x 768: 13.6 GB instead of 27 GB); search reads either and scores in float32.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Literal, Protocol, Sequence
+from typing import Literal, Protocol
 
 import numpy as np
 import pyarrow.compute as pc
 
-from sycl.retrieval.cache import EmbeddingCache, entry_key, model_fingerprint, texts_fingerprint
 from sycl.io.corpus import Corpus
 from sycl.log import get_logger, progress
 from sycl.modeling.precision import Precision, resolve_dtype
+from sycl.retrieval.cache import EmbeddingCache, entry_key, model_fingerprint, texts_fingerprint
 
 _log = get_logger(__name__)
 
@@ -53,7 +55,7 @@ class ListTexts:
 
     def batches(self, size: int = 10_000) -> Iterator[list[str]]:
         for s in range(0, len(self._texts), size):
-            yield self._texts[s:s + size]
+            yield self._texts[s : s + size]
 
 
 class CorpusTexts:
@@ -140,8 +142,14 @@ def encode(
     if cache is not None:
         model_fp = model_fp or model_fingerprint(model)
         texts_fp, _ = texts_fingerprint(source.batches())
-        key = entry_key(model_fp, encoding_settings(model, kind), kind, str(dtype or "float32"), texts_fp,
-                        **({"storage": storage} if storage != "fp32" else {}))
+        key = entry_key(
+            model_fp,
+            encoding_settings(model, kind),
+            kind,
+            str(dtype or "float32"),
+            texts_fp,
+            **({"storage": storage} if storage != "fp32" else {}),
+        )
         hit = cache.load(key)
         if hit is not None and hit.shape == (n, dim):
             _log.info("%d %s vectors from the cache (%s)", n, kind, cache.path(key).name[:12])
@@ -149,8 +157,7 @@ def encode(
     lengths = source.lengths()
     batch_size = batch_size or default_batch_size(model.device)
     chunk = chunk or max(batch_size * 16, 1024)
-    bar = progress(total=n, desc=f"encode {kind}s", unit=kind[0], unit_scale=True,
-                   disable=not show_progress or None)
+    bar = progress(total=n, desc=f"encode {kind}s", unit=kind[0], unit_scale=True, disable=not show_progress or None)
 
     def fill(out: np.ndarray, done: set[int] = frozenset(), mark=None) -> None:
         for shard, s in enumerate(range(0, n, shard_rows)):
@@ -160,7 +167,7 @@ def encode(
                 continue
             order = s + np.argsort(-lengths[s:e], kind="stable")
             for c in range(0, e - s, chunk):
-                idx = np.sort(order[c:c + chunk])
+                idx = np.sort(order[c : c + chunk])
                 out[idx] = model.encode(source.texts(idx), kind, batch_size=batch_size, precision=precision)
                 bar.update(len(idx))
             if mark is not None:
@@ -168,12 +175,20 @@ def encode(
 
     try:
         if cache is not None:
-            meta = {"kind": kind, "model": str(getattr(model, "source", "")), "settings": encoding_settings(model, kind),
-                    "dtype": str(dtype or "float32")}
+            meta = {
+                "kind": kind,
+                "model": str(getattr(model, "source", "")),
+                "settings": encoding_settings(model, kind),
+                "dtype": str(dtype or "float32"),
+            }
             with cache.writer(key, n, dim, meta, dtype=STORAGE_DTYPES[storage]) as part:
                 if part.done:
-                    _log.info("resuming %s encoding: %d of %d shards already written", kind, len(part.done),
-                              -(-n // shard_rows))
+                    _log.info(
+                        "resuming %s encoding: %d of %d shards already written",
+                        kind,
+                        len(part.done),
+                        -(-n // shard_rows),
+                    )
                 fill(part.vectors, part.done, part.mark)
             vectors = cache.load(key)
         else:

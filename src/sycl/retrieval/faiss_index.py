@@ -5,18 +5,28 @@
 on up to 256 vectors per list sampled from the corpus). Results use the same total order
 as :func:`sycl.retrieval.search.exact_search` (score descending, row ascending).
 """
+
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from sycl.retrieval.search import TopK, select_top
 from sycl.io.errors import DataError
+from sycl.retrieval.search import TopK, select_top
 
 
-def faiss_search(queries: np.ndarray, docs: np.ndarray, k: int, factory: str = "Flat", *,
-                 exclude: np.ndarray | None = None, row_offset: int = 0, add_block: int = 262_144,
-                 nprobe: int = 32, seed: int = 0) -> TopK:
+def faiss_search(
+    queries: np.ndarray,
+    docs: np.ndarray,
+    k: int,
+    factory: str = "Flat",
+    *,
+    exclude: np.ndarray | None = None,
+    row_offset: int = 0,
+    add_block: int = 262_144,
+    nprobe: int = 32,
+    seed: int = 0,
+) -> TopK:
     """Top-``k`` by inner product with a faiss index built from ``docs [N, dim]`` (float32)."""
     try:
         import faiss
@@ -33,7 +43,7 @@ def faiss_search(queries: np.ndarray, docs: np.ndarray, k: int, factory: str = "
         sample = np.sort(rng.choice(n, size=min(n, 256 * nlist), replace=False))
         index.train(np.ascontiguousarray(docs[sample], dtype=np.float32))
     for s in range(0, n, add_block):
-        index.add(np.ascontiguousarray(docs[s:s + add_block], dtype=np.float32))
+        index.add(np.ascontiguousarray(docs[s : s + add_block], dtype=np.float32))
     if "IVF" in factory:
         faiss.extract_index_ivf(index).nprobe = nprobe
     extra = 1 if exclude is not None else 0
@@ -51,5 +61,5 @@ def faiss_search(queries: np.ndarray, docs: np.ndarray, k: int, factory: str = "
     r[np.isneginf(s)] = -1
     out_s = np.full((len(queries), k), -np.inf, dtype=np.float32)
     out_r = np.full((len(queries), k), -1, dtype=np.int64)
-    out_s[:, :s.shape[1]], out_r[:, :r.shape[1]] = s, r
+    out_s[:, : s.shape[1]], out_r[:, : r.shape[1]] = s, r
     return TopK(out_s, out_r)

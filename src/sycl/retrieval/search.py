@@ -18,6 +18,7 @@ about 4x a float32 product on a CPU without AMX); both keep ``candidates`` per q
 float32 from the vectors, one pair at a time, and ranked by them, so the returned scores do not
 depend on tiling or sharding.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -79,7 +80,7 @@ class _FloatTile:
         self.start, self.n = start, d.shape[0]
         self.g, width = group_layout(self.n)
         t = torch.zeros(width, d.shape[1], dtype=torch.float32)
-        t.numpy()[:self.n] = d  # the one copy of the documents (``d`` may be a read-only memory map)
+        t.numpy()[: self.n] = d  # the one copy of the documents (``d`` may be a read-only memory map)
         self.dt = t.to(dtype).T
 
     def select(self, q: torch.Tensor, skip: np.ndarray, heap_s: np.ndarray, heap_r: np.ndarray) -> None:
@@ -89,8 +90,17 @@ class _FloatTile:
         select_tile_f32(s, self.n, self.g, self.start, skip, heap_s, heap_r)
 
 
-def _scan(q: torch.Tensor, docs, c: int, precision: str, skip: np.ndarray, row_offset: int, doc_block: int,
-          query_block: int, bar) -> np.ndarray:
+def _scan(
+    q: torch.Tensor,
+    docs,
+    c: int,
+    precision: str,
+    skip: np.ndarray,
+    row_offset: int,
+    doc_block: int,
+    query_block: int,
+    bar,
+) -> np.ndarray:
     """Rows of each query's ``c`` best documents ``[Q, c]`` in no particular order (-1: fewer documents)."""
     from sycl.retrieval.search_kernels import use_threads
 
@@ -110,13 +120,14 @@ def _scan(q: torch.Tensor, docs, c: int, precision: str, skip: np.ndarray, row_o
 
         def make(d, start):
             return _FloatTile(d, start, dtype)
+
     n_q, n_d = q.shape[0], docs.shape[0]
     heap_s = np.full((n_q, c), -np.inf, dtype=np.float32)
     heap_r = np.full((n_q, c), -1, dtype=np.int64)
     for start in range(0, n_d, doc_block):
         stop = min(n_d, start + doc_block)
         block = np.ascontiguousarray(docs[start:stop], dtype=np.float32)  # no copy of a float32 memory map
-        tiles = [make(block[t:t + size], row_offset + start + t) for t in range(0, stop - start, size)]
+        tiles = [make(block[t : t + size], row_offset + start + t) for t in range(0, stop - start, size)]
         for qs in range(0, n_q, query_block):
             qe = min(n_q, qs + query_block)
             for tile in tiles:
@@ -182,8 +193,9 @@ def exact_search(
         from sycl.retrieval.search_int8 import int8_available
 
         if not int8_available():
-            raise ValueError("int8 search needs a torch build with oneDNN's quantised kernels (x86 CPUs); "
-                             "use fp32 or bf16")
+            raise ValueError(
+                "int8 search needs a torch build with oneDNN's quantised kernels (x86 CPUs); use fp32 or bf16"
+            )
     n_q, n_d = queries.shape[0], docs.shape[0]
     if n_d and queries.shape[1] != docs.shape[1]:
         raise ValueError(f"dimension mismatch: queries {queries.shape[1]}, documents {docs.shape[1]}")

@@ -13,6 +13,7 @@ The scores are approximate (int8 inputs, float16 output: about 1e-3 of the large
 :func:`~sycl.retrieval.search.exact_search` keeps ``k + max(32, k // 4)`` candidates per query
 and rescores them in float32.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -51,7 +52,7 @@ class QuantizedTile:
         self.g, width = group_layout(self.n)
         codes = np.zeros((width, d.shape[1]), dtype=np.int8)
         scale = np.ones(width, dtype=np.float32)
-        d_norm = quantize_rows(d, codes[:self.n], scale[:self.n])
+        d_norm = quantize_rows(d, codes[: self.n], scale[: self.n])
         bound = 1.01 * q_max_norm * d_norm
         self.f = 1.0 / bound if bound > 0 else 1.0  # |f * score| < 1 for every pair of this tile
         self.w_scale = torch.from_numpy(scale * np.float32(self.f))
@@ -61,8 +62,21 @@ class QuantizedTile:
 
     def scores(self, qx: torch.Tensor) -> np.ndarray:
         """``f * score + 1`` of ``qx [Qb, dim]`` (uint8) with every row of the tile, as int16 bit patterns."""
-        out = torch.ops.onednn.qlinear_pointwise(qx, X_SCALE, X_ZERO_POINT, self.packed, self.w_scale, self.w_zero,
-                                                 self.bias, 1.0, 0, torch.float16, "none", [], "")
+        out = torch.ops.onednn.qlinear_pointwise(
+            qx,
+            X_SCALE,
+            X_ZERO_POINT,
+            self.packed,
+            self.w_scale,
+            self.w_zero,
+            self.bias,
+            1.0,
+            0,
+            torch.float16,
+            "none",
+            [],
+            "",
+        )
         return out.view(torch.int16).numpy()
 
     def select(self, qx: torch.Tensor, skip: np.ndarray, heap_s: np.ndarray, heap_r: np.ndarray) -> None:

@@ -8,6 +8,7 @@ highest row); only groups whose maximum reaches the heap's top are looked into, 
 document is compared with the total order (score descending, row ascending), so float32 tiles
 give the exact top ``c`` whatever the tiling.
 """
+
 from __future__ import annotations
 
 import math
@@ -77,7 +78,7 @@ def _group_maxima(row, g, ng):
     """Maximum of each group ``j`` (columns ``i * ng + j``) of one tile row: ``g`` vertical SIMD passes."""
     gm = row[:ng].copy()
     for i in range(1, g):
-        x = row[i * ng:(i + 1) * ng]
+        x = row[i * ng : (i + 1) * ng]
         for j in range(ng):
             if x[j] > gm[j]:
                 gm[j] = x[j]

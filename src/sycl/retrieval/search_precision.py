@@ -7,6 +7,7 @@ on an AMD EPYC without AMX: about 2,000x slower than fp32) is never chosen. An e
 ``int8`` that measured slower than fp32 gets a warning with the ratio and the estimated duration;
 where that estimate passes :data:`MAX_SLOW_SECONDS` it is an error suggesting ``fp32``.
 """
+
 from __future__ import annotations
 
 import torch
@@ -54,12 +55,20 @@ def resolve_search_precision(precision: str, n_queries: int, n_docs: int, dim: i
     slow_s = fp32_s / speedup
     ratio = f"measured {speedup:.3g}x the speed of fp32 on this CPU ({v.cpu}, torch {v.torch})"
     if slow_s > MAX_SLOW_SECONDS:
-        raise SlowKernelError(f"search precision {precision} {ratio}: {n_queries:,} queries x {n_docs:,} documents "
-                              f"would take about {_duration(slow_s)} against {_duration(fp32_s)} in fp32; use "
-                              f"search precision auto ({v.search}) or fp32")
+        raise SlowKernelError(
+            f"search precision {precision} {ratio}: {n_queries:,} queries x {n_docs:,} documents "
+            f"would take about {_duration(slow_s)} against {_duration(fp32_s)} in fp32; use "
+            f"search precision auto ({v.search}) or fp32"
+        )
     if precision not in _WARNED:
         _WARNED.add(precision)
-        _log.warning("search precision %s %s: this search should take about %s against %s in fp32; "
-                     "search precision auto would use %s", precision, ratio, _duration(slow_s), _duration(fp32_s),
-                     v.search)
+        _log.warning(
+            "search precision %s %s: this search should take about %s against %s in fp32; "
+            "search precision auto would use %s",
+            precision,
+            ratio,
+            _duration(slow_s),
+            _duration(fp32_s),
+            v.search,
+        )
     return precision

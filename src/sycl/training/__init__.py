@@ -3,6 +3,7 @@
 ``sycl.training.train(config, out=None, resume=False) -> Path`` trains in-process and returns the
 model folder; ``sycl train --config FILE`` is the command-line form.
 """
+
 from sycl._lazy import lazy_exports
 
 _EXPORTS = {

@@ -6,6 +6,7 @@ settings fingerprint). It is written into a temporary folder and renamed into pl
 process killed while saving leaves the previous checkpoint intact; ``state.json`` is the last
 file written, and a folder without it is ignored.
 """
+
 from __future__ import annotations
 
 import json
@@ -60,8 +61,9 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save_checkpoint(out: Path, step: int, model: torch.nn.Module, optimizer, scheduler, scaler,
-                    state: dict, keep: int) -> Path:
+def save_checkpoint(
+    out: Path, step: int, model: torch.nn.Module, optimizer, scheduler, scaler, state: dict, keep: int
+) -> Path:
     """Write checkpoint ``step`` atomically and prune all but the newest ``keep``; returns its path."""
     root = checkpoint_dir(out)
     root.mkdir(parents=True, exist_ok=True)
@@ -69,8 +71,14 @@ def save_checkpoint(out: Path, step: int, model: torch.nn.Module, optimizer, sch
     tmp = Path(tempfile.mkdtemp(prefix=f".step-{step:08d}.", dir=root))
     try:
         torch.save(model.state_dict(), tmp / "model.pt")
-        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "scaler": scaler.state_dict() if scaler is not None else None}, tmp / "optimizer.pt")
+        torch.save(
+            {
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "scaler": scaler.state_dict() if scaler is not None else None,
+            },
+            tmp / "optimizer.pt",
+        )
         torch.save(rng_state(), tmp / "rng.pt")
         atomic_write_json(tmp / "state.json", {"kind": "sycl-checkpoint", "step": step, **state})
         if final.exists():

@@ -17,6 +17,7 @@ Every section forbids unknown keys; errors name the key path (``train.lr``). ``l
 are checked against :func:`sycl.losses.get` when the file is loaded, so a typo fails before
 any model is read.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -39,7 +40,6 @@ from sycl.modeling.config import EncoderConfig, Precision
 DEFAULT_RECIPE = {"name": "wasserstein1d", "temperature": 0.05, "label_temperature": 0.1, "in_batch": "lowest"}
 
 
-
 class LossConfig(StrictModel):
     """Which loss and its options; ``None`` leaves an option at the loss's own default.
 
@@ -55,10 +55,14 @@ class LossConfig(StrictModel):
     option of the chosen loss (e.g. ``mu`` of ``lambdaloss``). See :mod:`sycl.losses.targets`.
     """
 
-    name: str = Field(default=DEFAULT_RECIPE["name"], description="a loss of the registry: infonce, ws2 (the "
-                      "paper's), kl, wasserstein1d, lambdaloss (sycl.losses.available())")
-    temperature: float | None = Field(default=None, gt=0, description="scores are divided by it (default: the "
-                                      "loss's own, 1.0)")
+    name: str = Field(
+        default=DEFAULT_RECIPE["name"],
+        description="a loss of the registry: infonce, ws2 (the "
+        "paper's), kl, wasserstein1d, lambdaloss (sycl.losses.available())",
+    )
+    temperature: float | None = Field(
+        default=None, gt=0, description="scores are divided by it (default: the loss's own, 1.0)"
+    )
     label_temperature: float | None = Field(default=None, gt=0, description="target softmax(labels / t)")
     in_batch: InBatchMode | None = Field(default=None, description="how other queries' passages enter the target")
     infonce_weight: float | None = Field(default=None, ge=0, description="adds w * InfoNCE to a list-wise loss")
@@ -76,8 +80,16 @@ class LossConfig(StrictModel):
         return value
 
     def loss_options(self) -> dict[str, Any]:
-        opts = {k: v for k, v in (("temperature", self.temperature), ("label_temperature", self.label_temperature),
-                                  ("in_batch", self.in_batch), ("infonce_weight", self.infonce_weight)) if v is not None}
+        opts = {
+            k: v
+            for k, v in (
+                ("temperature", self.temperature),
+                ("label_temperature", self.label_temperature),
+                ("in_batch", self.in_batch),
+                ("infonce_weight", self.infonce_weight),
+            )
+            if v is not None
+        }
         opts.update(self.options)
         return opts
 
@@ -95,7 +107,7 @@ class LossConfig(StrictModel):
         return self._module
 
     @model_validator(mode="after")
-    def _check_loss(self) -> "LossConfig":
+    def _check_loss(self) -> LossConfig:
         self._module = None
         self.build()  # unknown names / options raise ValueError naming them
         return self
@@ -115,27 +127,41 @@ class TrainConfig(StrictModel):
     max_grad_norm: float | None = Field(default=1.0, gt=0, description="gradient clipping (None: off)")
     seed: int = Field(default=42, description="seed of data order, sampling and initialisation")
     precision: Precision = Field(default="auto", description="autocast of the forward pass (auto: measured per device)")
-    in_batch_negatives: bool = Field(default=True, description="score every query against every passage of the "
-                                     "(gathered) batch")
-    chunk_size: int | None = Field(default=None, ge=0, description="texts per encoder call within a batch, "
-                                   "length-sorted (None: 8 on CPU, whole batch on GPU; 0: whole batch)")
-    grad_cache: int | None = Field(default=None, gt=0, description="gradient caching: embed the batch without a "
-                                   "graph, take the loss gradient w.r.t. the embeddings, re-encode this many texts at a "
-                                   "time with a graph (same gradients as the whole batch, one chunk's activations; "
-                                   "None: off)")
+    in_batch_negatives: bool = Field(
+        default=True, description="score every query against every passage of the (gathered) batch"
+    )
+    chunk_size: int | None = Field(
+        default=None,
+        ge=0,
+        description="texts per encoder call within a batch, "
+        "length-sorted (None: 8 on CPU, whole batch on GPU; 0: whole batch)",
+    )
+    grad_cache: int | None = Field(
+        default=None,
+        gt=0,
+        description="gradient caching: embed the batch without a "
+        "graph, take the loss gradient w.r.t. the embeddings, re-encode this many texts at a "
+        "time with a graph (same gradients as the whole batch, one chunk's activations; "
+        "None: off)",
+    )
     log_every: int = Field(default=10, gt=0, description="steps between training_log.jsonl records")
     save_every: int = Field(default=500, ge=0, description="checkpoint every N steps (0: never)")
     save_total_limit: int = Field(default=1, gt=0, description="checkpoints kept while training")
     keep_checkpoints: bool = Field(default=False, description="keep checkpoints after the final model is saved")
     deepspeed: str | None = Field(default=None, description="DeepSpeed JSON config (ZeRO); needs the deepspeed extra")
-    threads: int | None = Field(default=None, gt=0, description="torch CPU threads per process (default: torch's); "
-                                "1 avoids thread hand-off stalls on a machine shared with other jobs")
-
+    threads: int | None = Field(
+        default=None,
+        gt=0,
+        description="torch CPU threads per process (default: torch's); "
+        "1 avoids thread hand-off stalls on a machine shared with other jobs",
+    )
 
     @model_validator(mode="after")
-    def _check_grad_cache(self) -> "TrainConfig":
+    def _check_grad_cache(self) -> TrainConfig:
         if self.grad_cache and self.deepspeed:
-            raise ValueError("train.grad_cache and train.deepspeed cannot be combined (DeepSpeed owns the backward pass)")
+            raise ValueError(
+                "train.grad_cache and train.deepspeed cannot be combined (DeepSpeed owns the backward pass)"
+            )
         return self
 
 

@@ -24,6 +24,7 @@ Missing keys of the first five are added. An explicit value that contradicts the
 with ``precision: fp32``) is a :class:`DataError` naming the key, as is any ``"auto"`` left
 over and an ``optimizer``/``scheduler`` section (the trainer builds both from ``train``).
 """
+
 from __future__ import annotations
 
 import copy
@@ -67,10 +68,17 @@ def _set(cfg: dict, keys: list[str], value: Any, source: str, why: str) -> None:
     current = node.get(key, "auto")
     if current == "auto":
         node[key] = value
-    elif current != value and not (isinstance(current, (int, float)) and not isinstance(current, bool)
-                                   and isinstance(value, (int, float)) and float(current) == float(value)):
-        raise DataError(source, f"{'.'.join(keys)} is {current!r} but the experiment gives {value!r} ({why}); "
-                                "remove the key or set it to \"auto\"")
+    elif current != value and not (
+        isinstance(current, (int, float))
+        and not isinstance(current, bool)
+        and isinstance(value, (int, float))
+        and float(current) == float(value)
+    ):
+        raise DataError(
+            source,
+            f"{'.'.join(keys)} is {current!r} but the experiment gives {value!r} ({why}); "
+            'remove the key or set it to "auto"',
+        )
 
 
 def _leftover_auto(node: Any, where: str = "") -> list[str]:
@@ -81,9 +89,17 @@ def _leftover_auto(node: Any, where: str = "") -> list[str]:
     return [where] if node == "auto" else []
 
 
-def resolve_deepspeed_config(raw: dict, *, micro_batch: int, accumulation: int, world_size: int,
-                             max_grad_norm: float | None, dtype: torch.dtype | None, hidden_size: int | None = None,
-                             source: str = "<deepspeed config>") -> dict:
+def resolve_deepspeed_config(
+    raw: dict,
+    *,
+    micro_batch: int,
+    accumulation: int,
+    world_size: int,
+    max_grad_norm: float | None,
+    dtype: torch.dtype | None,
+    hidden_size: int | None = None,
+    source: str = "<deepspeed config>",
+) -> dict:
     """A copy of ``raw`` with every value fixed by the experiment (see the module docstring).
 
     ``dtype`` is the experiment's resolved precision (``None``: fp32); ``hidden_size`` the
@@ -92,14 +108,27 @@ def resolve_deepspeed_config(raw: dict, *, micro_batch: int, accumulation: int, 
     cfg = copy.deepcopy(raw)
     for section in ("optimizer", "scheduler"):
         if section in cfg:
-            raise DataError(source, f"'{section}': the trainer builds the optimiser and its schedule from the "
-                                    "experiment's train section (lr, weight_decay, warmup_ratio, schedule); remove it")
+            raise DataError(
+                source,
+                f"'{section}': the trainer builds the optimiser and its schedule from the "
+                "experiment's train section (lr, weight_decay, warmup_ratio, schedule); remove it",
+            )
     _set(cfg, ["train_micro_batch_size_per_gpu"], micro_batch, source, "train.batch_size")
     _set(cfg, ["gradient_accumulation_steps"], accumulation, source, "train.gradient_accumulation")
-    _set(cfg, ["train_batch_size"], micro_batch * accumulation * world_size, source,
-         f"batch_size x gradient_accumulation x {world_size} processes")
-    _set(cfg, ["gradient_clipping"], float(max_grad_norm) if max_grad_norm is not None else 0.0, source,
-         "train.max_grad_norm")
+    _set(
+        cfg,
+        ["train_batch_size"],
+        micro_batch * accumulation * world_size,
+        source,
+        f"batch_size x gradient_accumulation x {world_size} processes",
+    )
+    _set(
+        cfg,
+        ["gradient_clipping"],
+        float(max_grad_norm) if max_grad_norm is not None else 0.0,
+        source,
+        "train.max_grad_norm",
+    )
     precision = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32")
     _set(cfg, ["bf16", "enabled"], dtype == torch.bfloat16, source, f"train.precision resolves to {precision}")
     if "fp16" in cfg or dtype == torch.float16:
@@ -111,7 +140,7 @@ def resolve_deepspeed_config(raw: dict, *, micro_batch: int, accumulation: int, 
                 zero[key] = rule(int(hidden_size))
     left = _leftover_auto(cfg)
     if left:
-        raise DataError(source, f"cannot resolve \"auto\" for {', '.join(left)} from the experiment; give a value")
+        raise DataError(source, f'cannot resolve "auto" for {", ".join(left)} from the experiment; give a value')
     return cfg
 
 

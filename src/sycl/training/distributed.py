@@ -10,6 +10,7 @@ yields the gradient through its own shard, and :func:`all_reduce_gradients` sums
 gradients, which is the gradient of that loss with respect to the shared weights -- the same
 update a single process makes for the same global batch.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,7 +35,7 @@ class DistContext:
         return self.rank == 0
 
     @classmethod
-    def setup(cls, device: str | None = None) -> "DistContext":
+    def setup(cls, device: str | None = None) -> DistContext:
         """Join the process group described by ``RANK``/``WORLD_SIZE`` (torchrun) if there is one.
 
         The backend is NCCL on CUDA and gloo on CPU; the device is ``cuda:<LOCAL_RANK>`` when CUDA
@@ -105,7 +106,7 @@ def all_reduce_gradients(params, ctx: DistContext) -> None:
         offset = 0
         for g in group:
             n = g.numel()
-            g.copy_(flat[offset:offset + n].view_as(g))
+            g.copy_(flat[offset : offset + n].view_as(g))
             offset += n
 
 

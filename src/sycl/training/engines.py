@@ -21,6 +21,7 @@ gloo) ZeRO stages 1-3 run under ``torchrun`` (tests/training/test_deepspeed.py).
 DeepSpeed, keep the number of batches per epoch a multiple of ``gradient_accumulation`` so its
 step boundaries match.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -30,8 +31,14 @@ from pathlib import Path
 import torch
 
 from sycl.io.errors import DataError
-from sycl.training.checkpoint import (checkpoint_dir, list_checkpoints, load_checkpoint, rng_state,
-                                      save_checkpoint, set_rng_state)
+from sycl.training.checkpoint import (
+    checkpoint_dir,
+    list_checkpoints,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from sycl.training.deepspeed_config import engine_dtype, read_deepspeed_config, resolve_deepspeed_config
 from sycl.training.distributed import DistContext, all_reduce_gradients
 
@@ -39,8 +46,7 @@ from sycl.training.distributed import DistContext, all_reduce_gradients
 class TorchEngine:
     """Plain PyTorch optimisation with manual gradient summation over processes."""
 
-    def __init__(self, model, optimizer, scheduler, ctx: DistContext, max_grad_norm: float | None,
-                 fp16: bool = False):
+    def __init__(self, model, optimizer, scheduler, ctx: DistContext, max_grad_norm: float | None, fp16: bool = False):
         self.model, self.optimizer, self.scheduler, self.ctx = model, optimizer, scheduler, ctx
         self.max_grad_norm = max_grad_norm
         self.scaler = torch.amp.GradScaler(ctx.device.type) if fp16 and ctx.device.type == "cuda" else None
@@ -59,7 +65,9 @@ class TorchEngine:
         if self.max_grad_norm is not None:
             norm = torch.nn.utils.clip_grad_norm_(self.params, self.max_grad_norm, foreach=True)
         else:
-            norm = torch.linalg.vector_norm(torch.stack([p.grad.detach().norm() for p in self.params if p.grad is not None]))
+            norm = torch.linalg.vector_norm(
+                torch.stack([p.grad.detach().norm() for p in self.params if p.grad is not None])
+            )
         if self.scaler is not None:
             self.scaler.step(self.optimizer)
             self.scaler.update()
@@ -89,24 +97,41 @@ class TorchEngine:
 class DeepSpeedEngine:
     """DeepSpeed ZeRO pass-through (see the module docstring)."""
 
-    def __init__(self, model, optimizer, scheduler, ctx: DistContext, config_path: str, micro_batch: int,
-                 accumulation: int, max_grad_norm: float | None, dtype: torch.dtype | None = None,
-                 hidden_size: int | None = None):
+    def __init__(
+        self,
+        model,
+        optimizer,
+        scheduler,
+        ctx: DistContext,
+        config_path: str,
+        micro_batch: int,
+        accumulation: int,
+        max_grad_norm: float | None,
+        dtype: torch.dtype | None = None,
+        hidden_size: int | None = None,
+    ):
         try:
             import deepspeed
         except ImportError as err:
             raise DataError(config_path, "train.deepspeed needs DeepSpeed: pip install 'sycl-ir[deepspeed]'") from err
-        cfg = resolve_deepspeed_config(read_deepspeed_config(config_path), micro_batch=micro_batch,
-                                       accumulation=accumulation, world_size=ctx.world_size,
-                                       max_grad_norm=max_grad_norm, dtype=dtype, hidden_size=hidden_size,
-                                       source=str(config_path))
+        cfg = resolve_deepspeed_config(
+            read_deepspeed_config(config_path),
+            micro_batch=micro_batch,
+            accumulation=accumulation,
+            world_size=ctx.world_size,
+            max_grad_norm=max_grad_norm,
+            dtype=dtype,
+            hidden_size=hidden_size,
+            source=str(config_path),
+        )
         self.config = cfg
         self.model_dtype = engine_dtype(cfg)
         self._ds = deepspeed
         self.ctx = ctx
         self.model = model
         self.engine, self.optimizer, _, self.scheduler = deepspeed.initialize(
-            model=model, optimizer=optimizer, lr_scheduler=scheduler, config=cfg, dist_init_required=False)
+            model=model, optimizer=optimizer, lr_scheduler=scheduler, config=cfg, dist_init_required=False
+        )
 
     def backward(self, loss: torch.Tensor, n_micro: int) -> None:
         self.engine.backward(loss * self.ctx.world_size)  # DeepSpeed averages over processes and micro-batches
@@ -125,8 +150,10 @@ class DeepSpeedEngine:
         self.engine.save_checkpoint(str(root), tag=tag, client_state={"rng": rng_state(), **state})
         if self.ctx.is_main:
             from sycl.io.atomic import atomic_write_json
+
             atomic_write_json(root / tag / "state.json", {"kind": "sycl-checkpoint", "step": step, **state})
             import shutil
+
             for _, old in list_checkpoints(out)[:-keep]:
                 shutil.rmtree(old, ignore_errors=True)
         self.ctx.barrier()

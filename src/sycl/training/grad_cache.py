@@ -17,6 +17,7 @@ chunk's activations are alive at a time. The cost is a second forward pass (abou
 compute for an encoder). With several processes each caches the gradient of its own shard,
 which is exactly what :func:`~sycl.training.distributed.gather_with_grad` gives its backward.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -81,4 +82,4 @@ class GradCache:
         for i, s in enumerate(range(0, grad.shape[0], self.chunk)):
             with self.states[i].restored(), self.autocast():
                 emb = self.model.embed(_rows(features, s, s + self.chunk), self.inner_chunk).float()
-            emb.backward(grad[s:s + self.chunk])
+            emb.backward(grad[s : s + self.chunk])

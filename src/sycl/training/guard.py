@@ -15,6 +15,7 @@ rises above ``max_passage_mean_cos`` or by more than ``max_cos_rise`` above its 
 slow collapse starts far from both absolute bounds); with ``stop_on_collapse`` it asks the
 trainer to stop after ``patience`` consecutive warnings.
 """
+
 from __future__ import annotations
 
 import torch
@@ -35,12 +36,21 @@ def passage_mean_cos(p: torch.Tensor) -> float:
     return float(((s @ s) - (u * u).sum()) / (n * (n - 1)))
 
 
-def batch_statistics(q: torch.Tensor, p: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor,
-                     temperature: float, label_temperature: float = 1.0, in_batch: str = "zero") -> dict[str, float]:
+def batch_statistics(
+    q: torch.Tensor,
+    p: torch.Tensor,
+    scores: torch.Tensor,
+    labels: torch.Tensor,
+    temperature: float,
+    label_temperature: float = 1.0,
+    in_batch: str = "zero",
+) -> dict[str, float]:
     """``own_group_prob`` (and the other diagnostics) on ``scores [Q, Q*k]`` plus ``passage_mean_cos``."""
     from sycl.losses import diagnostics
 
-    stats = diagnostics(scores.detach().float(), labels, temperature, label_temperature=label_temperature, in_batch=in_batch)
+    stats = diagnostics(
+        scores.detach().float(), labels, temperature, label_temperature=label_temperature, in_batch=in_batch
+    )
     stats["passage_mean_cos"] = passage_mean_cos(p)
     return stats
 
@@ -64,8 +74,9 @@ class CollapseGuard:
         if n_queries > 1:
             bound = cfg.min_own_group_prob if cfg.min_own_group_prob is not None else min(1.0, 2.0 / n_queries)
             if stats["own_group_prob"] < bound:
-                problems.append(f"own_group_prob {stats['own_group_prob']:.3f} < {bound:.3f} "
-                                f"(chance level {1.0 / n_queries:.3f})")
+                problems.append(
+                    f"own_group_prob {stats['own_group_prob']:.3f} < {bound:.3f} (chance level {1.0 / n_queries:.3f})"
+                )
         if cfg.max_passage_mean_cos is not None and stats["passage_mean_cos"] > cfg.max_passage_mean_cos:
             problems.append(f"passage_mean_cos {stats['passage_mean_cos']:.3f} > {cfg.max_passage_mean_cos:.3f}")
         if self.first is None:
@@ -73,19 +84,25 @@ class CollapseGuard:
         else:
             p0, c0 = self.first["own_group_prob"], self.first["passage_mean_cos"]
             if cfg.max_own_group_drop is not None and stats["own_group_prob"] < (1 - cfg.max_own_group_drop) * p0:
-                problems.append(f"own_group_prob {stats['own_group_prob']:.3f} fell more than "
-                                f"{cfg.max_own_group_drop:.0%} from {p0:.3f} at the first check")
+                problems.append(
+                    f"own_group_prob {stats['own_group_prob']:.3f} fell more than "
+                    f"{cfg.max_own_group_drop:.0%} from {p0:.3f} at the first check"
+                )
             if cfg.max_cos_rise is not None and stats["passage_mean_cos"] > c0 + cfg.max_cos_rise:
-                problems.append(f"passage_mean_cos {stats['passage_mean_cos']:.3f} rose more than "
-                                f"{cfg.max_cos_rise} above {c0:.3f} at the first check")
+                problems.append(
+                    f"passage_mean_cos {stats['passage_mean_cos']:.3f} rose more than "
+                    f"{cfg.max_cos_rise} above {c0:.3f} at the first check"
+                )
         if not problems:
             self.strikes = 0
             return None
         self.strikes += 1
         self.warnings += 1
-        msg = (f"possible collapse at step {step}: {'; '.join(problems)}. The predictions are flattening or the "
-               "embeddings converge; consider a smaller label_temperature, in_batch: lowest or exclude, a larger "
-               "temperature, or the infonce loss")
+        msg = (
+            f"possible collapse at step {step}: {'; '.join(problems)}. The predictions are flattening or the "
+            "embeddings converge; consider a smaller label_temperature, in_batch: lowest or exclude, a larger "
+            "temperature, or the infonce loss"
+        )
         _log.warning(msg)
         return msg
 

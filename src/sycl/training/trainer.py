@@ -15,14 +15,15 @@ reaches the same weights as an uninterrupted run), and at the end the model
 (:meth:`BiEncoder.save`), ``training.json`` and ``experiment.yaml``. A NaN/inf loss or gradient
 stops training with :class:`TrainingError`, leaving the last good checkpoint untouched.
 """
+
 from __future__ import annotations
 
 import json
 import math
 import random
 import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -33,12 +34,10 @@ from sycl.data.sets import build_training_set
 from sycl.io.atomic import atomic_write_json, atomic_write_text
 from sycl.io.errors import DataError
 from sycl.log import get_logger, progress
-from sycl.modeling.encoder import BiEncoder
 from sycl.losses.targets import target_settings
+from sycl.modeling.encoder import BiEncoder
 from sycl.modeling.kernel_probe import kernels_entry
 from sycl.modeling.precision import autocast, resolve_dtype
-
-CPU_CHUNK_SIZE = 8  # see TrainConfig.chunk_size and benchmarks/RESULTS.md (training throughput)
 from sycl.training.checkpoint import latest_checkpoint, list_checkpoints, remove_checkpoints
 from sycl.training.config import ExperimentConfig
 from sycl.training.distributed import DistContext, gather_tensor, gather_with_grad
@@ -46,6 +45,7 @@ from sycl.training.engines import DeepSpeedEngine, TorchEngine
 from sycl.training.grad_cache import GradCache
 from sycl.training.guard import CollapseGuard, batch_statistics
 
+CPU_CHUNK_SIZE = 8  # see TrainConfig.chunk_size and benchmarks/RESULTS.md (training throughput)
 _log = get_logger(__name__)
 Callback = Callable[["Trainer", dict], None]
 
@@ -74,15 +74,24 @@ def _fingerprint(config: ExperimentConfig) -> dict:
     """The settings a resumed run must share with the checkpoint (everything but logging/output)."""
     d = config.model_dump(mode="json")
     d.pop("out", None)
-    d["train"] = {k: v for k, v in d["train"].items() if k not in ("log_every", "save_every", "save_total_limit", "keep_checkpoints", "threads")}
+    d["train"] = {
+        k: v
+        for k, v in d["train"].items()
+        if k not in ("log_every", "save_every", "save_total_limit", "keep_checkpoints", "threads")
+    }
     return d
 
 
 class Trainer:
     """Train a :class:`BiEncoder` for an :class:`ExperimentConfig`; :meth:`run` returns the model folder."""
 
-    def __init__(self, config: ExperimentConfig, out: str | Path | None = None,
-                 callbacks: Sequence[Callback] = (), device: str | None = None):
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        out: str | Path | None = None,
+        callbacks: Sequence[Callback] = (),
+        device: str | None = None,
+    ):
         self.config = config
         self.out = Path(out) if out is not None else config.out_dir()
         self.callbacks = list(callbacks)
@@ -107,8 +116,11 @@ class Trainer:
         n, size = len(self.dataset), tc.batch_size * world
         self.n_batches = n // size + (1 if n % size and world == 1 else 0)
         if self.n_batches == 0:
-            raise DataError(None, f"{n} training queries are fewer than one global batch of {size} "
-                                  f"(batch_size {tc.batch_size} x {world} processes)")
+            raise DataError(
+                None,
+                f"{n} training queries are fewer than one global batch of {size} "
+                f"(batch_size {tc.batch_size} x {world} processes)",
+            )
         self.steps_per_epoch = math.ceil(self.n_batches / tc.gradient_accumulation)
         total = self.steps_per_epoch * tc.epochs
         self.total_steps = min(total, tc.max_steps) if tc.max_steps else total
@@ -117,19 +129,35 @@ class Trainer:
         except (RuntimeError, TypeError, ValueError):
             optimizer = torch.optim.AdamW(_param_groups(self.model, tc.weight_decay), lr=tc.lr)
         from transformers import get_scheduler
-        scheduler = get_scheduler(tc.schedule, optimizer, num_warmup_steps=math.ceil(tc.warmup_ratio * self.total_steps),
-                                  num_training_steps=self.total_steps)
+
+        scheduler = get_scheduler(
+            tc.schedule,
+            optimizer,
+            num_warmup_steps=math.ceil(tc.warmup_ratio * self.total_steps),
+            num_training_steps=self.total_steps,
+        )
         self.dtype = resolve_dtype(tc.precision, self.ctx.device)
         if tc.deepspeed:
-            self.engine = DeepSpeedEngine(self.model, optimizer, scheduler, self.ctx, tc.deepspeed, tc.batch_size,
-                                          tc.gradient_accumulation, tc.max_grad_norm, dtype=self.dtype,
-                                          hidden_size=self.model.dim)
+            self.engine = DeepSpeedEngine(
+                self.model,
+                optimizer,
+                scheduler,
+                self.ctx,
+                tc.deepspeed,
+                tc.batch_size,
+                tc.gradient_accumulation,
+                tc.max_grad_norm,
+                dtype=self.dtype,
+                hidden_size=self.model.dim,
+            )
         else:
-            self.engine = TorchEngine(self.model, optimizer, scheduler, self.ctx, tc.max_grad_norm,
-                                      fp16=self.dtype == torch.float16)
+            self.engine = TorchEngine(
+                self.model, optimizer, scheduler, self.ctx, tc.max_grad_norm, fp16=self.dtype == torch.float16
+            )
         self.guard = CollapseGuard(cfg.guard)
-        self.chunk_size = tc.chunk_size if tc.chunk_size is not None else (
-            CPU_CHUNK_SIZE if self.ctx.device.type == "cpu" else 0)
+        self.chunk_size = (
+            tc.chunk_size if tc.chunk_size is not None else (CPU_CHUNK_SIZE if self.ctx.device.type == "cpu" else 0)
+        )
         self.diag = target_settings(self.loss_fn)
 
     # ------------------------------------------------------------- one batch
@@ -170,8 +198,12 @@ class Trainer:
             return value, scores, labels, q, p
         feats = self.collate(self.dataset.batch(items))
         precision, device = self.config.train.precision, self.ctx.device
-        caches = {side: GradCache(self.model, self.config.train.grad_cache, self.chunk_size,
-                                  lambda: autocast(precision, device)) for side in ("query", "passage")}
+        caches = {
+            side: GradCache(
+                self.model, self.config.train.grad_cache, self.chunk_size, lambda: autocast(precision, device)
+            )
+            for side in ("query", "passage")
+        }
         local = {side: caches[side].embed_without_graph(feats[side]).requires_grad_() for side in caches}
         q, p = gather_with_grad(local["query"], self.ctx), gather_with_grad(local["passage"], self.ctx)
         labels = gather_tensor(feats["labels"].to(device), self.ctx)
@@ -193,11 +225,17 @@ class Trainer:
 
     def _stop_nonfinite(self, what: str, value: float, epoch: int) -> None:
         ckpts = list_checkpoints(self.out)
-        where = (f"the last good checkpoint is {ckpts[-1][1]} (step {ckpts[-1][0]}); continue from it with --resume"
-                 if ckpts else "no checkpoint was written yet (train.save_every)")
-        raise TrainingError(self.out, f"training stopped at step {self.step + 1} (epoch {epoch + 1}): the {what} is "
-                                      f"{value} ; {where}. Lower train.lr, use precision fp32 or bf16 instead of fp16, "
-                                      "or check the loss temperature")
+        where = (
+            f"the last good checkpoint is {ckpts[-1][1]} (step {ckpts[-1][0]}); continue from it with --resume"
+            if ckpts
+            else "no checkpoint was written yet (train.save_every)"
+        )
+        raise TrainingError(
+            self.out,
+            f"training stopped at step {self.step + 1} (epoch {epoch + 1}): the {what} is "
+            f"{value} ; {where}. Lower train.lr, use precision fp32 or bf16 instead of fp16, "
+            "or check the loss temperature",
+        )
 
     # ------------------------------------------------------------------- run
     def run(self, resume: bool = False) -> Path:
@@ -226,13 +264,22 @@ class Trainer:
         if ctx.is_main:
             kept = []
             if self.step and log_path.exists():
-                kept = [ln for ln in log_path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= self.step]
+                kept = [
+                    ln for ln in log_path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= self.step
+                ]
             atomic_write_text(log_path, "".join(ln + "\n" for ln in kept))
-        _log.info("training %d queries, %d steps (%d per epoch), group size %d, %d process(es), precision %s",
-                  len(self.dataset), self.total_steps, self.steps_per_epoch, cfg.data.group_size, ctx.world_size,
-                  self.dtype or "fp32")
-        bar = progress(total=self.total_steps, initial=self.step, desc="train", unit="step",
-                       disable=(not ctx.is_main) or None)
+        _log.info(
+            "training %d queries, %d steps (%d per epoch), group size %d, %d process(es), precision %s",
+            len(self.dataset),
+            self.total_steps,
+            self.steps_per_epoch,
+            cfg.data.group_size,
+            ctx.world_size,
+            self.dtype or "fp32",
+        )
+        bar = progress(
+            total=self.total_steps, initial=self.step, desc="train", unit="step", disable=(not ctx.is_main) or None
+        )
         window = {"loss": 0.0, "n": 0, "groups": 0, "t": time.perf_counter()}
         stopped = None
         accum = tc.gradient_accumulation
@@ -244,11 +291,12 @@ class Trainer:
                 batches = batch_order(len(self.dataset), tc.batch_size, tc.seed, epoch, ctx.world_size)
                 cached_epoch = epoch
             s = self.step - epoch * self.steps_per_epoch
-            micro = batches[s * accum:(s + 1) * accum]
+            micro = batches[s * accum : (s + 1) * accum]
             step_loss = 0.0
             for mb in micro:
-                value, scores, labels, q, p = self.backward_batch(local_slice(mb, ctx.rank, ctx.world_size),
-                                                                  len(micro), epoch)
+                value, scores, labels, q, p = self.backward_batch(
+                    local_slice(mb, ctx.rank, ctx.world_size), len(micro), epoch
+                )
                 step_loss += value / len(micro)
             grad_norm = self.engine.step()
             if not math.isfinite(grad_norm) and not tc.deepspeed:
@@ -265,25 +313,35 @@ class Trainer:
                 if self.guard.due(self.step):
                     self.guard.check(self.step, stats, labels.shape[0], labels.shape[1])
                     if self.guard.should_stop:
-                        stopped = (f"training stopped at step {self.step}: the collapse guard fired "
-                                   f"{self.guard.strikes} times in a row (guard.stop_on_collapse); "
-                                   f"own_group_prob {stats['own_group_prob']:.3f}, passage_mean_cos "
-                                   f"{stats['passage_mean_cos']:.3f}")
+                        stopped = (
+                            f"training stopped at step {self.step}: the collapse guard fired "
+                            f"{self.guard.strikes} times in a row (guard.stop_on_collapse); "
+                            f"own_group_prob {stats['own_group_prob']:.3f}, passage_mean_cos "
+                            f"{stats['passage_mean_cos']:.3f}"
+                        )
                 if due_log:
                     now = time.perf_counter()
-                    record = {"step": self.step, "epoch": round(self.step / self.steps_per_epoch, 4),
-                              "loss": window["loss"] / window["n"], "lr": self.engine.lr(), "grad_norm": grad_norm,
-                              "own_group_prob": stats["own_group_prob"], "passage_mean_cos": stats["passage_mean_cos"],
-                              "top1_own": stats["top1_own"], "groups_per_s": window["groups"] / max(now - window["t"], 1e-9),
-                              "seconds": round(now - t_start, 3)}
+                    record = {
+                        "step": self.step,
+                        "epoch": round(self.step / self.steps_per_epoch, 4),
+                        "loss": window["loss"] / window["n"],
+                        "lr": self.engine.lr(),
+                        "grad_norm": grad_norm,
+                        "own_group_prob": stats["own_group_prob"],
+                        "passage_mean_cos": stats["passage_mean_cos"],
+                        "top1_own": stats["top1_own"],
+                        "groups_per_s": window["groups"] / max(now - window["t"], 1e-9),
+                        "seconds": round(now - t_start, 3),
+                    }
                     window = {"loss": 0.0, "n": 0, "groups": 0, "t": now}
                     if ctx.is_main:
                         with open(log_path, "a", encoding="utf-8") as fh:
                             fh.write(json.dumps(record) + "\n")
                         bar.set_postfix(loss=f"{record['loss']:.4f}", own=f"{record['own_group_prob']:.2f}")
             if tc.save_every and self.step % tc.save_every == 0 and self.step < self.total_steps:
-                self.engine.save(self.out, self.step, {"epoch": epoch, "fingerprint": _fingerprint(cfg)},
-                                 tc.save_total_limit)
+                self.engine.save(
+                    self.out, self.step, {"epoch": epoch, "fingerprint": _fingerprint(cfg)}, tc.save_total_limit
+                )
             if ctx.is_main:
                 for cb in self.callbacks:
                     cb(self, record or {"step": self.step, "loss": step_loss})
@@ -301,22 +359,39 @@ class Trainer:
         if self.ctx.is_main:
             resolved = cfg.model_dump(mode="json")
             resolved["out"] = str(self.out)
-            atomic_write_text(self.out / "experiment.yaml", yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
-            atomic_write_json(self.out / "training.json", {
-                "kind": "training", "config": resolved, "base_model": self.model.source, "loss": cfg.loss.name,
-                "loss_options": cfg.loss.loss_options(), "n_queries": len(self.dataset),
-                "label_counts": self.dataset.label_counts(), "seconds": round(seconds, 3), "steps": self.step,
-                "world_size": self.ctx.world_size, "precision": str(self.dtype or "fp32").replace("torch.", ""),
-                "kernels": kernels_entry(self.ctx.device),
-                "collapse_warnings": self.guard.warnings})
+            atomic_write_text(
+                self.out / "experiment.yaml", yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True)
+            )
+            atomic_write_json(
+                self.out / "training.json",
+                {
+                    "kind": "training",
+                    "config": resolved,
+                    "base_model": self.model.source,
+                    "loss": cfg.loss.name,
+                    "loss_options": cfg.loss.loss_options(),
+                    "n_queries": len(self.dataset),
+                    "label_counts": self.dataset.label_counts(),
+                    "seconds": round(seconds, 3),
+                    "steps": self.step,
+                    "world_size": self.ctx.world_size,
+                    "precision": str(self.dtype or "fp32").replace("torch.", ""),
+                    "kernels": kernels_entry(self.ctx.device),
+                    "collapse_warnings": self.guard.warnings,
+                },
+            )
             if not cfg.train.keep_checkpoints:
                 remove_checkpoints(self.out)
         self.ctx.barrier()
         _log.info("model saved to %s (%d steps, %.1f s)", self.out, self.step, seconds)
 
 
-def train(config: ExperimentConfig | Mapping, out: str | Path | None = None, resume: bool = False,
-          callbacks: Sequence[Callback] = ()) -> Path:
+def train(
+    config: ExperimentConfig | Mapping,
+    out: str | Path | None = None,
+    resume: bool = False,
+    callbacks: Sequence[Callback] = (),
+) -> Path:
     """Train the experiment ``config`` (an :class:`ExperimentConfig`, or its fields as a mapping) and write
     the model folder (``out``, default ``config.out_dir()``) with its model card; returns the folder."""
     if not isinstance(config, ExperimentConfig):

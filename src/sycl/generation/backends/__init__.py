@@ -4,6 +4,7 @@
 :func:`create_backend` builds one from a :class:`~sycl.generation.config.GenerationConfig`;
 heavy libraries (torch, transformers, vllm) are imported only by the backend that needs them.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,11 +24,18 @@ def create_backend(cfg) -> Backend:
         if cfg.api_key_env:
             key = os.environ.get(cfg.api_key_env)
             if not key:
-                raise DataError(None, f"--api-key-env names {cfg.api_key_env}, but that environment variable is "
-                                      "empty or not set")
-        return OpenAIBackend(cfg.base_url, cfg.model, api_key=key, concurrency=cfg.concurrency,
-                             timeout=cfg.request_timeout, max_retries=cfg.max_retries,
-                             structured_output=cfg.structured_output)
+                raise DataError(
+                    None, f"--api-key-env names {cfg.api_key_env}, but that environment variable is empty or not set"
+                )
+        return OpenAIBackend(
+            cfg.base_url,
+            cfg.model,
+            api_key=key,
+            concurrency=cfg.concurrency,
+            timeout=cfg.request_timeout,
+            max_retries=cfg.max_retries,
+            structured_output=cfg.structured_output,
+        )
     if cfg.backend == "vllm":
         if not cfg.model:
             raise DataError(None, "the vllm backend needs --model (a hub name or a local directory)")

@@ -6,12 +6,13 @@ Transport problems (HTTP errors, timeouts) are retried inside the backend; a req
 retries run out comes back as a completion with ``error`` set. Judging the *content* of an
 answer is the pipeline's job.
 """
+
 from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import AsyncIterator, Iterable, Iterator
 
 
 class BackendUnavailable(RuntimeError):
@@ -73,7 +74,7 @@ class Backend(ABC):
     async def aclose(self) -> None:
         return None
 
-    async def __aenter__(self) -> "Backend":
+    async def __aenter__(self) -> Backend:
         return self
 
     async def __aexit__(self, *exc) -> None:

@@ -14,6 +14,7 @@ finished, so with answers of very different lengths two thirds of the work went 
 Sampling is temperature + nucleus (top-p), or greedy at temperature 0; greedy decoding gives the
 same tokens as ``generate(do_sample=False)`` (a test checks it).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -40,11 +41,11 @@ class GrowingLayer(DynamicLayer):
             k = key_states.new_empty((*key_states.shape[:-2], cap, key_states.shape[-1]))
             v = value_states.new_empty((*value_states.shape[:-2], cap, value_states.shape[-1]))
             if self._len:
-                k[..., :self._len, :] = self._k[..., :self._len, :]
-                v[..., :self._len, :] = self._v[..., :self._len, :]
+                k[..., : self._len, :] = self._k[..., : self._len, :]
+                v[..., : self._len, :] = self._v[..., : self._len, :]
             self._k, self._v = k, v
-        self._k[..., self._len:need, :] = key_states
-        self._v[..., self._len:need, :] = value_states
+        self._k[..., self._len : need, :] = key_states
+        self._v[..., self._len : need, :] = value_states
         self._len = need
         self.keys = self._k[..., :need, :]
         self.values = self._v[..., :need, :]
@@ -54,8 +55,8 @@ class GrowingLayer(DynamicLayer):
         if self.is_initialized and self._k is not None:
             self._k = self._k[indices]
             self._v = self._v[indices]
-            self.keys = self._k[..., :self._len, :]
-            self.values = self._v[..., :self._len, :]
+            self.keys = self._k[..., : self._len, :]
+            self.values = self._v[..., : self._len, :]
 
     def crop(self, tokens_to_remove: int) -> None:  # pragma: no cover - not used by sample_batch
         raise NotImplementedError("GrowingLayer does not support crop")
@@ -115,9 +116,16 @@ def _next_tokens(logits: torch.Tensor, temperature: float, top_p: float, generat
 
 
 @torch.inference_mode()
-def sample_batch(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, max_new_tokens: list[int],
-                 eos_ids: set[int], temperature: float = 0.0, top_p: float = 1.0,
-                 seed: int | None = None) -> list[Sampled]:
+def sample_batch(
+    model,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    max_new_tokens: list[int],
+    eos_ids: set[int],
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    seed: int | None = None,
+) -> list[Sampled]:
     """Decode a left-padded batch; row ``i`` stops at an EOS id or after ``max_new_tokens[i]`` tokens."""
     device = input_ids.device
     rows = input_ids.shape[0]
@@ -128,8 +136,14 @@ def sample_batch(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, m
     cache = growing_cache()
     mask = attention_mask.long()
     position = (mask.cumsum(-1) - 1).clamp(min=0)
-    out = model(input_ids=input_ids, attention_mask=mask, position_ids=position, past_key_values=cache,
-                use_cache=True, logits_to_keep=1)
+    out = model(
+        input_ids=input_ids,
+        attention_mask=mask,
+        position_ids=position,
+        past_key_values=cache,
+        use_cache=True,
+        logits_to_keep=1,
+    )
     logits = out.logits[:, -1]
     next_pos = position[:, -1] + 1
     alive = torch.arange(rows, device=device)
@@ -155,8 +169,13 @@ def sample_batch(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, m
             cache.batch_select_indices(keep)
             alive, chosen, mask, next_pos = alive[keep], chosen[keep], mask[keep], next_pos[keep]
         mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=-1)
-        out = model(input_ids=chosen[:, None], attention_mask=mask, position_ids=next_pos[:, None],
-                    past_key_values=cache, use_cache=True)
+        out = model(
+            input_ids=chosen[:, None],
+            attention_mask=mask,
+            position_ids=next_pos[:, None],
+            past_key_values=cache,
+            use_cache=True,
+        )
         logits = out.logits[:, -1]
         next_pos = next_pos + 1
     return results  # type: ignore[return-value]

@@ -7,6 +7,7 @@ pulls extras we do not install). The GGUF weights are de-quantised by ``transfor
 process. The model is small and weak at separating relevance levels; it exists so the
 whole pipeline runs anywhere, without a GPU or network.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,7 +15,6 @@ from pathlib import Path
 from sycl.embedded import GENERATOR_NAME, EmbeddedModelMissing, generator_path
 from sycl.generation.backends.base import BackendUnavailable
 from sycl.generation.backends.hf_local import TransformersBackend
-
 
 
 def embedded_model_path() -> Path:

@@ -11,6 +11,7 @@ bf16 against 80 in fp32, batch 64). Sampling is seeded per batch from the
 first request's seed, so a rerun of the same batch reproduces it. No structured output:
 JSON answers go through the pipeline's tolerant parser.
 """
+
 from __future__ import annotations
 
 import time
@@ -41,8 +42,13 @@ def resolve_dtype(dtype: str, device: str):
     if dtype == "bfloat16":
         speedup = v.speedup("decode_bf16")
         if speedup is not None and speedup < 1.0:
-            log.warning("dtype bfloat16 was requested, but on this CPU (%s) bf16 decoding products measured %.2fx "
-                        "the speed of fp32; dtype auto would use %s", v.cpu, speedup, v.decode)
+            log.warning(
+                "dtype bfloat16 was requested, but on this CPU (%s) bf16 decoding products measured %.2fx "
+                "the speed of fp32; dtype auto would use %s",
+                v.cpu,
+                speedup,
+                v.decode,
+            )
         return torch.bfloat16
     return torch.bfloat16 if v.decode == "bfloat16" else torch.float32
 
@@ -136,9 +142,14 @@ class TransformersBackend(BatchBackend):
         self._lm, self._tok, self._torch_dtype, self.device = load_causal_lm(model, dtype, device)
 
     def describe(self) -> dict:
-        return {"backend": self.name, "model": self.model, "structured_output": "none",
-                "dtype": str(self._torch_dtype).replace("torch.", ""), "device": self.device,
-                "batch_size": self.batch_size}
+        return {
+            "backend": self.name,
+            "model": self.model,
+            "structured_output": "none",
+            "dtype": str(self._torch_dtype).replace("torch.", ""),
+            "device": self.device,
+            "batch_size": self.batch_size,
+        }
 
     def _prompt(self, req: ChatRequest) -> str:
         return self._tok.apply_chat_template(req.messages, add_generation_prompt=True, tokenize=False)
@@ -149,24 +160,33 @@ class TransformersBackend(BatchBackend):
         order = sorted(range(len(requests)), key=lambda i: len(prompts[i]))
         out: list[Completion | None] = [None] * len(requests)
         for start in range(0, len(order), self.batch_size):
-            idx = order[start:start + self.batch_size]
+            idx = order[start : start + self.batch_size]
             first = requests[idx[0]]
-            enc = self._tok([prompts[i] for i in idx], return_tensors="pt", padding=True,
-                            add_special_tokens=False).to(self.device)
+            enc = self._tok([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False).to(
+                self.device
+            )
             t0 = time.monotonic()
             sample = first.temperature > 0
-            rows = sample_batch(self._lm, enc["input_ids"], enc["attention_mask"],
-                                [requests[i].max_tokens for i in idx], set(self._eos_ids()),
-                                temperature=first.temperature if sample else 0.0,
-                                top_p=first.top_p if sample else 1.0, seed=first.seed)
+            rows = sample_batch(
+                self._lm,
+                enc["input_ids"],
+                enc["attention_mask"],
+                [requests[i].max_tokens for i in idx],
+                set(self._eos_ids()),
+                temperature=first.temperature if sample else 0.0,
+                top_p=first.top_p if sample else 1.0,
+                seed=first.seed,
+            )
             seconds = time.monotonic() - t0
             for row, i in enumerate(idx):
                 got = rows[row]
-                out[i] = Completion(text=self._tok.decode(got.tokens, skip_special_tokens=True),
-                                    finish_reason=got.finish_reason,
-                                    prompt_tokens=int(enc["attention_mask"][row].sum()),
-                                    completion_tokens=len(got.tokens) + (got.finish_reason == "stop"),
-                                    seconds=seconds)
+                out[i] = Completion(
+                    text=self._tok.decode(got.tokens, skip_special_tokens=True),
+                    finish_reason=got.finish_reason,
+                    prompt_tokens=int(enc["attention_mask"][row].sum()),
+                    completion_tokens=len(got.tokens) + (got.finish_reason == "stop"),
+                    seconds=seconds,
+                )
         return out  # type: ignore[return-value]
 
     def _eos_ids(self) -> list[int]:

@@ -22,6 +22,7 @@ The first rejection of a mode (HTTP 400 or 422, or a 5xx whose body names ``resp
 once: a deterministic error is never retried with backoff. The mode it settles on is logged
 and reported by :meth:`OpenAIBackend.describe` (the manifest's ``structured_output``).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -29,7 +30,7 @@ import email.utils
 import random
 import re
 import time
-from typing import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable
 
 import httpx
 
@@ -75,10 +76,19 @@ class OpenAIBackend(Backend):
 
     name = "openai"
 
-    def __init__(self, base_url: str, model: str | None = None, api_key: str | None = None,
-                 concurrency: int = 16, timeout: float = 120.0, max_retries: int = 6,
-                 backoff_base: float = 0.5, backoff_max: float = 30.0, retry_after_max: float = 300.0,
-                 structured_output: str = "json_schema"):
+    def __init__(
+        self,
+        base_url: str,
+        model: str | None = None,
+        api_key: str | None = None,
+        concurrency: int = 16,
+        timeout: float = 120.0,
+        max_retries: int = 6,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        retry_after_max: float = 300.0,
+        structured_output: str = "json_schema",
+    ):
         if structured_output not in STRUCTURED_MODES:
             raise ValueError(f"structured_output must be one of {STRUCTURED_MODES}, not {structured_output!r}")
         self.base_url = base_url.rstrip("/")
@@ -101,15 +111,21 @@ class OpenAIBackend(Backend):
 
     def _new_client(self, connections: int) -> httpx.AsyncClient:
         return httpx.AsyncClient(
-            base_url=self.base_url + "/", headers=self._headers,
+            base_url=self.base_url + "/",
+            headers=self._headers,
             timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 30.0)),
             limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
         )
 
     def describe(self) -> dict:
-        return {"backend": self.name, "model": self.model, "base_url": self.base_url,
-                "structured_output": self.structured_output,
-                "structured_output_rejections": self.structured_output_rejections, "concurrency": self.concurrency}
+        return {
+            "backend": self.name,
+            "model": self.model,
+            "base_url": self.base_url,
+            "structured_output": self.structured_output,
+            "structured_output_rejections": self.structured_output_rejections,
+            "concurrency": self.concurrency,
+        }
 
     @property
     def supports_json_schema(self) -> bool:
@@ -123,8 +139,13 @@ class OpenAIBackend(Backend):
         self.structured_output = nxt
         snippet = self._redact(body[:200])
         self.structured_output_rejections.append({"mode": mode, "status": status, "body": snippet})
-        log.warning("server rejected response_format %s (HTTP %d: %s); asking with %s from now on", mode, status,
-                    snippet, "json_object and a schema" if nxt == "json_object" else "JSON requested in the prompt only")
+        log.warning(
+            "server rejected response_format %s (HTTP %d: %s); asking with %s from now on",
+            mode,
+            status,
+            snippet,
+            "json_object and a schema" if nxt == "json_object" else "JSON requested in the prompt only",
+        )
 
     def _redact(self, text: str) -> str:
         return text.replace(self._api_key, "***") if self._api_key else text
@@ -141,21 +162,29 @@ class OpenAIBackend(Backend):
             resp.raise_for_status()
             models = [m["id"] for m in resp.json().get("data", [])]
         except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as err:
-            raise BackendUnavailable(self._redact(f"no --model given and {self.base_url}/models failed: "
-                                            f"{type(err).__name__}: {err}")) from None
+            raise BackendUnavailable(
+                self._redact(f"no --model given and {self.base_url}/models failed: {type(err).__name__}: {err}")
+            ) from None
         if not models:
             raise BackendUnavailable(f"no --model given and {self.base_url}/models lists none")
         self.model = models[0]
         return self.model
 
     def _payload(self, req: ChatRequest, mode: str) -> dict:
-        body = {"model": self.model, "messages": req.messages, "max_tokens": req.max_tokens,
-                "temperature": req.temperature, "top_p": req.top_p}
+        body = {
+            "model": self.model,
+            "messages": req.messages,
+            "max_tokens": req.max_tokens,
+            "temperature": req.temperature,
+            "top_p": req.top_p,
+        }
         if req.seed is not None:
             body["seed"] = req.seed
         if req.json_schema is not None and mode == "json_schema":
-            body["response_format"] = {"type": "json_schema", "json_schema": {
-                "name": req.schema_name, "schema": req.json_schema, "strict": True}}
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": req.schema_name, "schema": req.json_schema, "strict": True},
+            }
         elif req.json_schema is not None and mode == "json_object":
             body["response_format"] = {"type": "json_object", "schema": req.json_schema}
         return body
@@ -163,7 +192,7 @@ class OpenAIBackend(Backend):
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return min(retry_after, self.retry_after_max)
-        return random.uniform(0.0, min(self.backoff_max, self.backoff_base * (2 ** attempt)))
+        return random.uniform(0.0, min(self.backoff_max, self.backoff_base * (2**attempt)))
 
     async def complete(self, req: ChatRequest, client: httpx.AsyncClient | None = None) -> Completion:
         """One request with retries; never raises for transport problems (see ``Completion.error``)."""
@@ -189,10 +218,14 @@ class OpenAIBackend(Backend):
                         choice = data["choices"][0]
                         text = (choice.get("message") or {}).get("content") or ""
                         usage = data.get("usage") or {}
-                        return Completion(text=text, finish_reason=choice.get("finish_reason"),
-                                          prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                                          completion_tokens=int(usage.get("completion_tokens") or 0),
-                                          retries=retries, seconds=time.monotonic() - t0)
+                        return Completion(
+                            text=text,
+                            finish_reason=choice.get("finish_reason"),
+                            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                            completion_tokens=int(usage.get("completion_tokens") or 0),
+                            retries=retries,
+                            seconds=time.monotonic() - t0,
+                        )
                     except (ValueError, KeyError, IndexError, TypeError, AttributeError) as err:
                         error = f"unreadable response body ({type(err).__name__}): {resp.text[:200]!r}"
                 elif mode != "none" and rejects_response_format(status, resp.text):
@@ -202,11 +235,19 @@ class OpenAIBackend(Backend):
                     error = f"HTTP {status}: {resp.text[:200]}"
                     retry_after = parse_retry_after(resp.headers.get("retry-after"))
                 else:
-                    return Completion(None, error=self._redact(f"HTTP {status}: {resp.text[:300]}"),
-                                      retries=retries, seconds=time.monotonic() - t0)
+                    return Completion(
+                        None,
+                        error=self._redact(f"HTTP {status}: {resp.text[:300]}"),
+                        retries=retries,
+                        seconds=time.monotonic() - t0,
+                    )
             if retries >= self.max_retries:
-                return Completion(None, error=self._redact(f"{error} (gave up after {retries} retries)"),
-                                  retries=retries, seconds=time.monotonic() - t0)
+                return Completion(
+                    None,
+                    error=self._redact(f"{error} (gave up after {retries} retries)"),
+                    retries=retries,
+                    seconds=time.monotonic() - t0,
+                )
             await asyncio.sleep(self._delay(retries, retry_after))
             retries += 1
             self.transport_retries += 1
@@ -251,7 +292,13 @@ class OpenAIBackend(Backend):
 
     async def aclose(self) -> None:
         if self._json_requests:
-            log.info("openai backend: structured output settled on %s (%s)", self.structured_output,
-                     {"json_schema": "response_format json_schema", "json_object": "response_format json_object "
-                      "with a schema", "none": "JSON asked for in the prompt only"}[self.structured_output])
+            log.info(
+                "openai backend: structured output settled on %s (%s)",
+                self.structured_output,
+                {
+                    "json_schema": "response_format json_schema",
+                    "json_object": "response_format json_object with a schema",
+                    "none": "JSON asked for in the prompt only",
+                }[self.structured_output],
+            )
         await self._client.aclose()

@@ -6,6 +6,7 @@ the chunk finishes. JSON-mode requests are constrained by their JSON schema thro
 structured outputs (``StructuredOutputsParams``, vLLM >= 0.10) or, on older releases,
 guided decoding (``GuidedDecodingParams``).
 """
+
 from __future__ import annotations
 
 import time
@@ -67,27 +68,41 @@ class VLLMBackend(BatchBackend):
         self.per_request_seed = not _on_cpu()
 
     def describe(self) -> dict:
-        return {"backend": self.name, "model": self.model, "structured_output": self.structured_output,
-                "vllm_version": getattr(self._vllm, "__version__", "?"), "engine_kwargs": self.engine_kwargs,
-                "per_request_seed": self.per_request_seed,
-                "chunk_size": self.chunk_size}
+        return {
+            "backend": self.name,
+            "model": self.model,
+            "structured_output": self.structured_output,
+            "vllm_version": getattr(self._vllm, "__version__", "?"),
+            "engine_kwargs": self.engine_kwargs,
+            "per_request_seed": self.per_request_seed,
+            "chunk_size": self.chunk_size,
+        }
 
     def _params(self, req: ChatRequest):
-        kw = dict(max_tokens=req.max_tokens, temperature=req.temperature, top_p=req.top_p,
-                  seed=req.seed if self.per_request_seed else None)
+        kw = dict(
+            max_tokens=req.max_tokens,
+            temperature=req.temperature,
+            top_p=req.top_p,
+            seed=req.seed if self.per_request_seed else None,
+        )
         if req.json_schema is not None:
             kw.update(_schema_params(req.json_schema))
         return self._vllm.SamplingParams(**kw)
 
     def generate_batch(self, requests: list[ChatRequest]) -> list[Completion]:
         t0 = time.monotonic()
-        outputs = self._llm.chat([r.messages for r in requests], [self._params(r) for r in requests],
-                                 use_tqdm=False)
+        outputs = self._llm.chat([r.messages for r in requests], [self._params(r) for r in requests], use_tqdm=False)
         seconds = time.monotonic() - t0
         out = []
         for o in outputs:
             c = o.outputs[0]
-            out.append(Completion(text=c.text, finish_reason=c.finish_reason or "stop",
-                                  prompt_tokens=len(o.prompt_token_ids or []),
-                                  completion_tokens=len(c.token_ids or []), seconds=seconds))
+            out.append(
+                Completion(
+                    text=c.text,
+                    finish_reason=c.finish_reason or "stop",
+                    prompt_tokens=len(o.prompt_token_ids or []),
+                    completion_tokens=len(c.token_ids or []),
+                    seconds=seconds,
+                )
+            )
         return out
