@@ -9,7 +9,7 @@ import yaml
 from paper_hub import DEV, DL19, DL20, MSMARCO_COMMIT, build_paper_hub, use_hub_cache
 
 from sycl.evaluation import evaluate
-from sycl.evaluation.evaluate import locate
+from sycl.evaluation.evaluator import locate
 from sycl.evaluation.suites import load_suite
 
 MSMARCO = ("msmarco", "trec-dl-2019", "trec-dl-2020")
