@@ -11,12 +11,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sycl.evaluation.compare import CompareConfig
-
-_F = CompareConfig.model_fields
-
 
 def register(subparsers) -> None:
+    from sycl.config import add_flags
+    from sycl.evaluation.compare import CompareConfig
+
     p = subparsers.add_parser(
         "compare",
         help="paired tests, intervals and corrected p-values between evaluation outputs",
@@ -25,39 +24,18 @@ def register(subparsers) -> None:
         "randomisation test, corrected for multiple comparisons. " + __doc__.split("\n\n")[1],
     )
     p.add_argument("systems", nargs="+", metavar="SYSTEM", help="[NAME=]PATH[,PATH...]; the first is the baseline")
-    p.add_argument(
-        "--measure",
-        action="append",
-        dest="measures",
-        metavar="M",
-        help=f"{_F['measures'].description}; repeatable (default nDCG@10)",
-    )
-    for name in ("test", "correction"):
-        p.add_argument(
-            f"--{name}",
-            choices=list(_F[name].annotation.__args__),
-            default=_F[name].default,
-            help=f"{_F[name].description} (default {_F[name].default})",
-        )
-    for name in ("alpha", "confidence", "samples", "seed"):
-        p.add_argument(
-            f"--{name}",
-            type=type(_F[name].default),
-            default=_F[name].default,
-            help=f"{_F[name].description or name} (default {_F[name].default})",
-        )
-    p.add_argument("--all-pairs", action="store_true", help=_F["all_pairs"].description)
+    add_flags(p, CompareConfig, {k: k for k in CompareConfig.model_fields if k != "measures"})
+    add_flags(p, CompareConfig, {"measure": "measures"})
     p.add_argument("--out", type=Path, default=None, metavar="FILE", help="also write the comparisons as JSON")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from sycl.evaluation.compare import compare_systems, load_system, render_comparison
+    from sycl.config import flag_values, validate
+    from sycl.evaluation.compare import CompareConfig, compare_systems, load_system, render_comparison
     from sycl.io.atomic import atomic_write_json
 
-    cfg = CompareConfig(
-        **{k: getattr(args, k) for k in CompareConfig.model_fields if getattr(args, k, None) is not None}
-    )
+    cfg = validate(CompareConfig, flag_values(args), "<command line>")
     result = compare_systems([load_system(s) for s in args.systems], cfg)
     if args.out is not None:
         atomic_write_json(args.out, result)

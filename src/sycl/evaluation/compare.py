@@ -41,7 +41,7 @@ class CompareConfig(StrictModel):
     alpha: float = Field(default=0.05, gt=0, lt=1, description="significance level of the corrected p-values")
     confidence: float = Field(default=0.95, gt=0, lt=1, description="confidence level of the intervals")
     samples: int = Field(default=10000, ge=100, description="random sign patterns of the randomisation test")
-    seed: int = 0
+    seed: int = Field(default=0, description="seed of the randomisation test")
     all_pairs: bool = Field(default=False, description="compare every pair, not only each system with the first")
 
 
