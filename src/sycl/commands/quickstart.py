@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+GENERATOR_FLAGS = ("backend", "model", "base_url", "api_key_env", "concurrency", "limit")
+
 
 def register(subparsers) -> None:
     from sycl.config import add_flags
@@ -19,8 +21,9 @@ def register(subparsers) -> None:
         "InfoNCE on the binarised data), evaluates them and the base model on held-out queries and "
         "writes a report. The same run can use a real LLM server with --backend openai.",
     )
-    add_flags(p, QuickstartConfig, {k: k for k in QuickstartConfig.model_fields if k != "eval_paths"})
-    add_flags(p, QuickstartConfig, {"eval": "eval_paths"})
+    add_flags(p, QuickstartConfig, {"out": "out", "eval": "eval_paths", "epochs": "epochs", "seed": "seed"})
+    # the generator's flags are GenerationConfig's own fields (one definition, shared with sycl generate)
+    add_flags(p, QuickstartConfig, [f"generator.{k}" for k in GENERATOR_FLAGS])
     p.add_argument(
         "--from",
         dest="force_from",
@@ -31,17 +34,17 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sycl.config import flag_values, validate
+    from sycl.config import apply_overrides, flag_values, validate
     from sycl.pipeline.quickstart import WEAK_GENERATOR_NOTE, QuickstartConfig, quickstart_config
     from sycl.pipeline.runner import Runner
     from sycl.pipeline.summary import print_summary
 
-    q = validate(QuickstartConfig, flag_values(args), "<command line>")
+    q = validate(QuickstartConfig, apply_overrides({}, flag_values(args)), "<command line>")
     cfg = quickstart_config(q)
-    if q.backend == "embedded":
+    if q.generator.backend == "embedded":
         print(WEAK_GENERATOR_NOTE, file=sys.stderr)
     manifest = Runner(cfg, force_from=args.force_from, source="sycl quickstart").run()
     print_summary(cfg.run_dir(), manifest)
-    if q.backend == "embedded":
+    if q.generator.backend == "embedded":
         print("\n" + WEAK_GENERATOR_NOTE)
     return 0

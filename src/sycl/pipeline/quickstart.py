@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import Field
 
 from sycl.config import StrictModel
-from sycl.generation.config import Backend
+from sycl.generation.config import GenerationConfig
 from sycl.pipeline.config import EvaluateConfig, HoldoutConfig, RunConfig
 
 WEAK_GENERATOR_NOTE = (
@@ -39,12 +39,11 @@ class QuickstartConfig(StrictModel):
     eval_paths: list[str] = Field(
         default_factory=list, description="also evaluate on this BEIR folder (test split; repeatable)"
     )
-    backend: Backend = Field(default="embedded", description="who writes the passages (see sycl generate)")
-    model: str | None = Field(default=None, description="generator model name (openai, vllm) or path (transformers)")
-    base_url: str | None = Field(default=None, description="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
-    api_key_env: str | None = Field(default=None, description="environment variable holding the API key")
-    concurrency: int | None = Field(default=None, ge=1, description="requests in flight (openai backend)")
-    limit: int | None = Field(default=None, ge=1, description="use only the first N queries")
+    generator: GenerationConfig = Field(
+        default_factory=GenerationConfig,
+        description="who writes the passages: the GenerationConfig fields the command line offers "
+        "(backend, model, base_url, api_key_env, concurrency, limit)",
+    )
     epochs: int = Field(default=2, gt=0, description="training epochs of each model")
     seed: int = Field(default=13, description="seed of the whole run")
 
@@ -52,14 +51,11 @@ class QuickstartConfig(StrictModel):
 def quickstart_config(q: QuickstartConfig | None = None) -> RunConfig:
     """The quickstart as a :class:`RunConfig` (what ``sycl run`` would read from a file)."""
     q = q or QuickstartConfig()
-    generate = {"queries": str(quickstart_queries()), "backend": q.backend, "limit": q.limit}
-    if q.backend == "embedded":
+    generate = {"queries": str(quickstart_queries()), **q.generator.model_dump(mode="json", exclude_unset=True)}
+    if q.generator.backend == "embedded":
         # The 135M model fails a few queries outright (meta-text after every attempt: 1 of 50 measured); a
         # looser bound than the 10% default keeps the demo from failing on a weak generator's bad day.
-        generate["max_failure_rate"] = 0.3
-    for key in ("model", "base_url", "api_key_env", "concurrency"):
-        generate[key] = getattr(q, key)
-    generate = {k: v for k, v in generate.items() if v is not None}
+        generate.setdefault("max_failure_rate", 0.3)
     common_train = {"epochs": q.epochs, "batch_size": 8, "lr": 2e-5, "log_every": 1, "save_every": 0}
     multilevel = {"sources": [{"path": "{data}"}], "format": "multilevel", "group_size": 4}
     train = {
