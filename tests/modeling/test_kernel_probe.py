@@ -56,6 +56,18 @@ def test_search_path_is_the_fastest_that_clearly_beats_fp32(bf16, int8, want):
     assert make_verdict(search_bf16=bf16, search_int8=int8).search == want
 
 
+@pytest.mark.parametrize(
+    "small_ms, fp32_ms, want",
+    [
+        (0.0365, 2.3, True),  # AMX Xeon: tiny tile overhead-bound (0.12x extrapolated), real tile 4x fp32
+        (1660.0 / 512, 2.3, False),  # EPYC Zen 4: 1.66 s per 64x4096 tile, a reference kernel
+        (0.001, 2.3, True),
+    ],
+)
+def test_int8_screen_only_keeps_a_reference_speed_kernel_off_the_full_shape(small_ms, fp32_ms, want):
+    assert kp.worth_full_timing(small_ms / 1e3, 512.0, fp32_ms / 1e3) is want
+
+
 def test_missing_kernel_counts_as_not_fast():
     v = make_verdict(autocast_bf16=3.0)
     assert v.speedup("search_int8") is None and v.search == "fp32" and v.decode == "float32"
