@@ -8,11 +8,13 @@ reads or writes the user's caches.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
+from topics import TOPICS
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
@@ -73,18 +75,8 @@ def tiny_beir(tmp_path) -> Callable[..., Path]:
         queries=None,
         qrels=None,
     ) -> Path:
-        topics = [
-            "solar panels",
-            "river floods",
-            "coffee roasting",
-            "chess openings",
-            "bee colonies",
-            "glacier melt",
-            "bread yeast",
-            "violin strings",
-        ]
         if queries is None:
-            queries = {f"q{i}": f"how do {topics[i % len(topics)]} work {i}" for i in range(n_queries)}
+            queries = {f"q{i}": f"how do {TOPICS[i % 8]} work {i}" for i in range(n_queries)}
         if docs is None:
             docs = []
             for i, qid in enumerate(queries):
@@ -104,6 +96,19 @@ def tiny_beir(tmp_path) -> Callable[..., Path]:
         return write_beir(tmp_path / name, docs, queries, qrels)
 
     return make
+
+
+@pytest.fixture
+def logged():
+    """Records logged under ``sycl`` while the test runs (the ``sycl`` logger does not propagate to caplog)."""
+    records, handler, logger = [], logging.Handler(), logging.getLogger("sycl")
+    handler.emit = records.append
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    yield records
+    logger.removeHandler(handler)
+    logger.setLevel(level)
 
 
 @pytest.fixture

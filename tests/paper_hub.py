@@ -25,30 +25,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from topics import TOPICS
+
 MSMARCO_COMMIT = "c5a29a104738b98a9e76336939199e264163d4a0"
 SYCL_COMMIT = "5ec1000000000000000000000000000000000013"
 TRAIN = [f"10{i}" for i in range(8)]  # MS MARCO train query ids
 DEV = ["2001", "2002"]
 DL19 = ["3001", "3002"]
 DL20 = ["4001", "4002"]
-TOPICS = [
-    "solar panels",
-    "river floods",
-    "coffee roasting",
-    "chess openings",
-    "bee colonies",
-    "glacier melt",
-    "bread yeast",
-    "violin strings",
-    "tidal power",
-    "paper mills",
-    "cave maps",
-    "wind farms",
-    "salt mines",
-    "owl nests",
-    "rust removal",
-    "kite design",
-]
 
 
 @dataclass

@@ -67,6 +67,29 @@ def write_queries():
     return write
 
 
+@pytest.fixture
+def server_config(chat_server):
+    """``server_config(queries_file, out, **overrides)``: a GenerationConfig against the test's chat server."""
+    from sycl.generation import GenerationConfig
+
+    def make(queries: Path, out: Path, **kw) -> GenerationConfig:
+        base = dict(
+            queries=queries,
+            out=out,
+            backend="openai",
+            base_url=chat_server.url,
+            model="m",
+            concurrency=8,
+            request_timeout=5,
+            max_retries=2,
+            judge="none",
+            max_failure_rate=1.0,
+        )
+        return GenerationConfig(**{**base, **kw})
+
+    return make
+
+
 @pytest.fixture(scope="session")
 def chat_server_class():
     """The :class:`ChatServer` class, for tests that need a server with their own settings.

@@ -72,26 +72,18 @@ def test_judge_defaults_to_the_generator_and_can_be_another_model():
     assert judge_generation_config(cfg3).model is None
 
 
-def _cfg(server, qfile, out, **judge) -> GenerationConfig:
-    return GenerationConfig(
-        queries=qfile,
-        out=out,
-        backend="openai",
-        base_url=server.url,
-        model="m",
-        concurrency=4,
-        request_timeout=5,
-        max_retries=1,
-        judge="none",
-        max_failure_rate=1.0,
-        llm_judge={"enabled": True, **judge},
+@pytest.fixture
+def judged(server_config):
+    """``judged(queries_file, out, **llm_judge)``: the chat server's config with the LLM judge on."""
+    return lambda qfile, out, **judge: server_config(
+        qfile, out, concurrency=4, max_retries=1, llm_judge={"enabled": True, **judge}
     )
 
 
-def test_llm_judge_agrees_with_a_faithful_generator_and_reports_it(chat_server, unique, tmp_path, write_queries):
+def test_llm_judge_agrees_with_a_faithful_generator_and_reports_it(judged, unique, tmp_path, write_queries):
     queries = {f"q{i}": f"{unique} {i} tide tables" for i in range(3)}
     out = tmp_path / "out"
-    m = run_generate(_cfg(chat_server, write_queries(tmp_path / "q.jsonl", queries), out)).manifest
+    m = run_generate(judged(write_queries(tmp_path / "q.jsonl", queries), out)).manifest
     j = m["llm_judge"]
     assert j["judged"] == j["passages"] == 12 and j["unjudged"] == 0
     assert j["cohen_kappa"] == 1.0 and j["exact_agreement"] == 1.0 and j["share_expected_order"] == 1.0
@@ -102,10 +94,10 @@ def test_llm_judge_agrees_with_a_faithful_generator_and_reports_it(chat_server, 
     assert json.loads((out / "manifest.json").read_text())["llm_judge"]["cohen_kappa"] == 1.0
 
 
-def test_disagreeing_judge_relabels_or_drops(chat_server, unique, tmp_path, write_queries):
+def test_disagreeing_judge_relabels_or_drops(judged, unique, tmp_path, write_queries):
     queries = {"swap": f"{unique} fault:judgeswapxall bread yeast", "ok": f"{unique} violin strings"}
     qfile = write_queries(tmp_path / "q.jsonl", queries)
-    m = run_generate(_cfg(chat_server, qfile, tmp_path / "relabel", action="relabel")).manifest
+    m = run_generate(judged(qfile, tmp_path / "relabel", action="relabel")).manifest
     j = m["llm_judge"]
     assert j["relabelled"] == 4 and j["exact_agreement"] == 0.5 and j["share_expected_order"] == 0.5
     assert j["cohen_kappa"] < 0.5
@@ -115,17 +107,15 @@ def test_disagreeing_judge_relabels_or_drops(chat_server, unique, tmp_path, writ
         "swap-L1-0": 2,
         "swap-L0-0": 3,
     }
-    m = run_generate(_cfg(chat_server, qfile, tmp_path / "drop", action="drop")).manifest
+    m = run_generate(judged(qfile, tmp_path / "drop", action="drop")).manifest
     assert m["llm_judge"]["dropped"] == 4 and m["counts"]["contexts"] == 1
     assert set(read_qrels(tmp_path / "drop" / "qrels" / "train.tsv")) == {"ok"}
 
 
-def test_answers_without_a_grade_are_retried_then_counted_unjudged(chat_server, unique, tmp_path, write_queries):
+def test_answers_without_a_grade_are_retried_then_counted_unjudged(judged, unique, tmp_path, write_queries):
     queries = {"p": f"{unique} fault:judgeprosexall coffee roasting", "ok": f"{unique} chess openings"}
     out = tmp_path / "out"
-    m = run_generate(
-        _cfg(chat_server, write_queries(tmp_path / "q.jsonl", queries), out, action="drop", max_attempts=2)
-    ).manifest
+    m = run_generate(judged(write_queries(tmp_path / "q.jsonl", queries), out, action="drop", max_attempts=2)).manifest
     j = m["llm_judge"]
     assert j["unjudged"] == 4 and j["judged"] == 4 and j["retried"] == 4 and j["dropped"] == 0
     assert m["counts_per_level"] == {"3": 2, "2": 2, "1": 2, "0": 2}  # unjudged passages keep their level
@@ -133,11 +123,11 @@ def test_answers_without_a_grade_are_retried_then_counted_unjudged(chat_server, 
     assert sum(r["judged"] is None and "no grade" in r["problem"] for r in rows) == 4
 
 
-def test_judge_on_a_server_without_response_format_reads_umbrela_answers(chat_server, unique, tmp_path, write_queries):
+def test_judge_on_a_server_without_response_format_reads_umbrela_answers(judged, unique, tmp_path, write_queries):
     queries = {"a": f"{unique} glacier melt"}
-    m = run_generate(_cfg(chat_server, write_queries(tmp_path / "q.jsonl", queries), tmp_path / "o")).manifest
+    m = run_generate(judged(write_queries(tmp_path / "q.jsonl", queries), tmp_path / "o")).manifest
     assert m["llm_judge"]["structured_output"] == "json_schema"
-    cfg = _cfg(chat_server, write_queries(tmp_path / "q.jsonl", queries), tmp_path / "o2")
+    cfg = judged(write_queries(tmp_path / "q.jsonl", queries), tmp_path / "o2")
     cfg = cfg.model_copy(update={"structured_output": "none"})
     m = run_generate(cfg).manifest
     assert m["llm_judge"]["structured_output"] == "none" and m["llm_judge"]["cohen_kappa"] == 1.0

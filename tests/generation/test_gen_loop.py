@@ -8,33 +8,16 @@ import json
 import pytest
 
 from sycl.cli import main
-from sycl.generation import GenerationConfig, GenerationFailed, generate, run_generate
+from sycl.generation import GenerationFailed, generate, run_generate
 from sycl.io.beir import read_qrels, read_queries
 from sycl.io.validate import validate_folder
-
-
-def cfg_for(server, queries, out, **kw) -> GenerationConfig:
-    base = dict(
-        queries=queries,
-        out=out,
-        backend="openai",
-        base_url=server.url,
-        model="m",
-        concurrency=8,
-        request_timeout=5,
-        max_retries=2,
-        judge="none",
-        max_failure_rate=1.0,
-    )
-    base.update(kw)
-    return GenerationConfig(**base)
 
 
 def corpus(out):
     return {json.loads(x)["_id"]: json.loads(x)["text"] for x in (out / "corpus.jsonl").read_text().splitlines()}
 
 
-def test_content_faults_are_retried_and_failures_never_reach_the_corpus(chat_server, unique, tmp_path, write_queries):
+def test_content_faults_are_retried_and_failures_never_reach_the_corpus(server_config, unique, tmp_path, write_queries):
     queries = {
         "ok": f"{unique} how do bees fly",
         "mal": f"{unique} fault:malformedx1 soil pH",
@@ -48,7 +31,7 @@ def test_content_faults_are_retried_and_failures_never_reach_the_corpus(chat_ser
     }
     qfile = write_queries(tmp_path / "q.jsonl", queries)
     out = tmp_path / "out"
-    result = run_generate(cfg_for(chat_server, qfile, out, max_attempts=3))
+    result = run_generate(server_config(qfile, out, max_attempts=3))
     m = result.manifest
     assert m["kind"] == "generation" and m["counts"]["done"] == 6 and m["counts"]["failed"] == 3
     assert m["counts"]["retried"] >= 1 + 2 + 1 + 1 + 1 + 2 + 2
@@ -69,12 +52,14 @@ def test_content_faults_are_retried_and_failures_never_reach_the_corpus(chat_ser
     assert result.failure_rate == pytest.approx(3 / 9)
 
 
-def test_rerun_resumes_retries_failures_and_threshold_raises(chat_server, unique, tmp_path, write_queries):
+def test_rerun_resumes_retries_failures_and_threshold_raises(
+    server_config, chat_server, unique, tmp_path, write_queries
+):
     queries = {f"q{i}": f"{unique} topic number {i}" for i in range(6)}
     queries["bad"] = f"{unique} fault:missingx3 stubborn one"
     qfile = write_queries(tmp_path / "q.jsonl", queries)
     out = tmp_path / "out"
-    cfg = cfg_for(chat_server, qfile, out, max_attempts=2, max_failure_rate=0.1)
+    cfg = server_config(qfile, out, max_attempts=2, max_failure_rate=0.1)
     with pytest.raises(GenerationFailed, match="14.3% of the contexts failed"):
         generate(cfg)
     first = corpus(out)
@@ -89,10 +74,10 @@ def test_rerun_resumes_retries_failures_and_threshold_raises(chat_server, unique
     assert m["counts"]["done"] == 7 and m["failures"] == [] and m["this_run"]["skipped_from_journal"] == 6
 
 
-def test_per_level_mode_several_passages_and_samples(chat_server, unique, tmp_path, write_queries):
+def test_per_level_mode_several_passages_and_samples(server_config, unique, tmp_path, write_queries):
     qfile = write_queries(tmp_path / "q.jsonl", {"a": f"{unique} alpha", "b": f"{unique} fault:metax1 beta"})
     out = tmp_path / "out"
-    res = run_generate(cfg_for(chat_server, qfile, out, mode="per-level", samples_per_query=2))
+    res = run_generate(server_config(qfile, out, mode="per-level", samples_per_query=2))
     # the fault counter is per prompt: the first request of each level prompt of "b" is meta-text
     assert res.manifest["counts"]["done"] == 4 and res.manifest["counts"]["retried"] == 4
     ids = set(corpus(out))
@@ -191,12 +176,12 @@ def test_vllm_backend_without_vllm_says_how_to_install(tmp_path, capsys, write_q
 
 
 def test_llama_cpp_python_style_server_completes_in_json_mode_and_manifest_says_how(
-    chat_server, unique, tmp_path, write_queries
+    server_config, unique, tmp_path, write_queries
 ):
     """The reported failure: a 500 naming response_format for json_schema used to burn every retry."""
     queries = {f"q{i}": f"{unique} {i} fault:schema500xall heart rate" for i in range(6)}
     out = tmp_path / "out"
-    result = run_generate(cfg_for(chat_server, write_queries(tmp_path / "q.jsonl", queries), out, max_retries=6))
+    result = run_generate(server_config(write_queries(tmp_path / "q.jsonl", queries), out, max_retries=6))
     m = result.manifest
     assert m["counts"]["done"] == 6 and m["counts"]["failed"] == 0 and m["counts"]["transport_retries"] == 0
     assert m["structured_output"] == "json_object"

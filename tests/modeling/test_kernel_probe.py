@@ -2,26 +2,10 @@ import json
 
 import pytest
 import torch
+from probe_verdicts import make_verdict
 
 from sycl.modeling import kernel_probe as kp
 from sycl.modeling.kernel_probe import KernelTiming, Verdict
-
-
-def make_verdict(**speedups) -> Verdict:
-    """A verdict with injected timings: each kernel ``name=speedup`` (fp32 takes 1 s), all accurate."""
-    timings = {
-        name: KernelTiming(seconds=1.0 / s, fp32_seconds=1.0, cosine=0.99999, shape="test")
-        for name, s in speedups.items()
-    }
-    return Verdict(
-        cpu="Test CPU",
-        torch=torch.__version__,
-        measured_at="2026-12-02T00:00:00+00:00",
-        probe_seconds=0.1,
-        probe_cpu_seconds=0.1,
-        fp32_search_gflops=50.0,
-        timings=timings,
-    )
 
 
 @pytest.fixture(autouse=True)

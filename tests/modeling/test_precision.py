@@ -1,39 +1,10 @@
-import logging
-
 import pytest
 import torch
+from probe_verdicts import make_verdict
 
 from sycl.modeling import kernel_probe as kp
 from sycl.modeling import precision as P
-from sycl.modeling.kernel_probe import KernelTiming, Verdict
 from sycl.modeling.precision import cpu_has_fast_bf16, resolve_dtype
-
-
-def make_verdict(**speedups) -> Verdict:
-    """A verdict with injected timings: each kernel ``name=speedup`` (fp32 takes 1 s), all accurate."""
-    timings = {k: KernelTiming(1.0 / s, 1.0, cosine=0.99999, shape="test") for k, s in speedups.items()}
-    return Verdict(
-        cpu="Test CPU",
-        torch=torch.__version__,
-        measured_at="now",
-        probe_seconds=0.1,
-        probe_cpu_seconds=0.1,
-        fp32_search_gflops=50.0,
-        timings=timings,
-    )
-
-
-@pytest.fixture
-def logged():
-    """Records logged under ``sycl`` while the test runs (the ``sycl`` logger does not propagate to caplog)."""
-    records, handler, logger = [], logging.Handler(), logging.getLogger("sycl")
-    handler.emit = records.append
-    logger.addHandler(handler)
-    level = logger.level
-    logger.setLevel(logging.INFO)
-    yield records
-    logger.removeHandler(handler)
-    logger.setLevel(level)
 
 
 @pytest.fixture(autouse=True)

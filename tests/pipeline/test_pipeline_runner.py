@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from topics import TOPICS
 
 from sycl.cli import main
 from sycl.io import read_qrels, read_queries
@@ -40,25 +41,7 @@ def tiny_model(tmp_path_factory):
 
 def write_experiment(tmp_path: Path, server: str, model: Path, **extra) -> Path:
     queries = tmp_path / "queries.tsv"
-    queries.write_text(
-        "".join(
-            f"q{i}\thow do {t} work\n"
-            for i, t in enumerate(
-                [
-                    "solar panels",
-                    "river floods",
-                    "coffee roasting",
-                    "chess openings",
-                    "bee colonies",
-                    "glacier melt",
-                    "bread yeast",
-                    "violin strings",
-                    "tide pools",
-                    "wind turbines",
-                ]
-            )
-        )
-    )
+    queries.write_text("".join(f"q{i}\thow do {t} work\n" for i, t in enumerate(TOPICS[:10])))
     train = {"epochs": 1, "batch_size": 4, "lr": 1e-4, "precision": "fp32", "log_every": 1, "save_every": 0}
     mdl = {"model": str(model), "max_query_length": 16, "max_passage_length": 32}
     cfg = {

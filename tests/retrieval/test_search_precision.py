@@ -3,27 +3,13 @@ import logging
 import numpy as np
 import pytest
 import torch
+from probe_verdicts import make_verdict
 
 from sycl.io.errors import DataError
 from sycl.modeling import kernel_probe as kp
-from sycl.modeling.kernel_probe import KernelTiming, Verdict
 from sycl.retrieval import search_precision as SP
 from sycl.retrieval.search import exact_search
 from sycl.retrieval.search_precision import SlowKernelError, resolve_search_precision
-
-
-def make_verdict(**speedups) -> Verdict:
-    """A verdict with injected timings: each kernel ``name=speedup`` (fp32 takes 1 s), all accurate."""
-    timings = {k: KernelTiming(1.0 / s, 1.0, cosine=0.99999, shape="test") for k, s in speedups.items()}
-    return Verdict(
-        cpu="Test CPU",
-        torch=torch.__version__,
-        measured_at="now",
-        probe_seconds=0.1,
-        probe_cpu_seconds=0.1,
-        fp32_search_gflops=50.0,
-        timings=timings,
-    )
 
 
 @pytest.fixture(autouse=True)
@@ -31,15 +17,6 @@ def _fresh(monkeypatch):
     monkeypatch.setattr(SP, "_WARNED", set())
     yield
     kp.set_verdict(None)
-
-
-@pytest.fixture
-def logged():
-    records, handler, logger = [], logging.Handler(), logging.getLogger("sycl")
-    handler.emit = records.append
-    logger.addHandler(handler)
-    yield records
-    logger.removeHandler(handler)
 
 
 def test_auto_never_takes_a_path_that_measured_slower():
