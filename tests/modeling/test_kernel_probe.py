@@ -101,3 +101,17 @@ def test_real_measurement_on_this_machine():
     assert v.autocast in ("bf16", "fp32") and v.search in ("fp32", "bf16", "int8")
     assert Verdict.from_dict(json.loads(json.dumps(v.to_dict()))) == v
     assert torch.get_num_threads() >= 1  # the probe's one thread is given back
+
+
+def test_int8_probe_times_what_the_search_reads_and_checks_accuracy_separately():
+    """The timed closure returns the float16 score bits the selection kernel takes, no float32 pass."""
+    from sycl.retrieval.search_int8 import int8_available
+
+    if not int8_available():
+        pytest.skip("this torch build has no oneDNN quantised linear")
+    g = torch.Generator().manual_seed(0)
+    q, d = torch.randn(8, 384, generator=g), torch.randn(128, 384, generator=g)
+    timed, scores = kp._int8_scores(q, d)
+    bits = timed()
+    assert bits.dtype.name == "int16" and bits.shape == (8, 128)
+    assert torch.nn.functional.cosine_similarity(scores(), q @ d.T, dim=1).min() > 0.999

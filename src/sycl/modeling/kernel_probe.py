@@ -214,8 +214,12 @@ def _probe_linear(x: torch.Tensor, w: torch.Tensor, dtype: torch.dtype, stored: 
     return _best(run), run()
 
 
-def _int8_scores(q: torch.Tensor, d: torch.Tensor) -> Callable[[], torch.Tensor]:
-    """A closure computing ``q @ d.T`` with oneDNN's quantised linear, as :mod:`sycl.retrieval.search_int8` does."""
+def _int8_scores(q: torch.Tensor, d: torch.Tensor) -> tuple[Callable[[], object], Callable[[], torch.Tensor]]:
+    """``(timed, scores)`` for ``q @ d.T`` with oneDNN's quantised linear, as :mod:`sycl.retrieval.search_int8` does.
+
+    ``timed`` is what the search runs per tile (float16 scores read back as int16 bits for the
+    selection kernel); ``scores`` undoes the per-query scaling, for the accuracy check only.
+    """
     from sycl.retrieval.search_int8 import X_SCALE, X_ZERO_POINT, quantize_queries
 
     qx, _ = quantize_queries(q)
@@ -225,14 +229,14 @@ def _int8_scores(q: torch.Tensor, d: torch.Tensor) -> Callable[[], torch.Tensor]
     packed = torch.ops.onednn.qlinear_prepack(codes, [q.shape[0], q.shape[1]])
     w_zero = torch.zeros(d.shape[0], dtype=torch.int64)
     bias = torch.zeros(d.shape[0], dtype=torch.float32)
+    w_scale = d_scale.float()
 
-    def run() -> torch.Tensor:
-        out = torch.ops.onednn.qlinear_pointwise(
-            qx, X_SCALE, X_ZERO_POINT, packed, d_scale.float(), w_zero, bias, 1.0, 0, torch.float16, "none", [], ""
+    def product() -> torch.Tensor:
+        return torch.ops.onednn.qlinear_pointwise(
+            qx, X_SCALE, X_ZERO_POINT, packed, w_scale, w_zero, bias, 1.0, 0, torch.float16, "none", [], ""
         )
-        return out.float() * amax  # undo the per-query scaling for the accuracy check
 
-    return run
+    return (lambda: product().view(torch.int16).numpy()), (lambda: product().float() * amax)
 
 
 def measure() -> Verdict:
@@ -258,7 +262,8 @@ def measure() -> Verdict:
             t32, ref = _probe_linear(x, w, torch.float32, stored=True)
             t, out = _probe_linear(x, w, torch.bfloat16, stored=True)
             timings["decode_bf16"] = KernelTiming(t, t32, _cosine(out, ref), "16x1024x4096")
-            # search: a block of queries against a tile of documents, scores read back as float32
+            # search: a block of queries against a tile of documents, the scores read back as each path's
+            # selection kernel takes them (fp32 and bf16: float32; int8: float16 bits)
             q, d = torch.randn(256, 384, generator=g), torch.randn(2048, 384, generator=g)
             dt = d.T.contiguous()
             t32 = _best(lambda: (q @ dt).numpy())
@@ -269,13 +274,13 @@ def measure() -> Verdict:
             fp32_gflops = 2 * 256 * 384 * 2048 / t32 / 1e9
             if int8_available():
                 q_s, d_s = q[:8], d[:128]
-                run = _int8_scores(q_s, d_s)
+                run, scores = _int8_scores(q_s, d_s)
                 t = _best(run)
                 scale = (256 * 2048) / (8 * 128)
                 if worth_full_timing(t, scale, t32):  # not a reference-speed kernel: time the real shape
-                    run, q_s, d_s, scale = _int8_scores(q, d), q, d, 1.0
+                    (run, scores), q_s, d_s, scale = _int8_scores(q, d), q, d, 1.0
                     t = _best(run)
-                cos = _cosine(run(), q_s @ d_s.T)
+                cos = _cosine(scores(), q_s @ d_s.T)
                 timings["search_int8"] = KernelTiming(
                     t * scale, t32, cos, "x".join(map(str, (len(q_s), 384, len(d_s))))
                 )
