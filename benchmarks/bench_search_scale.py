@@ -16,7 +16,7 @@ Memory is sampled every 50 ms from ``/proc/self/status``: peak anonymous RSS (``
 peak resident total (``VmHWM``, which includes the page cache pages of the mapped file).
 Throughput is passages per second (documents scored against all queries / seconds).
 
-    python benchmarks/bench_search_scale.py --workdir /work/bigdata/search --precision int8 \\
+    python benchmarks/bench_search_scale.py --workdir /work/bigdata/search --precision auto \\
         --faiss-docs 2000000 --openblas-coretype SkylakeX
 """
 
@@ -94,7 +94,18 @@ def phase(name: str, args) -> dict:
         s = Sampler()
         t0 = time.perf_counter()
         top = run_sycl(q, docs, args.k, args.precision)
-        out.update(docs=docs.shape[0], seconds=time.perf_counter() - t0, precision=args.precision, **s.stop())
+        from sycl.modeling.kernel_probe import verdict
+        from sycl.retrieval.search_precision import resolve_search_precision
+
+        path = resolve_search_precision(args.precision, len(q), docs.shape[0], docs.shape[1])
+        out.update(
+            docs=docs.shape[0],
+            seconds=time.perf_counter() - t0,
+            precision=args.precision,
+            path=path,
+            cpu=verdict().cpu,
+            **s.stop(),
+        )
         np.save(args.workdir / "sycl_rows.npy", top.rows[:, : args.k])
     elif name == "faiss":
         s = Sampler()
@@ -133,7 +144,7 @@ def main() -> None:
     ap.add_argument("--dim", type=int, default=768)
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--storage", choices=["fp16", "fp32"], default="fp16")
-    ap.add_argument("--precision", choices=["fp32", "bf16", "int8"], default="int8")
+    ap.add_argument("--precision", choices=["auto", "fp32", "bf16", "int8"], default="auto")
     ap.add_argument("--faiss-docs", type=int, default=2_000_000)
     ap.add_argument("--check-docs", type=int, default=1_000_000)
     ap.add_argument("--openblas-coretype", default=None, help="OPENBLAS_CORETYPE for faiss's OpenBLAS")
