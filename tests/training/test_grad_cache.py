@@ -59,9 +59,11 @@ def test_gradients_equal_the_plain_batch(tiny, tmp_path, loss):
     assert max(g.abs().max() for g in plain.values()) > 0
 
 
-def test_own_blocks_only_and_dropout_masks_are_replayed(tiny, tmp_path):
+@pytest.mark.parametrize("fast_dropout", ["off", "on"])  # torch's masks, and sycl.modeling.fast_dropout's
+def test_own_blocks_only_and_dropout_masks_are_replayed(tiny, tmp_path, fast_dropout):
     data, _, model = tiny  # dropout 0.1: the re-encoded chunk must see the masks of the cached pass
     cfg = experiment(data, model, tmp_path / "unused", batch_size=8)
+    cfg["train"]["fast_dropout"] = fast_dropout
     _, _, plain = _gradients(cfg, None, in_batch=False)
     _, _, cached = _gradients(cfg, 64, in_batch=False)  # one chunk: the same masks as the plain pass
     for name in plain:

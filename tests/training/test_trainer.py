@@ -36,6 +36,8 @@ def test_outputs_follow_the_contract(tiny, tmp_path):
     # the precision used (fp32 as configured) and this CPU's measured verdict behind precision auto
     assert info["precision"] == "fp32" and info["kernels"]["auto_precision"] in ("bf16", "fp32")
     assert info["kernels"]["cpu"] in info["kernels"]["line"]
+    # fast dropout (train.fast_dropout auto) follows the same verdict, and says so
+    assert info["fast_dropout"] is (info["kernels"]["auto_dropout"] == "fast")
     log = [json.loads(line) for line in (out / "training_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2, 3, 4, 5, 6]
     for r in log:

@@ -38,7 +38,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"  precision auto (encoding, training) -> {v.autocast}")
     print(f"  generator dtype auto                -> {v.decode}")
     print(f"  search precision auto               -> {v.search}")
-    chosen = {"autocast_" + v.autocast, "decode_bf16" if v.decode == "bfloat16" else "", "search_" + v.search}
+    print(f"  train.fast_dropout auto             -> {'on' if v.dropout == 'fast' else 'off'}")
+    chosen = {
+        "autocast_" + v.autocast,
+        "decode_bf16" if v.decode == "bfloat16" else "",
+        "search_" + v.search,
+        "dropout_fast" if v.dropout == "fast" else "",
+    }
     print(f"{'kernel':<15} {'shape':<14} {'vs fp32':>9} {'cosine':>9}  auto")
     for name, t in v.timings.items():
         # chosen: what auto uses; faster: beats fp32 by the margin but another path is used (or auto

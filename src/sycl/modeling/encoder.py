@@ -201,6 +201,10 @@ class BiEncoder(nn.Module):
         Each chunk is cut to its own longest text, so a batch mixing short and long texts computes
         little padding, and small chunks keep the working set in the CPU caches (measured on the
         2-core AMX machine: see ``train.chunk_size``). Autograd sees the same function as ``forward``.
+        With gradients on, the token embeddings are looked up once for the whole batch and the
+        chunks start from them: the embedding matrix then gets one dense gradient per call instead of
+        one per chunk (30522 x 384 floats zeroed and added ten times a step, 9% of a MiniLM
+        training step on the AMX Xeon).
         """
         mask = features["attention_mask"]
         n = mask.shape[0]
@@ -209,6 +213,7 @@ class BiEncoder(nn.Module):
         lengths = mask.sum(1)
         order = torch.argsort(lengths, descending=True, stable=True)
         left = self.tokenizer.padding_side == "left"
+        features = self._embedded_once(features)
         parts = []
         for s in range(0, n, chunk_size):
             idx = order[s : s + chunk_size]
@@ -216,6 +221,16 @@ class BiEncoder(nn.Module):
             cols = slice(mask.shape[1] - width, None) if left else slice(0, width)
             parts.append(self({k: v[idx][:, cols] for k, v in features.items()}))
         return torch.cat(parts)[torch.argsort(order)]
+
+    def _embedded_once(self, features: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``features`` with ``input_ids`` replaced by their token embeddings, when training a model that takes them."""
+        if not torch.is_grad_enabled() or "input_ids" not in features or "inputs_embeds" in features:
+            return features
+        table = self.transformer.get_input_embeddings()
+        if table is None:
+            return features
+        rest = {k: v for k, v in features.items() if k != "input_ids"}
+        return {**rest, "inputs_embeds": table(features["input_ids"].to(self.device))}
 
     def similarity(self, q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
         """``[Q, d] x [N, d] -> [Q, N]``: dot product, or cosine when ``similarity == 'cosine'``."""

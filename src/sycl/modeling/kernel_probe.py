@@ -44,7 +44,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-PROBE_VERSION = 2  # 2: int8 screened against a catastrophic ratio only (v1 screened out AMX's fast int8)
+PROBE_VERSION = 3  # 2: int8 screened against a catastrophic ratio only (v1 screened out AMX's fast int8); 3: dropout
 MIN_SPEEDUP = 1.1  # autocast/decode candidates must beat fp32 by this factor to be chosen by ``auto``
 MIN_SEARCH_SPEEDUP = 1.5  # search candidates: their tile product must beat fp32's by this factor
 # int8 is first timed on a tiny tile, where oneDNN's per-call overhead (~30 us) dominates: on an AMX
@@ -59,18 +59,21 @@ def worth_full_timing(t_small: float, scale: float, t32: float) -> bool:
 
 
 MIN_COSINE = 0.999  # smallest row cosine to fp32's output for a kernel to count as accurate
-KERNELS = ("autocast_bf16", "autocast_fp16", "decode_bf16", "search_bf16", "search_int8")
+KERNELS = ("autocast_bf16", "autocast_fp16", "decode_bf16", "search_bf16", "search_int8", "dropout_fast")
 
 _VERDICT: Verdict | None = None
 
 
 @dataclass(frozen=True)
 class KernelTiming:
-    """One candidate against fp32: ``seconds`` and ``fp32_seconds`` for the same multiply-adds."""
+    """One candidate against fp32: ``seconds`` and ``fp32_seconds`` for the same multiply-adds.
+
+    (``dropout_fast``: ``fp32_seconds`` is torch's own dropout on the same tensor.)
+    """
 
     seconds: float
     fp32_seconds: float
-    cosine: float  # smallest row cosine between the candidate's and fp32's output
+    cosine: float  # smallest row cosine between the candidate's and fp32's output (dropout: 1 - |mean kept - 1|)
     shape: str  # the product timed, e.g. "512x384x1536"
 
     @property
@@ -122,6 +125,11 @@ class Verdict:
         fast = [(self.speedup(f"search_{p}"), p) for p in ("bf16", "int8") if self.fast(f"search_{p}")]
         return max(fast)[1] if fast else "fp32"
 
+    @property
+    def dropout(self) -> str:
+        """``fast`` or ``torch``: the dropout masks ``train.fast_dropout: auto`` draws on this CPU."""
+        return "fast" if self.fast("dropout_fast") else "torch"
+
     def summary(self) -> dict:
         """A small dict for ``metrics.json``/``training.json``: a readable line, the chosen paths, speedups."""
         return {
@@ -131,6 +139,7 @@ class Verdict:
             "auto_precision": self.autocast,
             "auto_decode": self.decode,
             "auto_search": self.search,
+            "auto_dropout": self.dropout,
             "measured_at": self.measured_at,
             "speedup_vs_fp32": {k: round(t.speedup, 4) for k, t in self.timings.items()},
         }
@@ -239,6 +248,23 @@ def _int8_scores(q: torch.Tensor, d: torch.Tensor) -> tuple[Callable[[], object]
     return (lambda: product().view(torch.int16).numpy()), (lambda: product().float() * amax)
 
 
+def _probe_dropout() -> KernelTiming:
+    """torch's dropout against :func:`sycl.modeling.fast_dropout.fast_dropout` on an attention-sized tensor.
+
+    The accuracy figure is ``1 - |mean of the output of ones - 1|`` (the expectation the scaling keeps;
+    4M elements put its noise at 0.00017). The caller's random stream is left as it was.
+    """
+    from sycl.modeling.fast_dropout import fast_dropout
+
+    x = torch.ones(4, 12, 256, 320)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        t_torch = _best(lambda: F.dropout(x, 0.1, True))
+        t_fast = _best(lambda: fast_dropout(x, 0.1, True))
+        err = abs(float(fast_dropout(x, 0.1, True).mean()) - 1.0)
+    return KernelTiming(t_fast, t_torch, 1.0 - err, "x".join(map(str, x.shape)))
+
+
 def measure() -> Verdict:
     """Time every candidate kernel against fp32 on one thread (well under a second) and return the verdict."""
     from sycl.retrieval.search_int8 import int8_available
@@ -286,6 +312,7 @@ def measure() -> Verdict:
                 )
             else:
                 unavailable["search_int8"] = "this torch build has no oneDNN quantised linear"
+            timings["dropout_fast"] = _probe_dropout()
     finally:
         torch.set_num_threads(threads)
     return Verdict(
@@ -348,5 +375,6 @@ def describe(v: Verdict) -> str:
     return (
         f"{v.cpu}, torch {v.torch}: precision auto -> {v.autocast} (bf16 autocast {sp('autocast_bf16')} fp32), "
         f"generator auto -> {v.decode} (bf16 {sp('decode_bf16')}), search auto -> {v.search} "
-        f"(bf16 {sp('search_bf16')}, int8 {sp('search_int8')})"
+        f"(bf16 {sp('search_bf16')}, int8 {sp('search_int8')}), dropout auto -> {v.dropout} "
+        f"({sp('dropout_fast')} torch's)"
     )

@@ -136,6 +136,12 @@ class TrainConfig(StrictModel):
         description="texts per encoder call within a batch, "
         "length-sorted (None: 8 on CPU, whole batch on GPU; 0: whole batch)",
     )
+    fast_dropout: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="draw dropout masks four per 64-bit random number (same distribution and "
+        "gradient, another random stream; sycl.modeling.fast_dropout): auto = on where the "
+        "kernel probe measured it faster than torch's dropout on this CPU, off on GPUs",
+    )
     grad_cache: int | None = Field(
         default=None,
         gt=0,

@@ -36,6 +36,7 @@ from sycl.io.errors import DataError
 from sycl.log import get_logger, progress
 from sycl.losses.targets import target_settings
 from sycl.modeling.encoder import BiEncoder
+from sycl.modeling.fast_dropout import enable, wanted
 from sycl.modeling.kernel_probe import kernels_entry
 from sycl.modeling.precision import autocast, resolve_dtype
 from sycl.training.checkpoint import latest_checkpoint, list_checkpoints, remove_checkpoints
@@ -110,6 +111,12 @@ class Trainer:
         settings = {k: v for k, v in cfg.model.model_dump().items() if k != "model" and v is not None}
         self.model = BiEncoder.from_pretrained(cfg.model.model, **settings).to(self.ctx.device)
         self.model.train()
+        self.fast_dropout = wanted(tc.fast_dropout, self.ctx.device)
+        if self.fast_dropout:
+            n = enable(self.model.transformer)
+            _log.info(
+                "fast dropout: %d dropout layers, attention %s", n, self.model.transformer.config._attn_implementation
+            )
         self.loss_fn = cfg.loss.build()
         self.collate = Collator(self.model)
         world = self.ctx.world_size
@@ -377,6 +384,7 @@ class Trainer:
                     "world_size": self.ctx.world_size,
                     "precision": str(self.dtype or "fp32").replace("torch.", ""),
                     "kernels": kernels_entry(self.ctx.device),
+                    "fast_dropout": self.fast_dropout,
                     "collapse_warnings": self.guard.warnings,
                 },
             )

@@ -1,0 +1,173 @@
+"""Dropout with a cheaper random-number draw, for training encoders on CPU.
+
+Profiled on the 2-core AMX Xeon (``benchmarks/RESULTS.md``, issue 17), ``aten::bernoulli_`` took 27%
+of a training step of all-MiniLM-L6-v2: torch's CPU generator draws one Mersenne-twister number per
+element, sequentially, and attention dropout needs ``heads x T x T`` of them per layer. Neither bf16
+nor more threads make that cheaper. Here one 64-bit draw from the same generator gives four 16-bit
+uniforms, and an element is kept when its uniform is at least ``round(p * 65536)`` (so the
+dropout rate is ``p`` to within 1/131072), then scaled by ``1 / (1 - p)``: the same distribution,
+expectation and gradient as :func:`torch.nn.functional.dropout`, a different random stream.
+
+Two pieces, switched on by :func:`enable` (the trainer does so where ``train.fast_dropout``
+says, which by default follows the kernel probe's measurement of this CPU):
+
+* :class:`FastDropout` replaces every ``nn.Dropout`` of the encoder (embeddings, attention and
+  feed-forward outputs);
+* the attention implementation ``sycl_fast_dropout`` computes attention as transformers' eager
+  path does (scores, mask, softmax, dropout, product) with the cheaper draw when training with
+  dropout, and hands everything else (evaluation, no dropout, GPUs) to PyTorch's
+  ``scaled_dot_product_attention`` unchanged.
+
+Reproducible under :func:`torch.manual_seed`, and replayed exactly by gradient caching, which
+restores the CPU generator's state.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+from torch import nn
+
+_log = logging.getLogger(__name__)
+
+ATTENTION = "sycl_fast_dropout"
+_LANES = 4  # 16-bit uniforms per 64-bit draw
+
+
+def keep_mask(shape: torch.Size | tuple[int, ...], p: float, device: torch.device | str = "cpu") -> torch.Tensor:
+    """A boolean tensor of ``shape``: True with probability ``1 - p`` (``p`` rounded to 1/65536)."""
+    n = 1
+    for s in shape:
+        n *= int(s)
+    draws = torch.empty((n + _LANES - 1) // _LANES, dtype=torch.int64, device=device)
+    draws.random_(-(2**63), 2**63 - 1)  # every bit uniform: four int16 lanes per draw
+    lanes = draws.view(torch.int16)[:n]
+    return (lanes >= threshold(p)).view(shape)
+
+
+def threshold(p: float) -> int:
+    """The int16 value at or above which an element is kept, for dropout rate ``p``."""
+    return -32768 + round(p * 65536)
+
+
+def effective_rate(p: float) -> float:
+    """The dropout rate :func:`keep_mask` actually draws for ``p`` (within 1/131072 of it)."""
+    return round(p * 65536) / 65536
+
+
+class _Scaled(torch.autograd.Function):
+    """``x * m * scale`` for a 0/1 multiplier ``m`` in ``x``'s dtype; saves only ``m``.
+
+    In float32 the scale is folded into ``m`` (one pass; measured on the AMX Xeon, forward +
+    backward of an attention-sized tensor: 10.3 ms, against 14.7 ms for ``masked_fill`` on a
+    boolean mask and 26.0 ms for torch's dropout). In bfloat16/float16 the scale is applied as a
+    Python float, which the kernel multiplies in float32 and rounds per element: a scale rounded
+    to bfloat16 (1/0.9 -> 1.109) would bias every kept value by -0.16%.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, m: torch.Tensor, scale: float) -> torch.Tensor:
+        ctx.save_for_backward(m)
+        ctx.scale = scale
+        out = x * m
+        return out.mul_(scale) if scale != 1.0 else out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (m,) = ctx.saved_tensors
+        g = grad * m
+        return (g.mul_(ctx.scale) if ctx.scale != 1.0 else g), None, None
+
+
+def fast_dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
+    """:func:`torch.nn.functional.dropout` with the cheaper draw (same distribution and gradient)."""
+    if not training or p == 0.0:
+        return x
+    if p >= 1.0:
+        return x * 0.0
+    scale = 1.0 / (1.0 - effective_rate(p))
+    m = keep_mask(x.shape, p, x.device).to(x.dtype)
+    if x.dtype in (torch.float32, torch.float64):
+        return _Scaled.apply(x, m.mul_(scale), 1.0)
+    return _Scaled.apply(x, m, scale)
+
+
+class FastDropout(nn.Dropout):
+    """``nn.Dropout`` drawing its mask with :func:`keep_mask`; a drop-in replacement (same ``p``)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return fast_dropout(x, self.p, self.training)
+
+
+def fast_dropout_attention(module, query, key, value, attention_mask, dropout: float = 0.0, scaling=None, **kwargs):
+    """transformers attention function: eager attention with :func:`fast_dropout` while training on CPU.
+
+    ``query``/``key``/``value`` ``[B, heads, T, d]``; ``attention_mask`` in SDPA's form (boolean,
+    True = attend, or additive float, or None). Returns ``([B, T, heads, d], None)``.
+    """
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    if dropout == 0.0 or not module.training or query.device.type != "cpu":
+        return sdpa_attention_forward(
+            module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
+        )
+    if key.shape[1] != query.shape[1]:  # grouped-query attention: repeat the shared key/value heads
+        rep = query.shape[1] // key.shape[1]
+        key, value = key.repeat_interleave(rep, dim=1), value.repeat_interleave(rep, dim=1)
+    scale = scaling if scaling is not None else query.shape[-1] ** -0.5
+    scores = torch.matmul(query, key.transpose(2, 3)) * scale
+    if attention_mask is not None:
+        mask = attention_mask[:, :, :, : key.shape[-2]]
+        if mask.dtype == torch.bool:
+            scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
+        else:
+            scores = scores + mask
+    probs = torch.softmax(scores, dim=-1, dtype=torch.float32)  # dropout in float32: an exact scale
+    probs = fast_dropout(probs, dropout, True).to(value.dtype)
+    out = torch.matmul(probs, value).transpose(1, 2).contiguous()
+    return out, None
+
+
+def _register() -> None:
+    from transformers import AttentionInterface
+    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
+
+    AttentionInterface.register(ATTENTION, fast_dropout_attention)
+    ALL_MASK_ATTENTION_FUNCTIONS.register(ATTENTION, sdpa_mask)
+
+
+def wanted(setting: str, device: torch.device | str) -> bool:
+    """``train.fast_dropout`` resolved: ``on``/``off`` as said; ``auto`` on a CPU that measured it faster."""
+    if setting != "auto":
+        return setting == "on"
+    if torch.device(device).type != "cpu":
+        return False
+    from sycl.modeling.kernel_probe import verdict
+
+    return verdict().dropout == "fast"
+
+
+def enable(transformer: nn.Module) -> int:
+    """Switch ``transformer`` (a transformers model) to fast dropout; returns the dropout modules replaced.
+
+    Attention goes through ``sycl_fast_dropout`` when the model computes attention through
+    transformers' attention interface with SDPA or eager attention; other implementations
+    (flash-attention kernels, models without the interface) keep theirs and only the
+    ``nn.Dropout`` modules are replaced.
+    """
+    replaced = 0
+    for name, child in list(transformer.named_modules()):
+        for attr, sub in list(child.named_children()):
+            if type(sub) is nn.Dropout:
+                setattr(child, attr, FastDropout(sub.p, sub.inplace))
+                replaced += 1
+    config = getattr(transformer, "config", None)
+    current = getattr(config, "_attn_implementation", None)
+    if current in ("sdpa", "eager"):
+        _register()
+        try:
+            transformer.set_attn_implementation(ATTENTION)
+        except (ValueError, AttributeError, NotImplementedError) as e:  # a model class that refuses it keeps its own
+            _log.info("fast dropout: attention stays %s (%s)", current, e)
+    return replaced
