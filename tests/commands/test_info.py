@@ -1,27 +1,13 @@
 import json
 
-import torch
+from probe_verdicts import make_verdict
 
 from sycl.cli import main
 from sycl.modeling import kernel_probe as kp
-from sycl.modeling.kernel_probe import KernelTiming, Verdict
 
 
 def test_info_shows_cpu_choices_and_ratios(capsys, monkeypatch):
-    timings = {
-        "autocast_bf16": KernelTiming(0.25, 1.0, 0.99999, "512x384x1536"),
-        "search_int8": KernelTiming(2000.0, 1.0, 0.9999, "8x384x128"),
-        "autocast_fp16": KernelTiming(0.5, 1.0, 0.99999, "512x384x1536"),
-    }
-    v = Verdict(
-        cpu="Test CPU",
-        torch=torch.__version__,
-        measured_at="now",
-        probe_seconds=0.2,
-        probe_cpu_seconds=0.2,
-        fp32_search_gflops=50.0,
-        timings=timings,
-    )
+    v = make_verdict(autocast_bf16=4.0, search_int8=0.0005, autocast_fp16=2.0)
     monkeypatch.setattr(kp, "verdict", lambda remeasure=False: v)
     assert main(["info"]) == 0
     out = capsys.readouterr().out
