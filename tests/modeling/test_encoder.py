@@ -108,3 +108,21 @@ def test_chunked_embed_equals_forward_values_and_gradients(minilm):
         )
         torch.testing.assert_close(g_part, g_whole, atol=1e-5, rtol=1e-3)
     assert minilm.embed(feats, None) is not None and minilm.embed(feats, 100).shape == whole.shape
+
+
+def test_training_embed_looks_token_embeddings_up_once_per_call(minilm):
+    """With gradients on, chunks start from one lookup (one dense embedding gradient, not one per chunk)."""
+    texts = TEXTS * 3 + ["x"]
+    feats = minilm.tokenize(texts, "passage")
+    calls = []
+    hook = minilm.transformer.get_input_embeddings().register_forward_hook(lambda *a: calls.append(1))
+    try:
+        minilm.eval()
+        out = minilm.embed(feats, 4)
+        assert len(calls) == 1 and out.requires_grad
+        calls.clear()
+        with torch.no_grad():  # inference: each chunk looks up its own (shorter) rows
+            minilm.embed(feats, 4)
+        assert len(calls) == -(-len(texts) // 4)
+    finally:
+        hook.remove()

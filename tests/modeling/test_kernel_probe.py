@@ -52,6 +52,13 @@ def test_int8_screen_only_keeps_a_reference_speed_kernel_off_the_full_shape(smal
     assert kp.worth_full_timing(small_ms / 1e3, 512.0, fp32_ms / 1e3) is want
 
 
+def test_chosen_names_the_kernel_each_auto_setting_uses():
+    v = make_verdict(autocast_bf16=4.5, autocast_fp16=2.0, decode_bf16=3.0, search_bf16=4.4, search_int8=9.0)
+    assert v.chosen == {"autocast_bf16", "decode_bf16", "search_int8"}  # fp16: only on request; bf16 search slower
+    v = make_verdict(autocast_bf16=0.7, search_bf16=3.6, search_int8=0.0005, dropout_fast=2.1)
+    assert v.chosen == {"search_bf16", "dropout_fast"}
+
+
 def test_missing_kernel_counts_as_not_fast():
     v = make_verdict(autocast_bf16=3.0)
     assert v.speedup("search_int8") is None and v.search == "fp32" and v.decode == "float32"

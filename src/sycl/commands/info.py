@@ -39,17 +39,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"  generator dtype auto                -> {v.decode}")
     print(f"  search precision auto               -> {v.search}")
     print(f"  train.fast_dropout auto             -> {'on' if v.dropout == 'fast' else 'off'}")
-    chosen = {
-        "autocast_" + v.autocast,
-        "decode_bf16" if v.decode == "bfloat16" else "",
-        "search_" + v.search,
-        "dropout_fast" if v.dropout == "fast" else "",
-    }
     print(f"{'kernel':<15} {'shape':<14} {'vs fp32':>9} {'cosine':>9}  auto")
     for name, t in v.timings.items():
         # chosen: what auto uses; faster: beats fp32 by the margin but another path is used (or auto
         # never takes it: fp16 autocast is only used when asked for); no: slower or inaccurate
-        use = "chosen" if name in chosen else "faster, not used" if v.fast(name) else "no"
+        use = "chosen" if name in v.chosen else "faster, not used" if v.fast(name) else "no"
         print(f"{name:<15} {t.shape:<14} {t.speedup:>8.3g}x {t.cosine:>9.6f}  {use}")
     for name, why in v.unavailable.items():
         print(f"{name:<15} not measured: {why}")

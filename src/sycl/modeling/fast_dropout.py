@@ -24,12 +24,14 @@ restores the CPU generator's state.
 
 from __future__ import annotations
 
-import logging
+import math
 
 import torch
 from torch import nn
 
-_log = logging.getLogger(__name__)
+from sycl.log import get_logger
+
+_log = get_logger(__name__)
 
 ATTENTION = "sycl_fast_dropout"
 _LANES = 4  # 16-bit uniforms per 64-bit draw
@@ -37,9 +39,7 @@ _LANES = 4  # 16-bit uniforms per 64-bit draw
 
 def keep_mask(shape: torch.Size | tuple[int, ...], p: float, device: torch.device | str = "cpu") -> torch.Tensor:
     """A boolean tensor of ``shape``: True with probability ``1 - p`` (``p`` rounded to 1/65536)."""
-    n = 1
-    for s in shape:
-        n *= int(s)
+    n = math.prod(shape)
     draws = torch.empty((n + _LANES - 1) // _LANES, dtype=torch.int64, device=device)
     draws.random_(-(2**63), 2**63 - 1)  # every bit uniform: four int16 lanes per draw
     lanes = draws.view(torch.int16)[:n]
@@ -53,7 +53,7 @@ def threshold(p: float) -> int:
 
 def effective_rate(p: float) -> float:
     """The dropout rate :func:`keep_mask` actually draws for ``p`` (within 1/131072 of it)."""
-    return round(p * 65536) / 65536
+    return (threshold(p) + 32768) / 65536
 
 
 class _Scaled(torch.autograd.Function):
@@ -157,7 +157,7 @@ def enable(transformer: nn.Module) -> int:
     ``nn.Dropout`` modules are replaced.
     """
     replaced = 0
-    for name, child in list(transformer.named_modules()):
+    for child in list(transformer.modules()):
         for attr, sub in list(child.named_children()):
             if type(sub) is nn.Dropout:
                 setattr(child, attr, FastDropout(sub.p, sub.inplace))

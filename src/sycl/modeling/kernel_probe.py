@@ -17,7 +17,10 @@ kernel             work                                         used by
 ``search_bf16``    ``[256, 384] x [384, 2048]`` scores as float  search ``bf16``
 ``search_int8``    oneDNN ``qlinear_pointwise`` (uint8 x int8,  search ``int8``
                    float16 out) on ``[8, 384] x [384, 128]``,
-                   on ``[256, 384] x [384, 2048]`` when fast
+                   on ``[256, 384] x [384, 2048]`` unless that
+                   screen is over 50x slower than fp32
+``dropout_fast``   :mod:`sycl.modeling.fast_dropout` against    ``train.fast_dropout: auto``
+                   torch's dropout on ``[4, 12, 256, 320]``
 =================  ===========================================  ===================================
 
 Every kernel's ``speedup`` is fp32 time over its time for the same multiply-adds (above 1:
@@ -59,7 +62,6 @@ def worth_full_timing(t_small: float, scale: float, t32: float) -> bool:
 
 
 MIN_COSINE = 0.999  # smallest row cosine to fp32's output for a kernel to count as accurate
-KERNELS = ("autocast_bf16", "autocast_fp16", "decode_bf16", "search_bf16", "search_int8", "dropout_fast")
 
 _VERDICT: Verdict | None = None
 
@@ -129,6 +131,18 @@ class Verdict:
     def dropout(self) -> str:
         """``fast`` or ``torch``: the dropout masks ``train.fast_dropout: auto`` draws on this CPU."""
         return "fast" if self.fast("dropout_fast") else "torch"
+
+    @property
+    def chosen(self) -> set[str]:
+        """The kernels the ``auto`` settings use on this CPU (fp32 paths and torch's dropout are not kernels here)."""
+        used = {
+            "autocast_bf16": self.autocast == "bf16",
+            "decode_bf16": self.decode == "bfloat16",
+            "search_bf16": self.search == "bf16",
+            "search_int8": self.search == "int8",
+            "dropout_fast": self.dropout == "fast",
+        }
+        return {k for k, on in used.items() if on}
 
     def summary(self) -> dict:
         """A small dict for ``metrics.json``/``training.json``: a readable line, the chosen paths, speedups."""
