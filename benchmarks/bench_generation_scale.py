@@ -73,11 +73,26 @@ def child(args) -> None:
     )
 
 
-def journal_lines(path: Path) -> int:
-    if not path.exists():
-        return 0
-    with open(path, "rb") as fh:
-        return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 24), b""))
+class LineCount:
+    """Complete lines of a growing file, reading only what was appended since the last call (a
+    full recount every half second would cost a core at 500k lines); recounts if the file shrank."""
+
+    def __init__(self, path: Path):
+        self.path, self.offset, self.n = path, 0, 0
+
+    def __call__(self) -> int:
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
+        if size < self.offset:
+            self.offset, self.n = 0, 0
+        with open(self.path, "rb") as fh:
+            fh.seek(self.offset)
+            data = fh.read(size - self.offset)
+        self.n += data.count(b"\n")
+        self.offset += len(data)
+        return self.n
 
 
 def check_journal(path: Path) -> dict:
@@ -121,6 +136,7 @@ def main() -> None:
     )
     port = int(server.stdout.readline().split()[1])
     journal = args.workdir / "out" / "journal.jsonl"
+    journal_lines = LineCount(journal)
     cmd = [
         sys.executable,
         __file__,
@@ -137,7 +153,7 @@ def main() -> None:
         t0 = time.perf_counter()
         first = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         target = int(args.kill_at * args.queries)
-        while journal_lines(journal) < target and first.poll() is None:
+        while journal_lines() < target and first.poll() is None:
             time.sleep(0.5)
         first.send_signal(signal.SIGKILL)
         first.wait()
@@ -145,8 +161,8 @@ def main() -> None:
         out["at_kill"] = check_journal(journal)
         t1 = time.perf_counter()
         second = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-        n0 = journal_lines(journal)
-        while journal_lines(journal) <= n0 and second.poll() is None:
+        n0 = journal_lines()
+        while journal_lines() <= n0 and second.poll() is None:
             time.sleep(0.05)
         out["resume_latency_s"] = time.perf_counter() - t1
         stdout, _ = second.communicate()

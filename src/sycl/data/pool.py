@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from sycl.data import pool_build, pool_cache
 from sycl.data.config import SourceConfig
-from sycl.data.pool_build import CHUNK, NpyAppender, _ranges
+from sycl.data.pool_build import CHUNK, NpyAppender, _ranges, trim_heap
 from sycl.io.beir import qrels_path
 from sycl.io.corpus import Corpus
 from sycl.io.errors import DataError
@@ -246,6 +246,8 @@ class PassagePool:
                 counts.append(np.diff(g.indptr))
                 for n in names[1:]:
                     out[n].write(getattr(g, n))
+                del q, p, lab, g
+                trim_heap()
             for a in out.values():
                 a.close()
             np.save(folder / "indptr.npy", np.r_[0, np.cumsum(np.concatenate(counts))].astype(np.int64))

@@ -12,6 +12,9 @@ again; otherwise its runs are permuted chunk by chunk (``O(number of runs)`` mem
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import os
 from pathlib import Path
 
@@ -28,6 +31,27 @@ from sycl.log import get_logger
 
 _log = get_logger(__name__)
 CHUNK = 8_000_000  # judgements handled at a time when permuting or merging on disk
+
+
+@functools.cache
+def _malloc_trim():
+    name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(name) if name else None
+    return getattr(libc, "malloc_trim", None)  # glibc only
+
+
+def trim_heap() -> None:
+    """Give the pages the C heap has freed back to the system, after each chunk of a long pass.
+
+    Every chunk frees arrays of about 32 MB (float32 x CHUNK). Once glibc's dynamic mmap
+    threshold has risen to its 32 MB cap, such arrays live on the heap, and the holes they leave
+    add up: a 40M-judgement merge grew from 0.60 to 0.93 GB anonymous over five chunks, and
+    stayed at 0.62 GB with a trim after each (``benchmarks/RESULTS.md``, issue 14). Without glibc
+    (macOS, musl) this does nothing.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 class NpyAppender:
@@ -105,6 +129,8 @@ def _stream_source(
         out["q"].write(q_local)
         out["passage"].write(rows + offset)
         out["score"].write(b.score[keep])
+        del b, group, keep, pos, q_local, docid, order, rows
+        trim_heap()
     n = out["q"].n
     for a in out.values():
         a.close()
@@ -149,6 +175,8 @@ def _group(folder: Path, i: int, local_to_global: np.ndarray, n_queries: int) ->
         for name in names:
             dst[name].write(src[name][idx])
         r0 = r1
+        del idx
+        trim_heap()
     for name in names:
         dst[name].close()
     del src
