@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import platform
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -98,3 +101,29 @@ def test_bad_line_names_file_and_line_and_leaves_no_cache(msmarco_like, monkeypa
     with pytest.raises(DataError, match=where):
         PassagePool.load(_specs(root, neg, group_random_k=2))
     assert (set(pool_dir.iterdir()) if pool_dir.exists() else set()) == before
+
+
+_FRAGMENTED_HEAP = """
+import numpy as np
+from sycl.data.pool_build import trim_heap
+
+def anon():
+    return next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("RssAnon:"))
+
+x = np.ones(30 << 20, np.uint8); del x  # freeing a mapped 30 MB block raises glibc's mmap threshold
+blocks = [np.ones(20 << 20, np.uint8) for _ in range(20)]  # so these 400 MB live on the heap
+top = np.ones(20 << 20, np.uint8)  # and this one keeps the heap from shrinking at its top
+del blocks
+before = anon()
+trim_heap()
+print(before, anon())
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
+def test_trim_heap_returns_freed_heap_pages():
+    # what each chunk of the on-disk merge and of the streamed conversion calls: without it the holes
+    # that freed ~32 MB arrays leave on the heap stay resident (benchmarks/RESULTS.md, issue 14)
+    out = subprocess.run([sys.executable, "-c", _FRAGMENTED_HEAP], capture_output=True, text=True, check=True)
+    before, after = map(int, out.stdout.split())
+    assert before - after > 300e6, (before, after)
