@@ -140,22 +140,37 @@ def _stream_source(
     return ids.take(pa.array(used)), texts.take(pa.array(used)), used, n
 
 
-def _runs(q: np.ndarray) -> np.ndarray:
-    """Start of every run of equal values in ``q`` (a memory map, read in chunks)."""
+def _read(path: Path, index) -> np.ndarray:
+    """``path``'s array at ``index`` (a slice or rows), read through a map that is dropped at once.
+
+    The pages read stay in the page cache, but not in this process's resident set: a pass over
+    the 4 GB of a 500M-judgement source through one long-lived map held every page it had
+    touched, 4.9 GB peak RSS in all (``benchmarks/RESULTS.md``, issue 14).
+    """
+    m = np.load(path, mmap_mode="r")
+    try:
+        return np.array(m[index])
+    finally:
+        del m
+
+
+def _runs(path: Path, n: int) -> np.ndarray:
+    """Start of every run of equal values in the ``n``-long 1-D array file ``path`` (read in chunks)."""
     starts = [np.zeros(1, dtype=np.int64)]
-    for a in range(0, len(q), CHUNK):
-        c = np.asarray(q[max(0, a - 1) : a + CHUNK])
-        starts.append(np.nonzero(c[1:] != c[:-1])[0].astype(np.int64) + max(0, a - 1) + 1)
+    for a in range(0, n, CHUNK):
+        lo = max(0, a - 1)
+        c = _read(path, slice(lo, a + CHUNK))
+        starts.append(np.nonzero(c[1:] != c[:-1])[0].astype(np.int64) + lo + 1)
     return np.unique(np.concatenate(starts))
 
 
 def _group(folder: Path, i: int, local_to_global: np.ndarray, n_queries: int) -> None:
     """Lay source ``i`` out grouped by global query: ``s<i>.indptr/passage/score.npy``."""
-    q = np.load(folder / f"s{i}.q.tmp.npy", mmap_mode="r")
-    starts = _runs(q)
-    run_q = local_to_global[np.asarray(q[starts])]
-    lens = np.diff(np.r_[starts, len(q)])
-    del q
+    q_file = folder / f"s{i}.q.tmp.npy"
+    n = len(np.load(q_file, mmap_mode="r"))
+    starts = _runs(q_file, n)
+    run_q = local_to_global[_read(q_file, starts)]
+    lens = np.diff(np.r_[starts, n])
     counts = np.bincount(run_q, weights=lens, minlength=n_queries).astype(np.int64)
     np.save(folder / f"s{i}.indptr.npy", np.r_[0, np.cumsum(counts)].astype(np.int64))
     (folder / f"s{i}.q.tmp.npy").unlink()
@@ -166,20 +181,19 @@ def _group(folder: Path, i: int, local_to_global: np.ndarray, n_queries: int) ->
         return
     order = np.argsort(run_q, kind="stable")
     cum = np.cumsum(lens[order])
-    src = {name: np.load(folder / f"s{i}.{name}.tmp.npy", mmap_mode="r") for name in names}
-    dst = {name: NpyAppender(folder / f"s{i}.{name}.npy", src[name].dtype) for name in names}
+    src = {name: folder / f"s{i}.{name}.tmp.npy" for name in names}
+    dst = {name: NpyAppender(folder / f"s{i}.{name}.npy", np.load(src[name], mmap_mode="r").dtype) for name in names}
     r0 = 0
     while r0 < len(order):
         r1 = max(r0 + 1, int(np.searchsorted(cum, (cum[r0 - 1] if r0 else 0) + CHUNK, side="right")))
         idx = _ranges(starts[order[r0:r1]], lens[order[r0:r1]])
         for name in names:
-            dst[name].write(src[name][idx])
+            dst[name].write(_read(src[name], idx))
         r0 = r1
         del idx
         trim_heap()
     for name in names:
         dst[name].close()
-    del src
     for name in names:
         (folder / f"s{i}.{name}.tmp.npy").unlink()
 
