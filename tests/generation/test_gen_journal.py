@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sycl.generation.journal import Journal, read_journal
+from sycl.generation.journal import Journal, index_journal, read_journal, read_records_at
 from sycl.io.errors import DataError
 
 
@@ -49,3 +49,17 @@ def test_second_writer_is_refused(tmp_path):
             Journal(path).open()
     with Journal(path) as j:  # released on close
         j.append({"key": "x"})
+
+
+def test_records_read_back_at_their_offsets_past_blank_lines_and_a_torn_tail(tmp_path):
+    # compile_journal keeps only offsets in its first pass and reads the records in unit order
+    path = tmp_path / "journal.jsonl"
+    path.write_text(
+        '{"key": "a", "status": "done"}\n\n{"key": "b", "text": "é ü"}\n  \n{"key": "c"}\n{"key": "d", "st',
+        encoding="utf-8",
+    )
+    index = list(index_journal(path))
+    assert [r["key"] for _, r in index] == ["a", "b", "c"]
+    back = list(read_records_at(path, [at for at, _ in reversed(index)]))
+    assert back == [r for _, r in reversed(index)]
+    assert back[1]["text"] == "é ü"

@@ -25,6 +25,7 @@ import numpy as np
 
 from sycl.data.config import DataConfig
 from sycl.data.pool import Groups, PassagePool
+from sycl.data.pool_build import trim_heap
 from sycl.io.errors import DataError
 from sycl.log import get_logger
 
@@ -153,6 +154,8 @@ class BinarySet(_GroupSet):
             cs = np.r_[0, np.cumsum(labels >= self.threshold)]
             local = np.asarray(g.indptr[qa : qb + 1]) - a
             pos[qa:qb] = cs[local[1:]] - cs[local[:-1]]
+            del labels, both, cs, local
+            trim_heap()  # 63 chunks at 500M judgements left 0.7 GB of heap holes resident for the whole training
         if n_both:
             q = int(np.searchsorted(g.indptr, first, side="right") - 1)
             raise DataError(

@@ -22,13 +22,13 @@ from sycl.io.errors import DataError
 
 
 def _scan(path: Path) -> Iterator[tuple[int, int, dict | None]]:
-    """Yield ``(line_number, end_offset, record)``; a final line without newline yields ``None``."""
+    """Yield ``(line_number, start_offset, record)``; a final line without newline yields ``None``."""
     offset = 0
     with open(path, "rb") as fh:
         for lineno, raw in enumerate(fh, 1):
             offset += len(raw)
             if not raw.endswith(b"\n"):
-                yield lineno, offset - len(raw), None  # torn: ends where the good part ends
+                yield lineno, offset - len(raw), None  # torn: the good part ends where it starts
                 return
             if not raw.strip():
                 continue
@@ -40,17 +40,31 @@ def _scan(path: Path) -> Iterator[tuple[int, int, dict | None]]:
                 ) from None
             if not isinstance(rec, dict) or "key" not in rec:
                 raise DataError(path, "journal line without a 'key'", lineno)
-            yield lineno, offset, rec
+            yield lineno, offset - len(raw), rec
 
 
 def read_journal(path: str | Path) -> Iterator[dict]:
     """Stream the complete records of a journal in order (a torn last line is skipped)."""
+    for _, rec in index_journal(path):
+        yield rec
+
+
+def index_journal(path: str | Path) -> Iterator[tuple[int, dict]]:
+    """Like :func:`read_journal`, with each record's byte offset for :func:`read_records_at`."""
     path = Path(path)
     if not path.exists():
         return
-    for _, _, rec in _scan(path):
+    for _, start, rec in _scan(path):
         if rec is not None:
-            yield rec
+            yield start, rec
+
+
+def read_records_at(path: str | Path, offsets: Iterator[int]) -> Iterator[dict]:
+    """The records that start at ``offsets`` (from :func:`index_journal`), in the order asked."""
+    with open(path, "rb") as fh:
+        for offset in offsets:
+            fh.seek(offset)
+            yield json.loads(fh.readline())
 
 
 class Journal:
@@ -82,9 +96,9 @@ class Journal:
             raise DataError(self.path, "journal is locked by another running 'sycl generate' on this folder") from None
         good_end = None
         if self.path.exists():
-            for _, end, rec in _scan(self.path):
+            for _, start, rec in _scan(self.path):
                 if rec is None:
-                    good_end = end
+                    good_end = start
                 else:
                     self.status[rec["key"]] = str(rec.get("status", "done"))
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)

@@ -18,16 +18,41 @@ from sycl.generation.levels import RelevanceLevel
 from sycl.generation.prompts import PromptTemplate, render_json_prompt, render_level_prompt
 
 
-@dataclass
+class Prompts:
+    """Renders a query's messages: ``{label: messages}`` per level (per-level mode) or ``{None: messages}``."""
+
+    def __init__(self, cfg: GenerationConfig, template: PromptTemplate):
+        self.cfg, self.template, self.mode = cfg, template, cfg.resolved_mode()
+
+    def render(self, text: str) -> dict[int | None, list[dict]]:
+        cfg = self.cfg
+        if self.mode == "json":
+            return {
+                None: render_json_prompt(self.template, text, cfg.levels, cfg.passages_per_level, cfg.passage_words)
+            }
+        return {
+            lv.label: render_level_prompt(
+                self.template, text, lv, cfg.levels, cfg.passages_per_level, cfg.passage_words
+            )
+            for lv in cfg.levels
+        }
+
+
+@dataclass(slots=True)
 class Unit:
-    """One ranking context to generate. ``messages[label]`` per level (per-level mode) or ``[None]``."""
+    """One ranking context to generate. Its messages are rendered when they are sent, not kept:
+    500k units holding theirs took 1.2 GB (``benchmarks/RESULTS.md``, issue 14)."""
 
     key: str
     query_id: str
     query: str
     sample: int
-    messages: dict[int | None, list[dict]]
     seed: int
+    prompts: Prompts
+
+    @property
+    def messages(self) -> dict[int | None, list[dict]]:
+        return self.prompts.render(self.query)
 
 
 @dataclass
@@ -67,23 +92,15 @@ def settings_fingerprint(cfg: GenerationConfig, model: str, template: PromptTemp
 def build_units(cfg: GenerationConfig, queries: dict[str, str], model: str, template: PromptTemplate) -> list[Unit]:
     """Every unit of a run, in query order then sample order."""
     settings = json.dumps(settings_fingerprint(cfg, model, template), sort_keys=True)
-    mode = cfg.resolved_mode()
+    prompts = Prompts(cfg, template)
     units = []
     for qid, text in queries.items():
-        if mode == "json":
-            msgs: dict[int | None, list[dict]] = {
-                None: render_json_prompt(template, text, cfg.levels, cfg.passages_per_level, cfg.passage_words)
-            }
-        else:
-            msgs = {
-                lv.label: render_level_prompt(template, text, lv, cfg.levels, cfg.passages_per_level, cfg.passage_words)
-                for lv in cfg.levels
-            }
+        msgs = prompts.render(text)
         digest = hashlib.sha256((settings + json.dumps([[k, v] for k, v in msgs.items()])).encode("utf-8"))
         phash = digest.hexdigest()[:16]
         for s in range(cfg.samples_per_query):
             seed = (int(phash[:8], 16) + 7919 * s + 104729 * cfg.seed) % (2**31)
-            units.append(Unit(f"{qid}|{phash}|{s}", qid, text, s, msgs, seed))
+            units.append(Unit(f"{qid}|{phash}|{s}", qid, text, s, seed, prompts))
     return units
 
 

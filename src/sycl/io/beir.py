@@ -250,15 +250,17 @@ def write_queries(path: str | Path, queries: Mapping[str, str]) -> int:
     return len(queries)
 
 
-def write_qrels(path: str | Path, qrels: Mapping[str, Mapping[str, int]]) -> int:
-    """Write BEIR ``qrels/<split>.tsv`` (with header) atomically; returns the number of rows."""
+def write_qrels(path: str | Path, qrels: Mapping[str, Mapping[str, int]] | Iterable[tuple[str, str, int]]) -> int:
+    """Write BEIR ``qrels/<split>.tsv`` (with header) atomically from ``{query_id: {doc_id: label}}``
+    or from ``(query id, doc id, label)`` rows (streamed); returns the number of rows."""
+    if isinstance(qrels, Mapping):
+        qrels = ((qid, did, rel) for qid, docs in qrels.items() for did, rel in docs.items())
     n = 0
     with atomic_open(path) as fh:
         fh.write("query-id\tcorpus-id\tscore\n")
-        for qid, docs in qrels.items():
-            for did, rel in docs.items():
-                fh.write(f"{qid}\t{did}\t{int(rel)}\n")
-                n += 1
+        for qid, did, rel in qrels:
+            fh.write(f"{qid}\t{did}\t{int(rel)}\n")
+            n += 1
     return n
 
 
