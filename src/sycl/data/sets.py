@@ -155,7 +155,7 @@ class BinarySet(_GroupSet):
             local = np.asarray(g.indptr[qa : qb + 1]) - a
             pos[qa:qb] = cs[local[1:]] - cs[local[:-1]]
             del labels, both, cs, local
-            trim_heap()  # else heap holes stay resident all training (500M judgements: 0.72 -> 0.40 GB after)
+            trim_heap()  # else heap holes stay resident all training (benchmarks/RESULTS.md, issue 14)
         if n_both:
             q = int(np.searchsorted(g.indptr, first, side="right") - 1)
             raise DataError(
