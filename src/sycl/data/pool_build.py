@@ -13,7 +13,6 @@ again; otherwise its runs are permuted chunk by chunk (``O(number of runs)`` mem
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 import os
 from pathlib import Path
@@ -35,9 +34,10 @@ CHUNK = 8_000_000  # judgements handled at a time when permuting or merging on d
 
 @functools.cache
 def _malloc_trim():
-    name = ctypes.util.find_library("c")
-    libc = ctypes.CDLL(name) if name else None
-    return getattr(libc, "malloc_trim", None)  # glibc only
+    try:  # the process's own symbols (no ldconfig lookup); glibc's malloc_trim among them
+        return getattr(ctypes.CDLL(None), "malloc_trim", None)
+    except (OSError, TypeError):  # TypeError: Windows has no "this process" handle
+        return None
 
 
 def trim_heap() -> None:
