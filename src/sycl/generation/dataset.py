@@ -53,7 +53,8 @@ def compile_journal(journal_path: str | Path, units: list[Unit], passages_per_le
     and the latest failure record of every unit that is not done.
 
     Two passes: the first keeps only where each unit's record starts, the second reads the records
-    in unit order. Holding the parsed records of 500k units took 2 GB more than the contexts.
+    in unit order. Holding the parsed records of 500k units made compiling and writing take 2.08 GB
+    instead of 1.11 (``benchmarks/RESULTS.md``, issue 14).
     """
     wanted = {u.key for u in units}
     done: dict[str, int] = {}
@@ -112,7 +113,7 @@ def write_dataset(out: str | Path, contexts: list[Context], manifest: dict) -> N
     for c in contexts:
         queries.setdefault(c.query_id, c.query)
     write_queries(out / "queries.jsonl", queries)
-    # passage ids are unique across contexts, so rows need no merging (2M of them in a dict took 0.3 GB)
+    # passage ids are unique across contexts: rows need no merging into a per-query dict (2M entries at 500k queries)
     write_qrels(
         out / "qrels" / f"{SPLIT}.tsv", ((c.query_id, pid, label) for c in contexts for pid, label, _ in c.passages)
     )

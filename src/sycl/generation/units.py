@@ -41,7 +41,8 @@ class Prompts:
 @dataclass(slots=True)
 class Unit:
     """One ranking context to generate. Its messages are rendered when they are sent, not kept:
-    500k units holding theirs took 1.2 GB (``benchmarks/RESULTS.md``, issue 14)."""
+    with 500k units holding theirs, a resumed run peaked at 1.28 GB instead of 0.40 while
+    generating (``benchmarks/RESULTS.md``, issue 14)."""
 
     key: str
     query_id: str
