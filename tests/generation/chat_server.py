@@ -1,7 +1,7 @@
 """A small OpenAI-compatible chat-completions server for tests and benchmarks, with faults.
 
 Run ``python chat_server.py [--port 0] [--latency S] [--log FILE]``; it prints ``PORT <n>``
-once listening on 127.0.0.1. Raw asyncio HTTP/1.1 with keep-alive, so it can serve far more
+once listening on 127.0.0.1 (:class:`ChatServer` starts one for a test). Raw asyncio HTTP/1.1 with keep-alive, so it can serve far more
 than 500 requests/s on one core.
 
 Endpoints: ``GET /v1/models``, ``POST /v1/chat/completions``. Answers are deterministic

@@ -213,9 +213,7 @@ class OpenAIBackend(Backend):
             models = [m["id"] for m in resp.json().get("data", [])]
         except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as err:
             raise BackendUnavailable(
-                self._redact(
-                    f"no --model given and {self.base_url}/models failed: {type(err).__name__}: {self._redact(str(err))}"
-                )
+                self._redact(f"no --model given and {self.base_url}/models failed: {type(err).__name__}: {err}")
             ) from None
         if not models:
             raise BackendUnavailable(f"no --model given and {self.base_url}/models lists none")
