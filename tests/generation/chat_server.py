@@ -1,7 +1,7 @@
 """A small OpenAI-compatible chat-completions server for tests and benchmarks, with faults.
 
 Run ``python chat_server.py [--port 0] [--latency S] [--log FILE]``; it prints ``PORT <n>``
-once listening on 127.0.0.1. Raw asyncio HTTP/1.1 with keep-alive, so it can serve far more
+once listening on 127.0.0.1 (:class:`ChatServer` starts one for a test). Raw asyncio HTTP/1.1 with keep-alive, so it can serve far more
 than 500 requests/s on one core.
 
 Endpoints: ``GET /v1/models``, ``POST /v1/chat/completions``. Answers are deterministic
@@ -17,6 +17,12 @@ no JSON), ``missing`` (level 0 missing), ``truncated`` (JSON cut off, finish_rea
 ``meta`` ("This passage is irrelevant to the query."), ``badbody`` (HTTP 200, body not JSON),
 ``empty`` (empty content), ``echo401`` (401 whose body echoes the Authorization header),
 ``noschema`` (400 when ``response_format`` is present).
+
+Servers that echo the request's headers (a debugging proxy, a verbose error page), the API
+key among them: ``echo`` (a normal answer whose every passage ends with the headers),
+``echomalformed`` (an answer of prose quoting the headers, no JSON), ``echo500`` / ``echo400``
+(that status; the body dumps the headers, padded so that its 200th character falls in the
+middle of the key, where the client cuts a body it keeps) and ``echo403`` (likewise, 300th).
 
 Servers that reject a structured-output mode, as real ones do (see ``REJECT``):
 ``schema400`` / ``schema422`` (``json_schema`` rejected with that status, ``json_object`` taken),
@@ -37,8 +43,11 @@ import asyncio
 import json
 import random
 import re
+import subprocess
 import sys
 import time
+import uuid
+from pathlib import Path
 
 WORDS = (
     "river stone market engine garden winter copper signal harbor orchard lantern canyon meadow "
@@ -102,6 +111,8 @@ def answer(body: dict, state: State) -> tuple[int, dict, bytes, str | None]:
         return 200, {}, b"<html>gateway hiccup</html>", fault
     if fault == "echo401":
         return 401, {}, json.dumps({"error": f"bad key: {state.auth}"}).encode(), fault
+    if fault in ECHO_CUT:
+        return int(fault[4:]), {}, echo_body(state.headers, ECHO_CUT[fault]), fault
     if fault == "noschema" and "response_format" in body:
         return 400, {}, b'{"error": {"message": "response_format json_schema is not supported"}}', fault
     rf = body.get("response_format") or {}
@@ -109,6 +120,7 @@ def answer(body: dict, state: State) -> tuple[int, dict, bytes, str | None]:
         return REJECT[fault][1], {}, REJECT[fault][2], fault
     schema = (rf.get("json_schema") or {}).get("schema") or rf.get("schema")
     finish = "stop"
+    obj = None
     if "final_score" in user:
         pm = PASSAGE.search(user)
         g = grade(pm.group(1) if pm else "")
@@ -140,8 +152,16 @@ def answer(body: dict, state: State) -> tuple[int, dict, bytes, str | None]:
         content = passage(query, label, seed)
         if fault == "meta":
             content = "This passage is irrelevant to the query and does not answer it at all."
+    if fault == "echo":
+        sent = echo_text(state.headers)
+        if obj is not None:
+            content = json.dumps({k: [f"{p} Request headers: {sent}." for p in v] for k, v in obj.items()})
+        else:
+            content = f"{content} Request headers: {sent}."
     if fault == "malformed":
         content = "I think these are good passages but I forgot the format, sorry"
+    if fault == "echomalformed":
+        content = f"I cannot write these passages. You sent me: {echo_text(state.headers)}"
     if fault == "empty":
         content = ""
     resp = {
@@ -159,10 +179,33 @@ def answer(body: dict, state: State) -> tuple[int, dict, bytes, str | None]:
     return 200, {}, json.dumps(resp).encode(), fault
 
 
+ECHO_CUT = {"echo500": 200, "echo400": 200, "echo403": 300}  # fault -> where the client cuts the body
+
+
+def echo_text(headers: dict[str, str]) -> str:
+    """The request's headers as a debugging server prints them: ``name: value; ...``."""
+    return "; ".join(f"{k}: {v}" for k, v in headers.items())
+
+
+def echo_body(headers: dict[str, str], cut: int) -> bytes:
+    """An error body dumping ``headers`` (Authorization first), padded so that character ``cut``
+    falls in the middle of the credential: a client that cuts the body there keeps half of it."""
+    auth = headers.get("authorization", "")
+    ordered = {"authorization": auth, **headers}
+
+    def body(pad: int) -> str:
+        return json.dumps({"error": {"message": "upstream failed " + "." * pad, "request_headers": ordered}})
+
+    token = auth.split()[-1] if auth else ""
+    middle = body(0).index(auth) + len(auth) - len(token) + len(token) // 2
+    return body(max(0, cut - middle)).encode()
+
+
 REASONS = {
     200: "OK",
     400: "Bad Request",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "Not Found",
     422: "Unprocessable Entity",
     429: "Too Many Requests",
@@ -196,6 +239,42 @@ REJECT = {
 }
 
 
+class ChatServer:
+    """A running ``chat_server.py``; ``url`` ends in ``/v1``; ``log`` holds one line per completion."""
+
+    def __init__(self, tmp: Path, latency: float = 0.0):
+        self.log = tmp / f"server-{uuid.uuid4().hex[:6]}.log"
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--port",
+                "0",
+                "--latency",
+                str(latency),
+                "--log",
+                str(self.log),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        line = self.proc.stdout.readline()
+        if not line.startswith("PORT "):
+            self.proc.kill()
+            raise RuntimeError(f"chat server did not start: {line!r}")
+        self.port = int(line.split()[1])
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+
+    def entries(self) -> list[dict]:
+        if not self.log.exists():
+            return []
+        return [json.loads(x) for x in self.log.read_text().splitlines() if x.strip()]
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+
 async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, state: State) -> None:
     try:
         while True:
@@ -211,6 +290,7 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, sta
             raw = await reader.readexactly(length) if length else b""
             state.requests += 1
             state.auth = headers.get("authorization", "")
+            state.headers = headers
             extra: dict = {}
             if method == "GET" and path.rstrip("/").endswith("/models"):
                 status, out = 200, b'{"object": "list", "data": [{"id": "test-model", "object": "model"}]}'
@@ -257,6 +337,7 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, sta
 async def main(port: int, latency: float, log_path: str | None) -> None:
     state = State(latency, log_path)
     state.auth = ""
+    state.headers = {}
     server = await asyncio.start_server(lambda r, w: handle(r, w, state), "127.0.0.1", port, backlog=1024)
     print(f"PORT {server.sockets[0].getsockname()[1]}", flush=True)
     async with server:

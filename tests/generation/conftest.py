@@ -3,42 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
-
-HERE = Path(__file__).resolve().parent
-SERVER = HERE / "chat_server.py"
-
-
-class ChatServer:
-    """A running ``chat_server.py``; ``url`` ends in ``/v1``; ``log`` holds one line per completion."""
-
-    def __init__(self, tmp: Path, latency: float = 0.0):
-        self.log = tmp / f"server-{uuid.uuid4().hex[:6]}.log"
-        self.proc = subprocess.Popen(
-            [sys.executable, str(SERVER), "--port", "0", "--latency", str(latency), "--log", str(self.log)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        line = self.proc.stdout.readline()
-        if not line.startswith("PORT "):
-            self.proc.kill()
-            raise RuntimeError(f"chat server did not start: {line!r}")
-        self.port = int(line.split()[1])
-        self.url = f"http://127.0.0.1:{self.port}/v1"
-
-    def entries(self) -> list[dict]:
-        if not self.log.exists():
-            return []
-        return [json.loads(x) for x in self.log.read_text().splitlines() if x.strip()]
-
-    def stop(self) -> None:
-        self.proc.kill()
-        self.proc.wait(timeout=10)
+from chat_server import ChatServer
 
 
 @pytest.fixture(scope="module")

@@ -86,7 +86,8 @@ def test_connection_refused_is_retried_then_reported():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nobody listens there
-    b = OpenAIBackend(f"http://127.0.0.1:{port}/v1", "m", max_retries=2, backoff_base=0.01)
+    # connect_attempts above the 3 attempts made: one request's failure, not yet "server unreachable"
+    b = OpenAIBackend(f"http://127.0.0.1:{port}/v1", "m", max_retries=2, backoff_base=0.01, connect_attempts=4)
     c = run(b, [req("x")])["x"]
     assert c.text is None and "connection error" in c.error and c.retries == 2
 

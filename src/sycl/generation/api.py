@@ -91,7 +91,8 @@ def run_generate(cfg: GenerationConfig, backend: Backend | None = None) -> Gener
 
     ``backend`` overrides the one ``cfg.backend`` names (for callers that built their own).
     Raises :class:`DataError` for bad input; :class:`~sycl.generation.backends.BackendUnavailable`
-    when the backend cannot start here.
+    when the backend cannot start here, or its server stops accepting connections (then no data
+    set files are written; finished queries stay in the journal for a rerun).
     """
     if cfg.queries is None or cfg.out is None:
         raise DataError(None, "generation needs 'queries' and 'out'")
@@ -99,8 +100,7 @@ def run_generate(cfg: GenerationConfig, backend: Backend | None = None) -> Gener
     queries = load_queries(cfg.queries, cfg.split, cfg.limit)
     mode = cfg.resolved_mode()
     template = load_template(mode, cfg.prompt_template)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(cfg.out)  # created by the journal, once the backend is ready: a failed start leaves nothing
     backend = backend or create_backend(cfg)
     units, stats = asyncio.run(_generate_async(cfg, backend, queries, template, out / JOURNAL))
     compiled = compile_journal(out / JOURNAL, units, cfg.passages_per_level)

@@ -19,9 +19,12 @@ Command-line flags override the file. ``mode`` and ``max_new_tokens`` default pe
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
@@ -32,6 +35,37 @@ Backend = Literal["openai", "vllm", "transformers", "embedded"]
 Mode = Literal["json", "per-level"]
 StructuredOutput = Literal["json_schema", "json_object", "none"]
 JudgeAction = Literal["report", "drop", "relabel"]
+
+
+def check_base_url(url: str) -> str:
+    """``url`` stripped, if it is an ``http(s)://host[:port][/path]`` URL; else ``ValueError`` saying why.
+
+    Checked when the settings are read, so a mistyped ``--base-url`` ends the run before any work
+    (it would otherwise fail every request, after all their retries).
+    """
+    url = url.strip()
+    example = "e.g. http://127.0.0.1:8000/v1"
+    shown = re.sub(r"//([^/@:]*):[^/@]*@", r"//\1:***@", url)  # never echo a password
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError for a port that is not a number in 0..65535
+    except ValueError as err:
+        raise ValueError(f"{shown!r} is not a URL ({err}); {example}") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"{shown!r} is not an http:// or https:// URL; {example}")
+    host = parts.hostname or ""
+    if not host:
+        raise ValueError(f"{shown!r} names no host; {example}")
+    if not all(c.isalnum() or c in "-._~" for c in host):
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise ValueError(f"{shown!r}: {host!r} is not a host name or IP address; {example}") from None
+    if port == 0:
+        raise ValueError(f"{shown!r}: port 0 cannot be connected to; {example}")
+    if any(c.isspace() for c in url):
+        raise ValueError(f"{shown!r} contains whitespace; {example}")
+    return url
 
 
 class SamplingConfig(StrictModel):
@@ -68,6 +102,11 @@ class LLMJudgeConfig(StrictModel):
         description="report agreement only, drop passages graded differently "
         "from their level, or relabel them with the grade",
     )
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, v: str | None) -> str | None:
+        return None if v is None else check_base_url(v)
 
 
 class GenerationConfig(StrictModel):
@@ -139,6 +178,11 @@ class GenerationConfig(StrictModel):
     @classmethod
     def _levels(cls, v: list[RelevanceLevel]) -> list[RelevanceLevel]:
         return check_levels(v)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, v: str) -> str:
+        return check_base_url(v)
 
     def resolved_mode(self) -> Mode:
         """``mode`` or the backend's default: one request per level for the small embedded

@@ -45,7 +45,7 @@ class Compiled:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     attempts: int = 0  # requests sent for the units in this data set (done and failed)
-    transport_retries: int = 0
+    transport_retries: int = 0  # likewise, as the journal records them
 
 
 def compile_journal(journal_path: str | Path, units: list[Unit], passages_per_level: int) -> Compiled:
@@ -85,6 +85,7 @@ def compile_journal(journal_path: str | Path, units: list[Unit], passages_per_le
                 }
             )
             out.attempts += int(rec.get("attempts", 0))
+            out.transport_retries += int(rec.get("transport_retries", 0))  # a failed unit's retries count too
             continue
         passages = []
         for label_str, texts in sorted(rec["passages"].items(), key=lambda kv: -int(kv[0])):

@@ -2,7 +2,8 @@
 
 Requests go to the backend in rounds. Round 1 holds the first attempt of every unfinished
 unit (finished ones are skipped by their journal key); an answer that is malformed,
-truncated, empty, missing a level or made of meta-text is asked again in the next round,
+truncated, empty, missing a level, made of meta-text or echoing a credential (the backend
+redacted it: see ``Completion.redacted``) is asked again in the next round,
 up to ``max_attempts`` per request slot (a slot is the whole JSON answer, or one level in
 per-level mode). A unit is journaled the moment its last slot is accepted ("done") or a
 slot runs out of attempts or hits a transport failure ("failed", with the raw answer).
@@ -150,6 +151,8 @@ class GenerationRun:
 
     def _accept(self, state: UnitState, slot: int | None, comp: Completion) -> dict[int, list[str]]:
         text = comp.text or ""
+        if comp.redacted:  # the server echoed the API key or a credential header into the passages
+            raise AnswerError("answer echoes a credential (redacted, asked again)")
         if not text.strip():
             raise AnswerError("empty answer")
         if slot is None:

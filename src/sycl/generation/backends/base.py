@@ -40,7 +40,8 @@ class Completion:
     """The answer to a request: ``text`` (``None`` on transport failure, then ``error``).
 
     ``finish_reason`` is ``"stop"`` or ``"length"`` (hit ``max_tokens``); token counts are
-    as reported by the server or counted by the tokenizer; ``retries`` counts transport retries.
+    as reported by the server or counted by the tokenizer; ``retries`` counts transport retries;
+    ``redacted``: a credential (a piece of the API key, an echoed header) was cut out of ``text``.
     """
 
     text: str | None
@@ -50,6 +51,7 @@ class Completion:
     error: str | None = None
     retries: int = 0
     seconds: float = 0.0
+    redacted: bool = False
 
 
 class Backend(ABC):

@@ -5,7 +5,21 @@ Requests run on one ``httpx.AsyncClient`` with at most ``concurrency`` in flight
 is retried on 429, 5xx, timeouts, connection errors and unreadable response bodies, with
 exponential backoff and full jitter (``uniform(0, min(backoff_max, backoff_base * 2**k))``),
 waiting exactly what a ``Retry-After`` header asks for (capped at ``retry_after_max``).
-The API key is sent as a bearer token and is redacted from every error message.
+
+A server that does not accept connections stops the run instead: when one request has failed
+to connect (refused, unknown host, connect timeout) ``connect_attempts`` times in a row, or
+gives up on a connection failure after ``connect_attempts`` of them across all requests, with
+no HTTP answer from the server to any request in between, :class:`ServerUnreachable` is raised
+out of :meth:`OpenAIBackend.stream` and every other request is abandoned. :meth:`prepare`
+makes the same check with ``GET /models`` before the first request, so a server that is down
+from the start fails the run before anything is written. An HTTP answer of any status (5xx
+included) proves the server is there and keeps the retry logic above.
+
+The API key is sent as a bearer token. Every answer, error body and error message goes
+through one :class:`~sycl.generation.backends.redact.Redactor` as it arrives, before any
+truncation: pieces of the key and echoed credential headers never reach a completion, the
+journal, the manifest or a log. An answer that had to be redacted is flagged
+(``Completion.redacted``); the pipeline rejects it like a malformed one.
 
 Structured output is negotiated, because servers differ in what ``response_format`` they take
 (vLLM: ``json_schema``; llama.cpp ``llama-server``: ``json_schema``, and ``json_object`` with a
@@ -35,12 +49,19 @@ from collections.abc import AsyncIterator, Iterable
 import httpx
 
 from sycl.generation.backends.base import Backend, BackendUnavailable, ChatRequest, Completion
+from sycl.generation.backends.redact import Redactor
 from sycl.log import get_logger
 
 log = get_logger(__name__)
 
 STRUCTURED_MODES = ("json_schema", "json_object", "none")  # tried in this order
 _NAMES_RESPONSE_FORMAT = re.compile(r"response_format|json_schema|json_object", re.I)
+# failures to open a connection: the server is not there (not a slow or failing server)
+CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol)
+
+
+class ServerUnreachable(BackendUnavailable):
+    """The server did not accept a connection ``connect_attempts`` times in a row; the run stops."""
 
 
 def rejects_response_format(status: int, body: str) -> bool:
@@ -88,12 +109,19 @@ class OpenAIBackend(Backend):
         backoff_max: float = 30.0,
         retry_after_max: float = 300.0,
         structured_output: str = "json_schema",
+        connect_attempts: int = 3,
     ):
         if structured_output not in STRUCTURED_MODES:
             raise ValueError(f"structured_output must be one of {STRUCTURED_MODES}, not {structured_output!r}")
-        self.base_url = base_url.rstrip("/")
+        url = httpx.URL(base_url.strip().rstrip("/"))
+        self.base_url = str(url.copy_with(username=None, password=None)) if url.userinfo else str(url)
+        self.connect_attempts = max(1, connect_attempts)
         self.model = model or ""
         self._api_key = api_key or None
+        self._redact = Redactor([self._api_key, url.password])
+        self._responses = 0  # HTTP answers received, of any status: proof the server is there
+        self._refused_in_a_row = 0  # connection failures of all requests since the last answer
+        self._unreachable: ServerUnreachable | None = None
         self.concurrency = concurrency
         self.timeout = timeout
         self.max_retries = max_retries
@@ -104,6 +132,7 @@ class OpenAIBackend(Backend):
         self.structured_output_rejections: list[dict] = []
         self.transport_retries = 0
         self._json_requests = 0
+        self._basic_auth = (url.username, url.password) if url.userinfo else None
         self._headers = {"Content-Type": "application/json"}
         if self._api_key:
             self._headers["Authorization"] = f"Bearer {self._api_key}"
@@ -113,6 +142,7 @@ class OpenAIBackend(Backend):
         return httpx.AsyncClient(
             base_url=self.base_url + "/",
             headers=self._headers,
+            auth=self._basic_auth,
             timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 30.0)),
             limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
         )
@@ -120,8 +150,8 @@ class OpenAIBackend(Backend):
     def describe(self) -> dict:
         return {
             "backend": self.name,
-            "model": self.model,
-            "base_url": self.base_url,
+            "model": self._redact(self.model),
+            "base_url": self._redact(self.base_url),
             "structured_output": self.structured_output,
             "structured_output_rejections": self.structured_output_rejections,
             "concurrency": self.concurrency,
@@ -137,7 +167,7 @@ class OpenAIBackend(Backend):
             return
         nxt = STRUCTURED_MODES[STRUCTURED_MODES.index(mode) + 1]
         self.structured_output = nxt
-        snippet = self._redact(body[:200])
+        snippet = body[:200]  # redacted whole by the caller
         self.structured_output_rejections.append({"mode": mode, "status": status, "body": snippet})
         log.warning(
             "server rejected response_format %s (HTTP %d: %s); asking with %s from now on",
@@ -147,11 +177,31 @@ class OpenAIBackend(Backend):
             "json_object and a schema" if nxt == "json_object" else "JSON requested in the prompt only",
         )
 
-    def _redact(self, text: str) -> str:
-        return text.replace(self._api_key, "***") if self._api_key else text
+    def _unreachable_error(self, err: Exception, attempts: int) -> ServerUnreachable:
+        return ServerUnreachable(
+            self._redact(
+                f"cannot reach the server at {self.base_url}: {attempts} connection attempts in a row failed "
+                f"({type(err).__name__}: {err}); is it running, and is --base-url right? "
+                "Finished queries stay in the journal: rerun the same command to go on"
+            )
+        )
 
     async def prepare(self) -> None:
-        await self.resolve_model()
+        """Check the server accepts connections (``GET /models``), then resolve the model."""
+        if not self.model:
+            await self.resolve_model()  # asks GET /models itself, and fails on any error
+            return
+        for attempt in range(self.connect_attempts):
+            try:
+                await self._client.get("models")
+                return  # any answer, even 404 or 401: the server is there
+            except CONNECT_ERRORS as err:
+                last = err
+            except httpx.TransportError:
+                return  # it accepted the connection; completions have their own retries
+            if attempt + 1 < self.connect_attempts:
+                await asyncio.sleep(self._delay(attempt, None))
+        raise self._unreachable_error(last, self.connect_attempts)
 
     async def resolve_model(self) -> str:
         """The ``model`` given, else the first model the server lists at ``/models``."""
@@ -195,51 +245,67 @@ class OpenAIBackend(Backend):
         return random.uniform(0.0, min(self.backoff_max, self.backoff_base * (2**attempt)))
 
     async def complete(self, req: ChatRequest, client: httpx.AsyncClient | None = None) -> Completion:
-        """One request with retries; never raises for transport problems (see ``Completion.error``)."""
+        """One request with retries; never raises for transport problems (see ``Completion.error``),
+        except :class:`ServerUnreachable` when the server stopped accepting connections."""
         client = client or self._client
         t0 = time.monotonic()
         retries = 0
+        refused = 0  # this request's connection failures in a row, with no answer from the server meanwhile
+        answers_seen = self._responses
         if req.json_schema is not None:
             self._json_requests += 1
         while True:
+            if self._unreachable is not None:
+                raise self._unreachable
             mode = self.structured_output if req.json_schema is not None else "none"
             retry_after = None
             try:
                 resp = await client.post("chat/completions", json=self._payload(req, mode))
+            except CONNECT_ERRORS as err:
+                refused = refused + 1 if self._responses == answers_seen else 1
+                answers_seen = self._responses
+                self._refused_in_a_row += 1
+                last_try = retries >= self.max_retries
+                if refused >= self.connect_attempts or (last_try and self._refused_in_a_row >= self.connect_attempts):
+                    self._unreachable = self._unreachable or self._unreachable_error(err, self._refused_in_a_row)
+                    raise self._unreachable from None
+                error = f"connection error ({type(err).__name__}: {err})"
             except httpx.TimeoutException as err:
                 error = f"timeout ({type(err).__name__}, limit {self.timeout:g} s)"
             except httpx.TransportError as err:
                 error = f"connection error ({type(err).__name__}: {err})"
             else:
+                self._responses += 1
+                self._refused_in_a_row = refused = 0
                 status = resp.status_code
+                body = self._redact(resp.text)  # whole, before any cut: a cut never keeps a piece of the key
                 if status == 200:
                     try:
                         data = resp.json()
                         choice = data["choices"][0]
                         text = (choice.get("message") or {}).get("content") or ""
                         usage = data.get("usage") or {}
+                        clean = self._redact(text)
                         return Completion(
-                            text=text,
+                            text=clean,
                             finish_reason=choice.get("finish_reason"),
                             prompt_tokens=int(usage.get("prompt_tokens") or 0),
                             completion_tokens=int(usage.get("completion_tokens") or 0),
                             retries=retries,
                             seconds=time.monotonic() - t0,
+                            redacted=clean != text,
                         )
                     except (ValueError, KeyError, IndexError, TypeError, AttributeError) as err:
-                        error = f"unreadable response body ({type(err).__name__}): {resp.text[:200]!r}"
-                elif mode != "none" and rejects_response_format(status, resp.text):
-                    self._degrade(mode, status, resp.text)
+                        error = f"unreadable response body ({type(err).__name__}): {body[:200]!r}"
+                elif mode != "none" and rejects_response_format(status, body):
+                    self._degrade(mode, status, body)
                     continue  # at once, in the next mode: the same request would fail the same way
                 elif status == 429 or status >= 500:
-                    error = f"HTTP {status}: {resp.text[:200]}"
+                    error = f"HTTP {status}: {body[:200]}"
                     retry_after = parse_retry_after(resp.headers.get("retry-after"))
                 else:
                     return Completion(
-                        None,
-                        error=self._redact(f"HTTP {status}: {resp.text[:300]}"),
-                        retries=retries,
-                        seconds=time.monotonic() - t0,
+                        None, error=f"HTTP {status}: {body[:300]}", retries=retries, seconds=time.monotonic() - t0
                     )
             if retries >= self.max_retries:
                 return Completion(
@@ -269,6 +335,8 @@ class OpenAIBackend(Backend):
             try:
                 for req in it:  # a shared iterator: each request is taken by exactly one worker
                     results.put_nowait((req, await self.complete(req, client)))
+            except ServerUnreachable as err:
+                results.put_nowait(err)
             finally:
                 try:
                     await client.aclose()
@@ -283,6 +351,8 @@ class OpenAIBackend(Backend):
                 if item is done_marker:
                     alive -= 1
                     continue
+                if isinstance(item, ServerUnreachable):
+                    raise item  # the finally below abandons every other request
                 yield item
             await asyncio.gather(*workers)  # re-raise a worker's unexpected exception
         finally:
