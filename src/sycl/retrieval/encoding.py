@@ -150,8 +150,8 @@ def encode(
             texts_fp,
             **({"storage": storage} if storage != "fp32" else {}),
         )
-        hit = cache.load(key)
-        if hit is not None and hit.shape == (n, dim):
+        hit = cache.load(key, n, dim, STORAGE_DTYPES[storage])
+        if hit is not None:
             _log.info("%d %s vectors from the cache (%s)", n, kind, cache.path(key).name[:12])
             return Encoded(hit, True, time.perf_counter() - t0, key)
     lengths = source.lengths()
@@ -173,6 +173,7 @@ def encode(
             if mark is not None:
                 mark(shard)
 
+    waited = False
     try:
         if cache is not None:
             meta = {
@@ -182,20 +183,29 @@ def encode(
                 "dtype": str(dtype or "float32"),
             }
             with cache.writer(key, n, dim, meta, dtype=STORAGE_DTYPES[storage]) as part:
-                if part.done:
-                    _log.info(
-                        "resuming %s encoding: %d of %d shards already written",
-                        kind,
-                        len(part.done),
-                        -(-n // shard_rows),
-                    )
-                fill(part.vectors, part.done, part.mark)
-            vectors = cache.load(key)
+                waited = part is None  # another process wrote the entry while this one waited for it
+                if waited:
+                    bar.update(n)
+                else:
+                    if part.done:
+                        _log.info(
+                            "resuming %s encoding: %d of %d shards already written",
+                            kind,
+                            len(part.done),
+                            -(-n // shard_rows),
+                        )
+                    fill(part.vectors, part.done, part.mark)
+            vectors = cache.load(key, n, dim, STORAGE_DTYPES[storage])
+            if vectors is None:
+                raise RuntimeError(f"the embedding cache entry {cache.path(key)} failed verification once written")
         else:
             vectors = np.empty((n, dim), dtype=np.float32)
             fill(vectors)
     finally:
         bar.close()
     secs = time.perf_counter() - t0
-    _log.info("encoded %d %ss in %.1f s (%.1f/s)", n, kind, secs, n / secs if secs else 0.0)
-    return Encoded(vectors, False, secs, key)
+    if waited:
+        _log.info("%d %s vectors from the cache, written by another process (%s)", n, kind, cache.path(key).name[:12])
+    else:
+        _log.info("encoded %d %ss in %.1f s (%.1f/s)", n, kind, secs, n / secs if secs else 0.0)
+    return Encoded(vectors, waited, secs, key)
