@@ -33,6 +33,7 @@ from pathlib import Path
 
 import httpx
 
+from sycl.io.atomic import make_temp_dir
 from sycl.io.beir import iter_jsonl, write_corpus, write_qrels, write_queries
 from sycl.io.corpus import cache_root
 from sycl.io.errors import DataError
@@ -118,8 +119,7 @@ def _resolve_beir(name: str, sub: str = "") -> Path:
     root = cache_root() / "beir"
     final = root / name
     if not final.is_dir():
-        root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
+        tmp = make_temp_dir(root, name)
         try:
             archive = tmp / f"{name}.zip"
             _download(f"{beir_url()}/{name}.zip", archive)
@@ -307,8 +307,7 @@ def convert_hub_layout(src: Path, dst: Path) -> Path:
             "no qrels found (expected qrels/<split>.tsv or qrels/<split>-*.parquet; "
             "the BeIR/<name> hub repositories keep them in BeIR/<name>-qrels)",
         )
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", dir=dst.parent))
+    tmp = make_temp_dir(dst.parent, dst.name)
     try:
         write_corpus(
             tmp / "corpus.jsonl", _records(corpus, {"_id": _DOC_ID_COLS, "text": ("text",), "title": ("title",)})
