@@ -55,7 +55,7 @@ def remove_stale(folder: str | Path, name: str = "*") -> list[Path]:
     folder is removed with its contents, a symbolic link as a link (never what it points at).
     """
     folder = Path(folder)
-    owned = re.compile(rf"^\.(?:.+)\.{_HOST}-(\d+)\.[A-Za-z0-9_]+(?:\.tmp)?$")
+    owned = re.compile(rf"^\.(?:.+)\.{_HOST}-(\d+)\.[a-z0-9_]{{8}}(?:\.tmp)?$")  # tempfile: 8 random characters
     removed = []
     for entry in folder.glob(f".{name}.{_HOST}-*"):
         m = owned.match(entry.name)
