@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from paper_hub import SYCL_COMMIT, build_paper_hub, use_hub_cache
 
+import sycl
 from sycl.io.errors import DataError
 from sycl.io.hub import parse_hub_path
 from sycl.io.sources import resolve_dataset, resolve_location
@@ -50,9 +51,7 @@ def test_sycl_validate_refuses_a_traversal_and_leaves_the_folder_alone(tmp_path)
         "HF_HUB_CACHE": str(hub.cache),
         "HF_HUB_OFFLINE": "1",
         "SYCL_CACHE": str(tmp_path / "sycl-cache"),
-        "PYTHONPATH": os.pathsep.join(
-            [str(Path(__file__).resolve().parents[2] / "src"), os.environ.get("PYTHONPATH", "")]
-        ),
+        "PYTHONPATH": str(Path(sycl.__file__).resolve().parents[1]),  # the sycl under test
     }
     done = subprocess.run(
         [sys.executable, "-m", "sycl.cli", "validate", spec], capture_output=True, text=True, timeout=300, env=env
