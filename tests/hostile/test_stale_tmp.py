@@ -124,3 +124,21 @@ def test_a_killed_checkpoint_save_is_removed_by_the_next_save(tmp_path):
     mine.mkdir()
     save_checkpoint(tmp_path, 4, model, opt, sched, None, {}, keep=1)
     assert sorted(p.name for p in root.iterdir()) == sorted([mine.name, "step-00000004"])
+
+
+def test_removing_checkpoints_keeps_what_is_not_sycls(tmp_path):
+    from sycl.training.checkpoint import remove_checkpoints
+
+    root = tmp_path / "checkpoints"
+    (root / "step-00000004").mkdir(parents=True)
+    (root / "step-00000004" / "model.pt").write_bytes(b"w")
+    (root / "latest").write_text("step-00000004")
+    (root / "my-notes").mkdir()
+    (root / "my-notes" / "plan.txt").write_text("mine")
+    remove_checkpoints(tmp_path)
+    assert sorted(p.name for p in root.iterdir()) == ["my-notes"]
+    (root / "my-notes" / "plan.txt").unlink()
+    (root / "my-notes").rmdir()
+    (root / "step-00000006").mkdir()
+    remove_checkpoints(tmp_path)
+    assert not root.exists()  # nothing else in it: the folder goes too
