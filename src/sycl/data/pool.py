@@ -218,7 +218,7 @@ class PassagePool:
 
     def _merge_on_disk(self) -> Groups:
         """The unselected groups of a large pool, merged in query ranges into ``unselected.*.npy``."""
-        import tempfile
+        from sycl.io.atomic import make_temp_dir
 
         names = _GROUP_ARRAYS
         if self.folder is not None:
@@ -226,7 +226,7 @@ class PassagePool:
             if done is not None:
                 return Groups(**done)
         with pool_cache.building(None) as tmp:
-            folder = Path(tempfile.mkdtemp(prefix=".unselected.", dir=self.folder)) if self.folder else tmp
+            folder = make_temp_dir(self.folder, "unselected") if self.folder else tmp
             total = np.zeros(self.n_queries + 1, dtype=np.int64)
             for src in self.sources:
                 total += src.indptr

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from sycl.io.atomic import make_temp_dir
 from sycl.io.corpus import cache_root
 
 _FORMAT = "pool-v3"
@@ -48,8 +49,7 @@ def building(folder: Path | None) -> Iterator[Path]:
     """A temporary folder next to ``folder`` (or in the system's temp folder when ``None``) to build a
     pool in; on a clean exit it is renamed to ``folder`` (removed when ``None``), on an error it is removed."""
     if folder is not None:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+        tmp = make_temp_dir(folder.parent, folder.name)
     else:
         tmp = Path(tempfile.mkdtemp(prefix="sycl-pool-"))
     try:

@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -29,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
 
+from sycl.io.atomic import make_temp_dir
 from sycl.io.beir import iter_jsonl
 from sycl.io.errors import DataError
 from sycl.io.hashing import as_string_array, hash_ids
@@ -222,8 +222,7 @@ class Corpus:
         root = Path(cache_dir) if cache_dir else cache_root() / "corpus"
         final = root / key
         if not (final / "meta.json").exists():
-            root.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=root))
+            tmp = make_temp_dir(root, key)
             try:
                 meta = _convert(src, tmp)
                 _log.info("converted %s: %d documents in %.1f s", src, meta["n"], meta["seconds"])

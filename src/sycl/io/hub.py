@@ -11,6 +11,13 @@ call.
 Failures are :class:`DataError` saying which part is missing: the repository, the revision,
 or the file at that revision. Offline, huggingface_hub reports all three alike, so the cache
 folder is inspected to tell them apart.
+
+Paths are parsed the way huggingface_hub's ``HfFileSystem`` reads them (``@`` after the
+repository id starts the revision; ``refs/pr/N`` and ``refs/convert/NAME`` keep their slashes;
+other revisions may be %-quoted), the repository id is checked with huggingface_hub's own
+``validate_repo_id``, and a revision or path with a ``..``, ``.`` or empty part (``//``, a
+leading ``/``) is refused: an ``hf://`` path names something inside one repository of the
+cache, never a folder beside it.
 """
 
 from __future__ import annotations
@@ -19,10 +26,14 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 from sycl.io.errors import DataError
 
-_HF_RE = re.compile(r"^hf://datasets/(?P<repo>[^/@]+/[^/@]+)(?:@(?P<rev>[^/]+))?(?:/(?P<sub>.+))?$")
+_PREFIX = "hf://datasets/"
+_EXPECTED = "expected hf://datasets/<owner>/<name>[@revision][/path]"
+# the hub's revisions that contain slashes (huggingface_hub's SPECIAL_REFS_REVISION_REGEX)
+_SPECIAL_REF = re.compile(r"^refs/(?:convert/\w+|pr/\d+)(?=/|$)")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 FILE_SUFFIXES = (".jsonl", ".json", ".tsv", ".txt", ".trec", ".qrels", ".gz", ".parquet", ".csv")
 
@@ -43,8 +54,7 @@ class HubPath:
 
     def child(self, name: str) -> HubPath:
         path = f"{self.path}/{name}" if self.path else name
-        rev = f"@{self.revision}" if self.revision else ""
-        return HubPath(f"hf://datasets/{self.repo}{rev}/{path}", self.repo, self.revision, path)
+        return HubPath(f"{_PREFIX}{self.repo}{_revision_text(self.revision)}/{path}", self.repo, self.revision, path)
 
 
 def is_hub(value: str | Path) -> bool:
@@ -52,10 +62,55 @@ def is_hub(value: str | Path) -> bool:
 
 
 def parse_hub_path(spec: str) -> HubPath:
-    m = _HF_RE.match(str(spec).rstrip("/"))
-    if not m:
-        raise DataError(spec, "expected hf://datasets/<owner>/<name>[@revision][/path]")
-    return HubPath(str(spec), m.group("repo"), m.group("rev"), (m.group("sub") or "").strip("/"))
+    """Split ``hf://datasets/<owner>/<name>[@revision][/path]``; a bad part is a :class:`DataError` naming it."""
+    text = str(spec)
+    if not text.startswith(_PREFIX):
+        raise DataError(spec, _EXPECTED)
+    body = text[len(_PREFIX) :].rstrip("/")
+    at = body.find("@")
+    if at == -1 or body[:at].count("/") > 1:  # no revision ('@' further on is part of a file name)
+        parts = body.split("/", 2)
+        if len(parts) < 2:
+            raise DataError(spec, _EXPECTED)
+        repo, revision, path = f"{parts[0]}/{parts[1]}", None, (parts[2] if len(parts) > 2 else "")
+    else:
+        repo, rest = body[:at], body[at + 1 :]
+        special = _SPECIAL_REF.match(rest)
+        raw, _, path = (special.group(), "/", rest[special.end() + 1 :]) if special else rest.partition("/")
+        revision = unquote(raw)
+        check_parts(spec, revision, "revision")
+    _check_repo_id(spec, repo)
+    if path:
+        check_parts(spec, path, "path")
+    return HubPath(text, repo, revision, path)
+
+
+def check_parts(spec: str | Path, relative: str, what: str) -> None:
+    """Refuse a ``/``-separated ``relative`` path (``what``: ``"path"``, ``"revision"``) that could leave its folder."""
+    for part in relative.split("/"):
+        if part in ("", ".", ".."):
+            shown = "an empty part (a leading '/' or '//')" if not part else f"a {part!r} part"
+            raise DataError(spec, f"the {what} {relative!r} has {shown}; it must stay inside the repository")
+        if "\\" in part or "\0" in part:
+            raise DataError(spec, f"the {what} {relative!r} has a backslash or NUL character")
+
+
+def _check_repo_id(spec: str | Path, repo: str) -> None:
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        if repo.count("/") != 1:
+            raise HFValidationError("it must be <owner>/<name>")
+        validate_repo_id(repo)
+    except HFValidationError as err:
+        raise DataError(spec, f"bad repository id {repo!r}: {err}") from None
+
+
+def _revision_text(revision: str | None) -> str:
+    """``@revision`` as written in a path (quoted unless it is one of the hub's ``refs/...`` names)."""
+    if not revision:
+        return ""
+    return f"@{revision}" if _SPECIAL_REF.match(revision) else f"@{quote(revision, safe='')}"
 
 
 def offline() -> bool:

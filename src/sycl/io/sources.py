@@ -33,10 +33,11 @@ from pathlib import Path
 
 import httpx
 
+from sycl.io.atomic import make_temp_dir
 from sycl.io.beir import iter_jsonl, write_corpus, write_qrels, write_queries
 from sycl.io.corpus import cache_root
 from sycl.io.errors import DataError
-from sycl.io.hub import hub_file, is_hub, not_cached, parse_hub_path
+from sycl.io.hub import check_parts, hub_file, is_hub, not_cached, parse_hub_path
 from sycl.log import get_logger, progress
 
 _log = get_logger(__name__)
@@ -80,6 +81,8 @@ def resolve_dataset(spec: str | Path) -> Path:
         return path
     name, _, sub = text.partition("/")
     if name in BEIR_NAMES:
+        if sub:
+            check_parts(text, sub.rstrip("/"), "folder")
         return _resolve_beir(name, sub)
     raise DataError(
         text,
@@ -116,8 +119,7 @@ def _resolve_beir(name: str, sub: str = "") -> Path:
     root = cache_root() / "beir"
     final = root / name
     if not final.is_dir():
-        root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
+        tmp = make_temp_dir(root, name)
         try:
             archive = tmp / f"{name}.zip"
             _download(f"{beir_url()}/{name}.zip", archive)
@@ -188,11 +190,14 @@ def _resolve_hf(spec: str) -> Path:
     except LocalEntryNotFoundError as err:
         raise DataError(spec, not_cached(hp, err) + "; pass a local BEIR folder instead") from None
     src = snap / sub if sub else snap
+    hub_cache = cache_root() / "hub"
+    dst = hub_cache / repo.replace("/", "__") / snap.name / (sub or "_root")
+    if not (_inside(src, snap) or src == snap) or not _inside(dst, hub_cache):  # parse_hub_path refused '..' already
+        raise DataError(spec, "the path leaves the Hugging Face cache")
     if not src.is_dir():
         raise DataError(spec, f"the repository has no folder {sub!r}")
     if (src / "corpus.jsonl").exists() and (src / "queries.jsonl").exists():
         return src
-    dst = cache_root() / "hub" / repo.replace("/", "__") / snap.name / (sub or "_root")
     if not (dst / "corpus.jsonl").exists():
         convert_hub_layout(src, dst)
     return dst
@@ -272,14 +277,23 @@ def _qrels_files(src: Path) -> dict[str, list[Path]]:
     return out
 
 
+def _inside(path: Path, root: Path) -> bool:
+    """True when ``path`` lies strictly below ``root``, by their normalised absolute paths."""
+    return os.path.normpath(os.path.abspath(path)).startswith(os.path.normpath(os.path.abspath(root)) + os.sep)
+
+
 def convert_hub_layout(src: Path, dst: Path) -> Path:
-    """Convert an MTEB/hub data set folder (parquet configs or JSONL.gz) to a BEIR folder ``dst``.
+    """Convert an MTEB/hub data set folder (parquet configs or JSONL.gz) to a new BEIR folder ``dst``.
 
     Corpus rows need an id (``_id``/``id``) and ``text`` (``title`` optional); queries an id
     and ``text``; qrels ``query-id``, ``corpus-id``, ``score``. Written atomically: the folder
-    appears under ``dst`` only when complete.
+    appears under ``dst`` only when complete. An existing ``dst`` is never replaced or removed
+    (a :class:`DataError`), except that one a concurrent conversion finished first is used.
     """
     from sycl.io.beir import read_qrels
+
+    if dst.exists() and (not dst.is_dir() or any(dst.iterdir())):
+        raise DataError(dst, "already exists; the conversion writes a new folder and never replaces one")
 
     corpus, queries = _table_source(src, "corpus"), _table_source(src, "queries")
     if corpus is None or queries is None:
@@ -293,8 +307,7 @@ def convert_hub_layout(src: Path, dst: Path) -> Path:
             "no qrels found (expected qrels/<split>.tsv or qrels/<split>-*.parquet; "
             "the BeIR/<name> hub repositories keep them in BeIR/<name>-qrels)",
         )
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", dir=dst.parent))
+    tmp = make_temp_dir(dst.parent, dst.name)
     try:
         write_corpus(
             tmp / "corpus.jsonl", _records(corpus, {"_id": _DOC_ID_COLS, "text": ("text",), "title": ("title",)})
@@ -314,9 +327,14 @@ def convert_hub_layout(src: Path, dst: Path) -> Path:
                 for r in recs:
                     qrels.setdefault(str(r["q"]), {})[str(r["d"])] = int(r["s"])
             write_qrels(tmp / "qrels" / f"{split}.tsv", qrels)
-        if dst.exists():
-            shutil.rmtree(dst)
-        os.replace(tmp, dst)
+        try:
+            os.replace(tmp, dst)  # onto nothing or an empty folder only
+        except OSError:
+            if not (dst / "corpus.jsonl").is_file():
+                raise DataError(
+                    dst, "appeared while converting and is not a converted data set; left as it is"
+                ) from None
+            shutil.rmtree(tmp, ignore_errors=True)  # another process finished the same conversion first
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -2,27 +2,38 @@
 
 A checkpoint holds the encoder weights (``model.pt``), the optimiser, scheduler and loss-scaler
 states (``optimizer.pt``), every random generator (``rng.pt``) and ``state.json`` (step, epoch,
-settings fingerprint). It is written into a temporary folder and renamed into place, so a
-process killed while saving leaves the previous checkpoint intact; ``state.json`` is the last
+settings fingerprint, ``format``). It is written into a temporary folder and renamed into place,
+so a process killed while saving leaves the previous checkpoint intact; ``state.json`` is the last
 file written, and a folder without it is ignored.
+
+Resuming trusts tensors only: every ``.pt`` file is read with ``torch.load(weights_only=True)``,
+which builds tensors and plain containers (dict, list, tuple, numbers, strings) and refuses any
+other pickled object, so a crafted file in the output folder cannot run code. The random
+generators are therefore stored as tensors (Python's and NumPy's Mersenne Twister states as int64
+tensors, torch's CPU and CUDA states as their uint8 tensors). Checkpoints of older sycl versions
+pickled NumPy's state as an array object; they are refused with a message (``format`` < 2).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
 import random
 import re
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from sycl.io.atomic import atomic_write_json
+from sycl.io.atomic import atomic_write_json, make_temp_dir, remove_stale
+from sycl.io.errors import DataError
+from sycl.log import get_logger
 
 _NAME = re.compile(r"^step-(\d+)$")
+_log = get_logger(__name__)
+FORMAT = 2  # 2: random generator states as tensors (1: NumPy's as a pickled array)
 
 
 def checkpoint_dir(out: Path) -> Path:
@@ -47,16 +58,34 @@ def latest_checkpoint(out: Path) -> Path | None:
 
 
 def rng_state() -> dict:
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    """Every random generator's state as tensors and numbers (loadable with ``weights_only=True``)."""
+    algorithm, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, mt, py_gauss = random.getstate()
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": {
+            "algorithm": str(algorithm),
+            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(gauss),
+        },
+        "python": {"version": int(version), "state": torch.tensor(mt, dtype=torch.int64), "gauss": py_gauss},
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
 def set_rng_state(state: dict) -> None:
+    """Restore the generators from :func:`rng_state`'s dictionary."""
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
+    n = state["numpy"]
+    np.random.set_state(
+        (n["algorithm"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
+    )
+    py = state["python"]
+    random.setstate((py["version"], tuple(int(x) for x in py["state"].tolist()), py["gauss"]))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 
@@ -68,7 +97,8 @@ def save_checkpoint(
     root = checkpoint_dir(out)
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{step:08d}"
-    tmp = Path(tempfile.mkdtemp(prefix=f".step-{step:08d}.", dir=root))
+    remove_stale(root, "step-*")  # the half-written checkpoint of a killed run
+    tmp = make_temp_dir(root, final.name)
     try:
         torch.save(model.state_dict(), tmp / "model.pt")
         torch.save(
@@ -80,7 +110,7 @@ def save_checkpoint(
             tmp / "optimizer.pt",
         )
         torch.save(rng_state(), tmp / "rng.pt")
-        atomic_write_json(tmp / "state.json", {"kind": "sycl-checkpoint", "step": step, **state})
+        atomic_write_json(tmp / "state.json", checkpoint_state(step, state))
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
@@ -92,17 +122,75 @@ def save_checkpoint(
     return final
 
 
+def checkpoint_state(step: int, state: dict) -> dict:
+    """The ``state.json`` of checkpoint ``step``."""
+    return {"kind": "sycl-checkpoint", "format": FORMAT, "step": step, **state}
+
+
+def read_checkpoint_state(path: Path) -> dict:
+    """``state.json`` of the checkpoint folder ``path``; a checkpoint of an older format is a :class:`DataError`."""
+    state = json.loads((path / "state.json").read_text())
+    if state.get("format", 1) != FORMAT:
+        raise DataError(
+            path / "state.json",
+            f"this checkpoint was written by an older sycl (checkpoint format {state.get('format', 1)}, "
+            f"this sycl reads {FORMAT}), whose rng.pt holds pickled Python objects that are not loaded; "
+            "train again without --resume (or remove the checkpoints folder)",
+        )
+    return state
+
+
+def load_tensors(path: Path):
+    """``torch.load(path, weights_only=True)``: tensors and plain containers only, else a :class:`DataError`."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(
+            path,
+            "refused to load: a checkpoint file may hold only tensors and plain containers "
+            f"(torch.load weights_only=True), and this one does not ({first}); it was not written by "
+            "this sycl or was changed since: remove it, or train again without --resume",
+        ) from None
+
+
 def load_checkpoint(path: Path, model: torch.nn.Module, optimizer, scheduler, scaler) -> dict:
-    """Restore a checkpoint into the given objects (and the random generators); returns ``state.json``."""
-    model.load_state_dict(torch.load(path / "model.pt", map_location="cpu", weights_only=True))
-    opt = torch.load(path / "optimizer.pt", map_location="cpu", weights_only=False)
+    """Restore a checkpoint into the given objects (and the random generators); returns ``state.json``.
+
+    Every file is read before anything is restored, so a refused file leaves the objects untouched.
+    """
+    state = read_checkpoint_state(path)
+    weights, opt, rng = (load_tensors(path / name) for name in ("model.pt", "optimizer.pt", "rng.pt"))
+    model.load_state_dict(weights)
     optimizer.load_state_dict(opt["optimizer"])
     scheduler.load_state_dict(opt["scheduler"])
     if scaler is not None and opt.get("scaler"):
         scaler.load_state_dict(opt["scaler"])
-    set_rng_state(torch.load(path / "rng.pt", map_location="cpu", weights_only=False))
-    return json.loads((path / "state.json").read_text())
+    set_rng_state(rng)
+    return state
+
+
+# what DeepSpeed writes beside its step folders
+_DEEPSPEED_FILES = ("latest", "zero_to_fp32.py")
 
 
 def remove_checkpoints(out: Path) -> None:
-    shutil.rmtree(checkpoint_dir(out), ignore_errors=True)
+    """Remove sycl's checkpoints (and DeepSpeed's files beside them), then the folder if that left it empty.
+
+    Anything else in ``OUT/checkpoints`` is the user's and stays, with the folder.
+    """
+    root = checkpoint_dir(out)
+    if not root.is_dir() or root.is_symlink():
+        return
+    for entry in root.iterdir():
+        if entry.is_symlink():
+            continue
+        if entry.is_dir() and _NAME.match(entry.name):
+            shutil.rmtree(entry, ignore_errors=True)
+        elif entry.name in _DEEPSPEED_FILES and entry.is_file():
+            entry.unlink()
+    remove_stale(root, "step-*")
+    try:
+        root.rmdir()
+    except OSError:
+        _log.warning("kept %s: it holds files that are not sycl's checkpoints", root)

@@ -25,7 +25,6 @@ step boundaries match.
 from __future__ import annotations
 
 import contextlib
-import json
 from pathlib import Path
 
 import torch
@@ -33,8 +32,10 @@ import torch
 from sycl.io.errors import DataError
 from sycl.training.checkpoint import (
     checkpoint_dir,
+    checkpoint_state,
     list_checkpoints,
     load_checkpoint,
+    read_checkpoint_state,
     rng_state,
     save_checkpoint,
     set_rng_state,
@@ -151,7 +152,7 @@ class DeepSpeedEngine:
         if self.ctx.is_main:
             from sycl.io.atomic import atomic_write_json
 
-            atomic_write_json(root / tag / "state.json", {"kind": "sycl-checkpoint", "step": step, **state})
+            atomic_write_json(root / tag / "state.json", checkpoint_state(step, state))
             import shutil
 
             for _, old in list_checkpoints(out)[:-keep]:
@@ -160,10 +161,11 @@ class DeepSpeedEngine:
         return root / tag
 
     def load(self, path: Path) -> dict:
+        state = read_checkpoint_state(path)
         _, client = self.engine.load_checkpoint(str(path.parent), tag=path.name)
         if client and "rng" in client:
             set_rng_state(client["rng"])
-        return json.loads((path / "state.json").read_text())
+        return state
 
     def gathered_weights(self):
         return self._ds.zero.GatheredParameters(list(self.model.parameters()), modifier_rank=None)

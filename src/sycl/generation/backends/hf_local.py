@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sycl.generation.backends.base import BatchBackend, ChatRequest, Completion
 from sycl.generation.backends.decode import sample_batch
+from sycl.io.atomic import make_temp_dir
 from sycl.log import get_logger
 
 log = get_logger(__name__)
@@ -67,7 +68,6 @@ def dequantized_dir(gguf: Path) -> Path:
     Written once to ``$SYCL_CACHE/gguf/<name>-<size>-<mtime>/`` through a temporary sibling and a rename.
     """
     import shutil
-    import tempfile
 
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -82,8 +82,7 @@ def dequantized_dir(gguf: Path) -> Path:
     lm.is_quantized = False
     if hasattr(lm.config, "quantization_config"):
         del lm.config.quantization_config
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    tmp = make_temp_dir(target.parent, target.name)
     try:
         lm.save_pretrained(tmp)
         tok.save_pretrained(tmp)
