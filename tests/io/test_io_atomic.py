@@ -91,3 +91,31 @@ def test_sigkill_mid_write_without_old_file(tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert not target.exists()
+
+
+def test_atomic_dir_publishes_on_success_and_leaves_nothing_on_error(tmp_path):
+    from sycl.io.atomic import atomic_dir
+
+    target = tmp_path / "built"
+    with pytest.raises(RuntimeError), atomic_dir(target) as tmp:
+        (tmp / "half.txt").write_text("x")
+        raise RuntimeError("killed halfway")
+    assert not target.exists() and list(tmp_path.iterdir()) == []
+    with atomic_dir(target) as tmp:
+        assert tmp.parent == tmp_path and tmp.name.startswith(".built.")
+        (tmp / "a.txt").write_text("mine")
+    assert (target / "a.txt").read_text() == "mine" and [p.name for p in tmp_path.iterdir()] == ["built"]
+
+
+def test_atomic_dir_keeps_the_first_publisher_unless_replacing(tmp_path):
+    from sycl.io.atomic import atomic_dir
+
+    target = tmp_path / "built"
+    target.mkdir()
+    (target / "a.txt").write_text("first")
+    with atomic_dir(target) as tmp:  # another process finished first: its copy stays
+        (tmp / "a.txt").write_text("second")
+    assert (target / "a.txt").read_text() == "first" and [p.name for p in tmp_path.iterdir()] == ["built"]
+    with atomic_dir(target, replace=True) as tmp:
+        (tmp / "b.txt").write_text("new")
+    assert [p.name for p in target.iterdir()] == ["b.txt"]

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from sycl.io.atomic import make_temp_dir
+from sycl.io.atomic import atomic_dir
 from sycl.io.corpus import cache_root
 
 _FORMAT = "pool-v3"
@@ -49,21 +49,14 @@ def building(folder: Path | None) -> Iterator[Path]:
     """A temporary folder next to ``folder`` (or in the system's temp folder when ``None``) to build a
     pool in; on a clean exit it is renamed to ``folder`` (removed when ``None``), on an error it is removed."""
     if folder is not None:
-        tmp = make_temp_dir(folder.parent, folder.name)
-    else:
-        tmp = Path(tempfile.mkdtemp(prefix="sycl-pool-"))
+        with atomic_dir(folder) as tmp:  # another process that wrote the same cache first keeps its copy
+            yield tmp
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="sycl-pool-"))
     try:
         yield tmp
-        if folder is None:  # not cached: what was mapped stays readable after the files are removed
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            try:
-                os.replace(tmp, folder)
-            except OSError:  # another process wrote the same cache first
-                shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
+    finally:  # not cached: what was mapped stays readable after the files are removed
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def write_meta(folder: Path, n_sources: int, query_ids: pa.Array, query_texts: pa.Array) -> None:

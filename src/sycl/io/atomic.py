@@ -88,6 +88,32 @@ def make_temp_dir(folder: str | Path, name: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=temp_prefix(name), dir=folder))
 
 
+@contextlib.contextmanager
+def atomic_dir(target: str | Path, *, replace: bool = False) -> Iterator[Path]:
+    """Build a folder at a temporary name beside ``target`` (yielded), renamed to ``target`` on a clean exit.
+
+    On an exception the temporary folder is removed and ``target`` left as it was. When ``target``
+    exists at the rename: with ``replace`` it is removed first (use only for a folder sycl itself
+    names, such as a checkpoint); without, the folder that is there (another process's, finished
+    first) is kept and this one discarded. Leftovers of killed builders are removed first.
+    """
+    target = Path(target)
+    tmp = make_temp_dir(target.parent, target.name)
+    try:
+        yield tmp
+        if replace and target.exists():
+            shutil.rmtree(target)
+        try:
+            os.replace(tmp, target)  # onto nothing or an empty folder only
+        except OSError:
+            if replace or not target.is_dir():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # another process published first
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -28,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
 
-from sycl.io.atomic import make_temp_dir
+from sycl.io.atomic import atomic_dir
 from sycl.io.beir import iter_jsonl
 from sycl.io.errors import DataError
 from sycl.io.hashing import as_string_array, hash_ids
@@ -222,17 +221,9 @@ class Corpus:
         root = Path(cache_dir) if cache_dir else cache_root() / "corpus"
         final = root / key
         if not (final / "meta.json").exists():
-            tmp = make_temp_dir(root, key)
-            try:
+            with atomic_dir(final) as tmp:  # another process that won the race keeps its identical copy
                 meta = _convert(src, tmp)
                 _log.info("converted %s: %d documents in %.1f s", src, meta["n"], meta["seconds"])
-                try:
-                    os.replace(tmp, final)
-                except OSError:  # another process won the race; its copy is identical
-                    shutil.rmtree(tmp, ignore_errors=True)
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
         return cls(final, src)
 
     def __len__(self) -> int:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import httpx
 
-from sycl.io.atomic import make_temp_dir
+from sycl.io.atomic import atomic_dir
 from sycl.io.beir import iter_jsonl, write_corpus, write_qrels, write_queries
 from sycl.io.corpus import cache_root
 from sycl.io.errors import DataError
@@ -119,17 +119,14 @@ def _resolve_beir(name: str, sub: str = "") -> Path:
     root = cache_root() / "beir"
     final = root / name
     if not final.is_dir():
-        tmp = make_temp_dir(root, name)
-        try:
-            archive = tmp / f"{name}.zip"
+        with atomic_dir(final) as tmp:  # another process that finished first keeps its copy
+            archive = tmp / f".{name}.zip"
             _download(f"{beir_url()}/{name}.zip", archive)
-            inner = _unzip(archive, tmp / "unzipped")
-            try:
-                os.replace(inner, final)
-            except OSError:  # another process finished first
-                pass
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            inner = _unzip(archive, tmp / ".unzipped")
+            for child in list(inner.iterdir()):
+                child.rename(tmp / child.name)
+            archive.unlink()
+            shutil.rmtree(tmp / ".unzipped", ignore_errors=True)
     out = final / sub if sub else final
     if not out.is_dir():
         raise DataError(out, f"the BEIR archive {name!r} has no folder {sub!r}")
@@ -307,8 +304,7 @@ def convert_hub_layout(src: Path, dst: Path) -> Path:
             "no qrels found (expected qrels/<split>.tsv or qrels/<split>-*.parquet; "
             "the BeIR/<name> hub repositories keep them in BeIR/<name>-qrels)",
         )
-    tmp = make_temp_dir(dst.parent, dst.name)
-    try:
+    with atomic_dir(dst) as tmp:  # another process that finished the same conversion first keeps its copy
         write_corpus(
             tmp / "corpus.jsonl", _records(corpus, {"_id": _DOC_ID_COLS, "text": ("text",), "title": ("title",)})
         )
@@ -327,15 +323,6 @@ def convert_hub_layout(src: Path, dst: Path) -> Path:
                 for r in recs:
                     qrels.setdefault(str(r["q"]), {})[str(r["d"])] = int(r["s"])
             write_qrels(tmp / "qrels" / f"{split}.tsv", qrels)
-        try:
-            os.replace(tmp, dst)  # onto nothing or an empty folder only
-        except OSError:
-            if not (dst / "corpus.jsonl").is_file():
-                raise DataError(
-                    dst, "appeared while converting and is not a converted data set; left as it is"
-                ) from None
-            shutil.rmtree(tmp, ignore_errors=True)  # another process finished the same conversion first
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    if not (dst / "corpus.jsonl").is_file():
+        raise DataError(dst, "appeared while converting and is not a converted data set; left as it is")
     return dst

@@ -17,7 +17,6 @@ pickled NumPy's state as an array object; they are refused with a message (``for
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import random
 import re
@@ -27,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sycl.io.atomic import atomic_write_json, make_temp_dir, remove_stale
+from sycl.io.atomic import atomic_dir, atomic_write_json, remove_stale
 from sycl.io.errors import DataError
 from sycl.log import get_logger
 
@@ -98,8 +97,7 @@ def save_checkpoint(
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{step:08d}"
     remove_stale(root, "step-*")  # the half-written checkpoint of a killed run
-    tmp = make_temp_dir(root, final.name)
-    try:
+    with atomic_dir(final, replace=True) as tmp:
         torch.save(model.state_dict(), tmp / "model.pt")
         torch.save(
             {
@@ -111,12 +109,6 @@ def save_checkpoint(
         )
         torch.save(rng_state(), tmp / "rng.pt")
         atomic_write_json(tmp / "state.json", checkpoint_state(step, state))
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     for _, old in list_checkpoints(out)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final

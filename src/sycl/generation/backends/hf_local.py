@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sycl.generation.backends.base import BatchBackend, ChatRequest, Completion
 from sycl.generation.backends.decode import sample_batch
-from sycl.io.atomic import make_temp_dir
+from sycl.io.atomic import atomic_dir
 from sycl.log import get_logger
 
 log = get_logger(__name__)
@@ -67,7 +67,6 @@ def dequantized_dir(gguf: Path) -> Path:
 
     Written once to ``$SYCL_CACHE/gguf/<name>-<size>-<mtime>/`` through a temporary sibling and a rename.
     """
-    import shutil
 
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -82,17 +81,9 @@ def dequantized_dir(gguf: Path) -> Path:
     lm.is_quantized = False
     if hasattr(lm.config, "quantization_config"):
         del lm.config.quantization_config
-    tmp = make_temp_dir(target.parent, target.name)
-    try:
+    with atomic_dir(target) as tmp:  # another process that finished first keeps its copy
         lm.save_pretrained(tmp)
         tok.save_pretrained(tmp)
-        try:
-            tmp.rename(target)
-        except OSError:  # another process finished first
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     log.info("de-quantised %s once in %.1f s (cached in %s)", gguf.name, time.monotonic() - t0, target)
     return target
 
