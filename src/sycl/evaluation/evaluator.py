@@ -24,14 +24,14 @@ from sycl.evaluation.config import EvaluationConfig
 from sycl.evaluation.metrics import compute_metrics
 from sycl.evaluation.suites import DatasetEntry, available_suites, expand
 from sycl.evaluation.summary import render_summary
-from sycl.io.atomic import atomic_write_json, atomic_write_text
+from sycl.io.atomic import atomic_write_json, atomic_write_text, check_output_folder
 from sycl.io.beir import qrels_path, read_qrels, read_queries
 from sycl.io.corpus import Corpus
 from sycl.io.errors import DataError
 from sycl.io.sources import resolve_dataset, resolve_location
 from sycl.io.trec import write_run
 from sycl.log import get_logger
-from sycl.modeling.encoder import BiEncoder
+from sycl.modeling.encoder import BiEncoder, fit_max_lengths
 from sycl.modeling.kernel_probe import kernels_entry
 from sycl.retrieval.cache import EmbeddingCache, model_fingerprint
 from sycl.retrieval.encoding import CorpusTexts, ListTexts, encode
@@ -47,6 +47,7 @@ def _load_model(model, s: EvaluationConfig) -> BiEncoder:
             return model
         enc = copy.copy(model)  # shares the weights; only the settings differ
         enc.settings = {**model.settings, **overrides}
+        fit_max_lengths(enc.settings, overrides, model.transformer.config, model.tokenizer, str(model.source))
         return enc
     return BiEncoder.from_pretrained(str(model), **overrides)
 
@@ -223,6 +224,7 @@ def evaluate(
     if config is not None and settings:
         raise TypeError("give an EvaluationConfig or its fields as keywords, not both")
     s = config if config is not None else EvaluationConfig(**settings)
+    out = check_output_folder(out_dir) if out_dir is not None else None
     specs = [datasets] if isinstance(datasets, (str, Path)) else list(datasets)
     if not specs:
         raise DataError(None, "no data set to evaluate")
@@ -235,7 +237,6 @@ def evaluate(
         enc.to(world.device())
     cache = EmbeddingCache(s.cache_dir) if s.cache else None
     model_fp = model_fingerprint(enc) if cache is not None else None
-    out = Path(out_dir) if out_dir is not None else None
     results = []
     for entry in entries:
         _log.info("evaluating %s (%s, split %s)", entry.name, entry.describe(), entry.split)
