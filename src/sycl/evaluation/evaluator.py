@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from sycl.evaluation import distributed as D
 from sycl.evaluation.config import EvaluationConfig
+from sycl.evaluation.identity import dataset_origin, qrels_fingerprint
 from sycl.evaluation.metrics import compute_metrics
 from sycl.evaluation.suites import DatasetEntry, available_suites, expand
 from sycl.evaluation.summary import render_summary
@@ -158,6 +159,7 @@ def evaluate_dataset(
         _log.warning("%s: %d judged queries are not in %s and are skipped", qfile, unknown, files.queries)
     qrels = {q: qrels[q] for q in qids}
     judged = _check_judgements(qrels, corpus, qfile, s.strict)
+    identity = {"origin": dataset_origin(files.corpus, files.queries, qfile), "qrels_sha256": qrels_fingerprint(qrels)}
     show = s.show_progress and world.is_main
     enc = dict(cache=cache, model_fp=model_fp, batch_size=s.batch_size, precision=s.precision, show_progress=show)
     q_enc = encode(model, ListTexts([queries[q] for q in qids]), "query", **enc)
@@ -187,6 +189,7 @@ def evaluate_dataset(
         "dataset": entry.name,
         "split": entry.split,
         "source": entry.describe(),
+        **identity,
         "n_queries": len(qids),
         "n_documents": len(corpus),
         "relevance_level": entry.relevance_level,
