@@ -18,8 +18,8 @@ def _no_constants(name):
 
 def test_one_query_gives_nulls_and_a_warning(tiny_beir, tmp_path, minilm, capsys):
     data = tiny_beir(n_queries=1)
-    for out, measure_len in (("a", 64), ("b", 16)):  # two settings: two systems on the same data set
-        evaluate(minilm, [str(data)], tmp_path / out, show_progress=False, max_passage_length=measure_len)
+    for out, passage_len in (("a", 64), ("b", 16)):  # two settings: two systems on the same data set
+        evaluate(minilm, [str(data)], tmp_path / out, show_progress=False, max_passage_length=passage_len)
     out = tmp_path / "cmp.json"
     assert main(["-q", "compare", f"A={tmp_path / 'a'}", f"B={tmp_path / 'b'}", "--out", str(out)]) == 0
     captured = capsys.readouterr()
