@@ -41,6 +41,8 @@ def read_yaml(path: str | Path) -> dict:
     path = Path(path)
     if not path.exists():
         raise DataError(path, "file not found")
+    if not path.is_file():
+        raise DataError(path, "is a folder, not a YAML file")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
@@ -56,11 +58,24 @@ def read_yaml(path: str | Path) -> dict:
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:
-    """``'train.lr=2e-5'`` -> (``['train', 'lr']``, ``2e-5``); values are parsed as YAML scalars."""
+    """``'train.lr=2e-5'`` -> (``['train', 'lr']``, ``2e-5``); values are parsed as YAML scalars.
+
+    A malformed item is a :class:`DataError` naming it (``--set k=[1,2: the value is not valid YAML ...``).
+    """
     if "=" not in item:
-        raise ValueError(f"override {item!r} must look like key.path=value")
+        raise DataError(f"--set {item}", "an override must look like key.path=value")
     key, raw = item.split("=", 1)
-    return [k for k in key.strip().split(".") if k], yaml.safe_load(raw) if raw != "" else ""
+    keys = [k for k in key.strip().split(".") if k]
+    if not keys:
+        raise DataError(f"--set {item}", "the key before '=' is empty")
+    try:
+        value = yaml.safe_load(raw) if raw != "" else ""
+    except yaml.YAMLError as err:
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise DataError(
+            f"--set {item}", f"the value is not valid YAML ({problem}); quote it to pass a string"
+        ) from None
+    return keys, value
 
 
 def apply_overrides(data: dict, overrides: Mapping[str, Any] | list[str]) -> dict:
@@ -213,9 +228,6 @@ def set_items(items: list[str]) -> dict[str, Any]:
     """``--set key.path=value`` items as ``{dotted key: value}`` (values parsed as YAML scalars)."""
     out: dict[str, Any] = {}
     for item in items:
-        try:
-            keys, value = parse_override(item)
-        except ValueError as err:
-            raise DataError(None, str(err)) from None
+        keys, value = parse_override(item)
         out[".".join(keys)] = value
     return out

@@ -24,6 +24,8 @@ def write_eval(folder, values, other=None, dataset="cranfield"):
             {
                 "dataset": ds,
                 "split": "test",
+                "origin": {part: f"/data/{ds}/{part}" for part in ("corpus", "queries", "qrels")},
+                "qrels_sha256": f"{ds}-judgements",
                 "measures": {"nDCG@10": float(np.mean(vals))},
                 "per_query": {"nDCG@10": pq, "RR@10": {q: v / 2 for q, v in pq.items()}},
             }

@@ -31,13 +31,26 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
     from sycl.config import flag_values, validate
-    from sycl.evaluation.compare import CompareConfig, compare_systems, load_system, render_comparison
-    from sycl.io.atomic import atomic_write_json
+    from sycl.evaluation.compare import (
+        CompareConfig,
+        compare_systems,
+        load_system,
+        render_comparison,
+        undefined_as_null,
+    )
+    from sycl.io.atomic import atomic_write_text
 
     cfg = validate(CompareConfig, flag_values(args), "<command line>")
     result = compare_systems([load_system(s) for s in args.systems], cfg)
-    if args.out is not None:
-        atomic_write_json(args.out, result)
+    clean, undefined = undefined_as_null(result)
+    for note in undefined:
+        where = f"; null in {args.out}" if args.out is not None else ""
+        print(f"sycl compare: warning: {note}{where}", file=sys.stderr)
+    if args.out is not None:  # strict JSON: allow_nan=False fails rather than write NaN
+        atomic_write_text(args.out, json.dumps(clean, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
     print(render_comparison(result), end="")
     return 0

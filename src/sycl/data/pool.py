@@ -71,7 +71,7 @@ class _Loaded:
     score: np.ndarray  # float32 label before relabelling
 
 
-def _resolve(spec: SourceConfig) -> tuple[Path, Path, Path]:
+def source_files(spec: SourceConfig) -> tuple[Path, Path, Path]:
     """(corpus file, queries file, qrels file) of a source.
 
     ``corpus``, ``queries`` and a qrels file may each be local or an ``hf://datasets/...`` file,
@@ -133,7 +133,7 @@ class PassagePool:
         resolved = []
         for i, spec in enumerate(specs):
             name = spec.name or f"source{i}"
-            corpus_file, queries_file, qrels_file = _resolve(spec)
+            corpus_file, queries_file, qrels_file = source_files(spec)
             key = corpus_file.resolve()
             if key not in by_file:
                 by_file[key] = len(corpora)

@@ -8,13 +8,15 @@ every pair (each system against the first, the baseline, or all pairs), :func:`c
 gives the per-query differences, the mean difference with its confidence interval, the p-value
 of the chosen test (:mod:`sycl.evaluation.significance`) and that p-value corrected for the
 comparisons of the same measure (Holm by default). A difference is *significant* when its
-corrected p-value is below ``alpha``; tables mark it with :data:`MARK`.
+corrected p-value is below ``alpha``; tables mark it with :data:`MARK`. Results are paired only
+when they scored the same data set (:mod:`sycl.evaluation.identity`): the same name is not enough.
 """
 
 from __future__ import annotations
 
 import glob
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +24,7 @@ import numpy as np
 from pydantic import Field
 
 from sycl.config import StrictModel
+from sycl.evaluation.identity import check_same_dataset
 from sycl.evaluation.significance import Correction, Test, adjust, compare_paired
 from sycl.io.errors import DataError
 
@@ -143,6 +146,10 @@ def compare_systems(systems: list[System], config: CompareConfig | None = None) 
         if cfg.all_pairs
         else [(i, 0) for i in range(1, len(systems))]
     )
+    for key in keys:  # pair queries only of the same data set, not of two that share a name
+        check_same_dataset(
+            key, [(path, res[key]) for s in systems for path, res in zip(s.paths, s.results(), strict=True)]
+        )
     out = []
     for measure in cfg.measures:
         family = []
@@ -182,6 +189,36 @@ def compare_systems(systems: list[System], config: CompareConfig | None = None) 
         "systems": {s.name: [str(p) for p in s.paths] for s in systems},
         "comparisons": out,
     }
+
+
+def undefined_as_null(result: dict) -> tuple[dict, list[str]]:
+    """``result`` with every NaN or infinite number replaced by ``None`` (JSON has no NaN), and one line per
+    comparison that had such values, naming them and why (e.g. an interval of a single query)."""
+    notes: list[str] = []
+
+    def clean(obj):
+        if isinstance(obj, float) and not math.isfinite(obj):
+            return None
+        if isinstance(obj, dict):
+            return {k: clean(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [clean(v) for v in obj]
+        return obj
+
+    for r in result.get("comparisons", []):
+        bad = [k for k, v in r.items() if isinstance(v, float) and not math.isfinite(v)]
+        bad += [f"per_query[{q}]" for q, v in r.get("per_query", {}).items() if not math.isfinite(v)]
+        if bad:
+            why = (
+                f"{r['n_queries']} query: an interval and a t-test need at least two"
+                if r.get("n_queries", 2) < 2
+                else "undefined for these scores"
+            )
+            notes.append(
+                f"{r['dataset']} {r['measure']} {r['system']} vs {r['baseline']}: {', '.join(bad)} "
+                f"{'is' if len(bad) == 1 else 'are'} undefined ({why})"
+            )
+    return clean(result), notes
 
 
 def render_comparison(result: dict) -> str:

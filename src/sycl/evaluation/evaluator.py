@@ -21,17 +21,18 @@ import pyarrow as pa
 
 from sycl.evaluation import distributed as D
 from sycl.evaluation.config import EvaluationConfig
+from sycl.evaluation.identity import dataset_origin, qrels_fingerprint
 from sycl.evaluation.metrics import compute_metrics
 from sycl.evaluation.suites import DatasetEntry, available_suites, expand
 from sycl.evaluation.summary import render_summary
-from sycl.io.atomic import atomic_write_json, atomic_write_text
+from sycl.io.atomic import atomic_write_json, atomic_write_text, check_output_folder
 from sycl.io.beir import qrels_path, read_qrels, read_queries
 from sycl.io.corpus import Corpus
 from sycl.io.errors import DataError
 from sycl.io.sources import resolve_dataset, resolve_location
 from sycl.io.trec import write_run
 from sycl.log import get_logger
-from sycl.modeling.encoder import BiEncoder
+from sycl.modeling.encoder import BiEncoder, fit_max_lengths
 from sycl.modeling.kernel_probe import kernels_entry
 from sycl.retrieval.cache import EmbeddingCache, model_fingerprint
 from sycl.retrieval.encoding import CorpusTexts, ListTexts, encode
@@ -47,6 +48,7 @@ def _load_model(model, s: EvaluationConfig) -> BiEncoder:
             return model
         enc = copy.copy(model)  # shares the weights; only the settings differ
         enc.settings = {**model.settings, **overrides}
+        fit_max_lengths(enc.settings, overrides, model.transformer.config, model.tokenizer, str(model.source))
         return enc
     return BiEncoder.from_pretrained(str(model), **overrides)
 
@@ -157,6 +159,7 @@ def evaluate_dataset(
         _log.warning("%s: %d judged queries are not in %s and are skipped", qfile, unknown, files.queries)
     qrels = {q: qrels[q] for q in qids}
     judged = _check_judgements(qrels, corpus, qfile, s.strict)
+    identity = {"origin": dataset_origin(files.corpus, files.queries, qfile), "qrels_sha256": qrels_fingerprint(qrels)}
     show = s.show_progress and world.is_main
     enc = dict(cache=cache, model_fp=model_fp, batch_size=s.batch_size, precision=s.precision, show_progress=show)
     q_enc = encode(model, ListTexts([queries[q] for q in qids]), "query", **enc)
@@ -186,6 +189,7 @@ def evaluate_dataset(
         "dataset": entry.name,
         "split": entry.split,
         "source": entry.describe(),
+        **identity,
         "n_queries": len(qids),
         "n_documents": len(corpus),
         "relevance_level": entry.relevance_level,
@@ -223,6 +227,7 @@ def evaluate(
     if config is not None and settings:
         raise TypeError("give an EvaluationConfig or its fields as keywords, not both")
     s = config if config is not None else EvaluationConfig(**settings)
+    out = check_output_folder(out_dir) if out_dir is not None else None
     specs = [datasets] if isinstance(datasets, (str, Path)) else list(datasets)
     if not specs:
         raise DataError(None, "no data set to evaluate")
@@ -235,7 +240,6 @@ def evaluate(
         enc.to(world.device())
     cache = EmbeddingCache(s.cache_dir) if s.cache else None
     model_fp = model_fingerprint(enc) if cache is not None else None
-    out = Path(out_dir) if out_dir is not None else None
     results = []
     for entry in entries:
         _log.info("evaluating %s (%s, split %s)", entry.name, entry.describe(), entry.split)

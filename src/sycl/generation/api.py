@@ -22,7 +22,7 @@ from sycl.generation.journal import Journal
 from sycl.generation.loop import GenerationRun, RunStats
 from sycl.generation.prompts import PromptTemplate, load_template
 from sycl.generation.units import build_units
-from sycl.io.atomic import atomic_open
+from sycl.io.atomic import atomic_open, check_output_folder
 from sycl.io.beir import qrels_path, read_qrels, read_queries
 from sycl.io.errors import DataError
 from sycl.log import get_logger
@@ -96,11 +96,12 @@ def run_generate(cfg: GenerationConfig, backend: Backend | None = None) -> Gener
     """
     if cfg.queries is None or cfg.out is None:
         raise DataError(None, "generation needs 'queries' and 'out'")
+    out = check_output_folder(cfg.out)
     t_start = time.monotonic()
     queries = load_queries(cfg.queries, cfg.split, cfg.limit)
     mode = cfg.resolved_mode()
     template = load_template(mode, cfg.prompt_template)
-    out = Path(cfg.out)  # created by the journal, once the backend is ready: a failed start leaves nothing
+    # the folder is created by the journal, once the backend is ready: a failed start leaves nothing
     backend = backend or create_backend(cfg)
     units, stats = asyncio.run(_generate_async(cfg, backend, queries, template, out / JOURNAL))
     compiled = compile_journal(out / JOURNAL, units, cfg.passages_per_level)

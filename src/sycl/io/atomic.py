@@ -27,6 +27,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from sycl.io.errors import DataError
+
 _HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
 LEGACY_AGE_S = 24 * 3600
 
@@ -118,6 +120,20 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def check_output_folder(path: str | Path) -> Path:
+    """``path`` as a :class:`Path` when it can be an output folder: an existing folder, or a new one whose
+    nearest existing parent is a folder. An existing file there is a :class:`DataError` (raised before any
+    work, instead of a ``FileExistsError`` once the outputs are written)."""
+    path = Path(path)
+    for p in (path, *path.parents):
+        if p.is_dir():
+            return path
+        if p.exists():
+            where = "is an existing file" if p == path else f"lies under {p}, an existing file"
+            raise DataError(path, f"the output folder {where}; give a folder (it is created when missing)")
+    return path
 
 
 @contextlib.contextmanager

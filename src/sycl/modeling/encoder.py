@@ -108,6 +108,47 @@ def resolve_settings(settings: EncoderConfig) -> tuple[str, dict]:
     return location, merged
 
 
+# tokenizers without a length limit report a huge sentinel (int(1e30)) as model_max_length
+_NO_LIMIT = 1_000_000
+
+
+def position_limit(model_config, tokenizer) -> tuple[int | None, str]:
+    """The most tokens the model takes, and where that number comes from (``max_position_embeddings`` of
+    its config.json, or the tokenizer's ``model_max_length`` when lower, as for RoBERTa's 514 vs 512)."""
+    limits = []
+    positions = getattr(model_config, "max_position_embeddings", None)
+    if isinstance(positions, int) and positions > 0:
+        limits.append((positions, f"max_position_embeddings {positions} in config.json"))
+    tok = getattr(tokenizer, "model_max_length", None)
+    if isinstance(tok, int) and 0 < tok < _NO_LIMIT:
+        limits.append((tok, f"the tokenizer's model_max_length {tok}"))
+    if not limits:
+        return None, ""
+    return min(limits, key=lambda x: x[0])
+
+
+def fit_max_lengths(merged: dict, explicit: dict, model_config, tokenizer, model: str) -> None:
+    """Check ``max_query_length``/``max_passage_length`` against the model's positions (in place).
+
+    A length set explicitly above the limit is a :class:`DataError` naming the field and the limit
+    (instead of an index error in the position embeddings once a long text comes, mid-training); a
+    default or stored length above it is lowered to the limit.
+    """
+    limit, why = position_limit(model_config, tokenizer)
+    if limit is None:
+        return
+    for key in ("max_query_length", "max_passage_length"):
+        if merged[key] <= limit:
+            continue
+        if key in explicit:
+            raise DataError(
+                model,
+                f"{key} {merged[key]} is above the model's limit of {limit} tokens ({why}); "
+                f"set {key} to {limit} or less",
+            )
+        merged[key] = limit
+
+
 class BiEncoder(nn.Module):
     """Shared-weight bi-encoder. ``forward(features) -> [B, d]`` pooled (and optionally normalised) embeddings."""
 
@@ -146,6 +187,7 @@ class BiEncoder(nn.Module):
                 else ""
             )
             raise DataError(location, f"cannot load model: {err}{hint}") from None
+        fit_max_lengths(merged, settings.overrides(), transformer.config, tokenizer, str(model))
         return cls(transformer, tokenizer, merged, source=model)
 
     # ---------------------------------------------------------------- encoding

@@ -28,7 +28,8 @@ report: true
 
 Strings may name run paths with ``{run}``, ``{data}`` (the generated set), ``{heldout}``
 (its held-out part) and ``{negatives}`` (the mined negatives). Every section is validated by
-the stage's own model when the file is loaded, so a typo fails before anything runs.
+the stage's own model when the file is loaded, so a typo fails before anything runs; the runner
+checks that every local input exists before the first stage (:mod:`sycl.pipeline.inputs`).
 """
 
 from __future__ import annotations

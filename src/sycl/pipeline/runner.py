@@ -25,11 +25,12 @@ from typing import Any
 
 from sycl import __version__
 from sycl.data.holdout import split_holdout
-from sycl.io.atomic import atomic_write_json
+from sycl.io.atomic import atomic_write_json, check_output_folder
 from sycl.io.errors import DataError
 from sycl.log import get_logger
 from sycl.pipeline.config import STAGES, RunConfig, resolve
 from sycl.pipeline.fingerprint import fingerprint
+from sycl.pipeline.inputs import check_inputs
 
 _log = get_logger("pipeline")
 
@@ -59,7 +60,7 @@ class Runner:
         self.paths["data"] = str(self.dir / ("holdout/train" if cfg.holdout else "generated"))
         self.paths["heldout"] = str(self.dir / "holdout" / "test")
         self.manifest_path = self.dir / "manifest.json"
-        self.manifest = self._load_manifest()
+        self.manifest: dict = {}  # read in run(), after the inputs are checked (versions() imports torch)
         self.fps: dict[str, str] = {}
         self.executed: list[str] = []
         self.skipped: list[str] = []
@@ -213,7 +214,14 @@ class Runner:
         )
 
     def run(self) -> dict:
-        """Run every configured stage in order; returns the provenance manifest."""
+        """Run every configured stage in order; returns the provenance manifest.
+
+        Every input of every stage is checked first (:func:`~sycl.pipeline.inputs.check_inputs`), so a
+        missing evaluation data set fails now rather than after generating and training.
+        """
+        check_output_folder(self.dir)
+        check_inputs(self.cfg)
+        self.manifest = self._load_manifest()
         self.dir.mkdir(parents=True, exist_ok=True)
         random.seed(self.cfg.seed)
         self._save_manifest()

@@ -11,6 +11,7 @@ run; ``sycl compare`` pools several seeds of a system.
 from __future__ import annotations
 
 from sycl.evaluation.compare import MARK
+from sycl.evaluation.identity import same_dataset
 from sycl.evaluation.significance import adjust, compare_paired
 
 ALPHA = 0.05
@@ -21,12 +22,15 @@ def paired_rows(evaluations, key, measure: str) -> tuple[list[list[str]], dict[t
     if len(evaluations) < 2:
         return [], {}, ""
     base = evaluations[0]
-    base_pq = {key(r): r.get("per_query", {}).get(measure) for r in base.results}
+    base_entries = {key(r): r for r in base.results}
     found = []
     for e in evaluations[1:]:
         for r in e.results:
-            d, pq, ref = key(r), r.get("per_query", {}).get(measure), base_pq.get(key(r))
+            d, pq = key(r), r.get("per_query", {}).get(measure)
+            ref = base_entries[d].get("per_query", {}).get(measure) if d in base_entries else None
             if not pq or not ref or set(pq) != set(ref) or len(ref) < 2:
+                continue
+            if same_dataset(r, base_entries[d]) is False:  # another data set under the same name
                 continue
             qids = sorted(ref)
             res = compare_paired([pq[q] for q in qids], [ref[q] for q in qids], "t")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sycl.io.atomic import atomic_open, atomic_write_text
+from sycl.io.atomic import atomic_open, atomic_write_text, check_output_folder
 from sycl.io.errors import DataError
 from sycl.log import get_logger
 from sycl.reporting.config import ReportConfig
@@ -42,7 +42,7 @@ def report(run_dirs: list[str | Path], config: ReportConfig) -> tuple[Path, Path
     """``sycl report``: write the report of ``run_dirs`` as ``config`` says; return (html, markdown) paths."""
     out_dir, title = config.out, config.title
     run_dirs = list(run_dirs)
-    out = default_out_dir(run_dirs, out_dir)
+    out = check_output_folder(default_out_dir(run_dirs, out_dir))
     art = discover(run_dirs)
     if title is None:
         title = "SyCL report: " + ", ".join(Path(d).resolve().name for d in run_dirs)

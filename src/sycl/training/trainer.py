@@ -31,7 +31,7 @@ import yaml
 
 from sycl.data.collator import Collator, batch_order, local_slice
 from sycl.data.sets import build_training_set
-from sycl.io.atomic import atomic_write_json, atomic_write_text
+from sycl.io.atomic import atomic_write_json, atomic_write_text, check_output_folder
 from sycl.io.errors import DataError
 from sycl.log import get_logger, progress
 from sycl.losses.targets import target_settings
@@ -255,6 +255,7 @@ class Trainer:
     def _run(self, resume: bool) -> Path:
         cfg, tc, ctx = self.config, self.config.train, self.ctx
         t_start = time.perf_counter()
+        check_output_folder(self.out)  # before the data and the model are loaded
         self.prepare()
         self.out.mkdir(parents=True, exist_ok=True)
         log_path = self.out / "training_log.jsonl"
