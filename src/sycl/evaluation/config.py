@@ -26,8 +26,11 @@ class EvaluationConfig(EncodingConfig):
         ge=1,
         description="label counted as relevant by binary measures (overrides every suite entry's level)",
     )
-    ignore_identical_ids: bool = Field(
-        default=True, description="drop a retrieved document whose id equals the query id (the BEIR rule)"
+    ignore_identical_ids: bool | None = Field(
+        default=None,
+        description="drop a retrieved document whose id equals the query id, for every data set "
+        "(default: as each suite entry says: on for BEIR's ArguAna and Quora, off elsewhere and for data sets "
+        "given directly; the paper suite never drops)",
     )
     batch_size: int | None = Field(
         default=None, ge=1, description="texts per encoding batch (default: 16 on CPU, 128 on GPU)"

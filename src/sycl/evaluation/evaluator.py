@@ -80,6 +80,12 @@ def _check_judgements(qrels: dict, corpus: Corpus, qfile: Path, strict: bool) ->
     return info
 
 
+def _relevant_identical(qrels: dict, exclude: np.ndarray) -> list[str]:
+    """Queries (in ``qrels`` order) that judge their own-id document relevant (label > 0) while the
+    identical-id rule drops it: ``exclude[i] >= 0`` is the corpus row of query ``i``'s id."""
+    return [q for i, q in enumerate(qrels) if exclude[i] >= 0 and qrels[q].get(q, 0) > 0]
+
+
 def _search(s: EvaluationConfig, qv: np.ndarray, dv: np.ndarray, exclude, offset: int, show: bool) -> TopK:
     if s.index == "exact":
         return exact_search(
@@ -162,8 +168,17 @@ def evaluate_dataset(
     q_enc = encode(model, ListTexts([queries[q] for q in qids]), "query", **enc)
     start, stop = world.shard(len(corpus))
     d_enc = encode(model, CorpusTexts(corpus, start, stop), "passage", storage=s.vector_storage, **enc)
-    identical = entry.ignore_identical_ids if entry.ignore_identical_ids is not None else s.ignore_identical_ids
+    identical = s.ignore_identical_ids if s.ignore_identical_ids is not None else entry.ignore_identical_ids
     exclude = corpus.rows_of(qids, missing="ignore") if identical else None
+    dropped = _relevant_identical(qrels, exclude) if identical else []
+    if dropped:
+        _log.warning(
+            "%s: the identical-id rule makes %d judged-relevant document(s) unreachable (e.g. %s); "
+            "they still count as relevant (turn the rule off with --no-ignore-identical-ids)",
+            entry.name,
+            len(dropped),
+            ", ".join(f"{q}:{q}" for q in dropped[:5]),
+        )
     t1 = time.perf_counter()
     local = _search(s, np.asarray(q_enc.vectors), d_enc.vectors, exclude, start, show)
     parts = D.gather(local, world)
@@ -195,7 +210,9 @@ def evaluate_dataset(
         "run_file": run_file,
         "unknown_queries": unknown,
         **judged,
+        "ignore_identical_ids": bool(identical),
         "identical_ids_excluded": int((exclude >= 0).sum()) if exclude is not None else 0,
+        "relevant_identical_dropped": len(dropped),
         "cache": {"queries": q_enc.cached, "corpus": d_enc.cached},
         "seconds": {
             "encode_queries": round(q_enc.seconds, 3),

@@ -15,8 +15,11 @@ different places, each local or ``hf://datasets/<owner>/<name>[@revision]/<path>
 alone), as a training source can: TREC DL 2020 is the released queries and judgements scored
 against the MS MARCO corpus. Each replaces that part of ``source``; without ``source`` all three
 are needed, and ``split`` only names the run file. ``relevance_level`` is the threshold of the
-binary measures; ``primary`` the headline measure; ``ignore_identical_ids`` overrides the BEIR
-identical-id rule.
+binary measures; ``primary`` the headline measure; ``ignore_identical_ids: true`` drops a retrieved
+document whose id equals the query id (BEIR's rule, meant for ArguAna and Quora, whose queries are
+themselves documents of the corpus). It is off unless an entry turns it on: the reference toolkit
+never drops, and on other collections an equal id is a coincidence of numbering (Cranfield and CISI
+number queries and documents from 1, so the rule would hide 1 and 7 judged-relevant documents).
 """
 
 from __future__ import annotations
@@ -43,7 +46,9 @@ class DatasetEntry(StrictModel):
     split: str = "test"
     relevance_level: int = Field(default=1, ge=1)
     primary: str = "nDCG@10"
-    ignore_identical_ids: bool | None = None
+    ignore_identical_ids: bool = Field(
+        default=False, description="drop a retrieved document whose id equals the query id (BEIR's ArguAna, Quora)"
+    )
 
     @model_validator(mode="after")
     def _check_parts(self) -> DatasetEntry:
