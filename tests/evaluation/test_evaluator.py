@@ -16,7 +16,8 @@ def test_outputs_follow_the_contract(tiny, tmp_path, minilm):
     saved = json.loads((out / "metrics.json").read_text())
     assert saved == json.loads(json.dumps(report))
     assert saved["kind"] == "evaluation" and saved["settings"]["k"] == 5
-    assert saved["settings"]["search_precision"] == "auto"  # the measured path: named in "kernels"
+    assert saved["settings"]["search_precision"] is None  # none asked for: each data set's own, else auto
+    assert saved["results"][0]["search_precision"] == "auto"  # the measured path: named in "kernels"
     assert (
         saved["kernels"]["auto_search"] in ("fp32", "bf16", "int8")
         and saved["kernels"]["cpu"] in saved["kernels"]["line"]

@@ -80,6 +80,14 @@ def _check_judgements(qrels: dict, corpus: Corpus, qfile: Path, strict: bool) ->
     return info
 
 
+def _entry_settings(s: EvaluationConfig, entry: DatasetEntry) -> EvaluationConfig:
+    """``s`` with the encoding and search precision of ``entry`` (or its suite) where ``s`` sets none, else auto."""
+    update = {
+        key: getattr(entry, key) or "auto" for key in ("precision", "search_precision") if getattr(s, key) is None
+    }
+    return s.model_copy(update=update) if update else s
+
+
 def _relevant_identical(qrels: dict, exclude: np.ndarray) -> list[str]:
     """Queries (in ``qrels`` order) that judge their own-id document relevant (label > 0) while the
     identical-id rule drops it: ``exclude[i] >= 0`` is the corpus row of query ``i``'s id."""
@@ -148,6 +156,7 @@ def evaluate_dataset(
 ) -> dict:
     """Evaluate one data set split; returns its ``results`` entry of ``metrics.json``."""
     t0 = time.perf_counter()
+    s = _entry_settings(s, entry)
     files = locate(entry)
     qfile = files.qrels
     qrels = read_qrels(qfile)
@@ -204,6 +213,8 @@ def evaluate_dataset(
         "n_queries": len(qids),
         "n_documents": len(corpus),
         "relevance_level": entry.relevance_level,
+        "precision": s.precision,
+        "search_precision": s.search_precision,
         "primary": entry.primary,
         "measures": means,
         "per_query": per_query,
