@@ -16,7 +16,8 @@ def test_outputs_follow_the_contract(tiny, tmp_path, minilm):
     saved = json.loads((out / "metrics.json").read_text())
     assert saved == json.loads(json.dumps(report))
     assert saved["kind"] == "evaluation" and saved["settings"]["k"] == 5
-    assert saved["settings"]["search_precision"] == "auto"  # the measured path: named in "kernels"
+    assert saved["settings"]["search_precision"] is None  # none asked for: each data set's own, else auto
+    assert saved["results"][0]["search_precision"] == "auto"  # the measured path: named in "kernels"
     assert (
         saved["kernels"]["auto_search"] in ("fp32", "bf16", "int8")
         and saved["kernels"]["cpu"] in saved["kernels"]["line"]
@@ -38,13 +39,14 @@ def test_outputs_follow_the_contract(tiny, tmp_path, minilm):
 
 
 def test_identical_id_rule(tiny, tmp_path, minilm):
-    on = evaluate(minilm, str(tiny), tmp_path / "on", k=3)
-    off = evaluate(minilm, str(tiny), tmp_path / "off", k=3, ignore_identical_ids=False)
+    on = evaluate(minilm, str(tiny), tmp_path / "on", k=3, ignore_identical_ids=True)
+    off = evaluate(minilm, str(tiny), tmp_path / "off", k=3)  # off unless asked for (or a suite entry says so)
     run_on, run_off = read_run(tmp_path / "on/runs/tiny.test.trec"), read_run(tmp_path / "off/runs/tiny.test.trec")
     top_off = max(run_off["d5"], key=run_off["d5"].get)
     assert top_off == "d5"  # the document identical to the query wins without the rule
     assert "d5" not in run_on["d5"]
     assert on["results"][0]["identical_ids_excluded"] == 1 and off["results"][0]["identical_ids_excluded"] == 0
+    assert (on["results"][0]["ignore_identical_ids"], off["results"][0]["ignore_identical_ids"]) == (True, False)
     assert on["results"][0]["per_query"]["RR@10"]["d5"] > off["results"][0]["per_query"]["RR@10"]["d5"]
 
 

@@ -16,7 +16,11 @@ def test_paper_suite_has_the_papers_data_sets_and_conventions():
         "RR@10",
     )
     for dl in ("trec-dl-2019", "trec-dl-2020"):
-        assert by_name[dl].relevance_level == 2 and by_name[dl].primary == "nDCG@10"
+        # the reference counts label >= 1 as relevant on TREC DL too (sycl's own convention, 2, is --relevance-level 2)
+        assert by_name[dl].relevance_level == 1 and by_name[dl].primary == "nDCG@10"
+    assert {(e.precision, e.search_precision, e.ignore_identical_ids) for e in suite.datasets} == {
+        ("fp32", "fp32", False)
+    }
     beir = {
         "arguana",
         "climate-fever",

@@ -13,10 +13,16 @@ import yaml
 from tinyexp import experiment, make_graded_set, make_tiny_model
 
 from sycl.io.errors import DataError
+from sycl.training.config import TrainConfig
 from sycl.training.deepspeed_config import engine_dtype, read_deepspeed_config, resolve_deepspeed_config
+from sycl.training.schedules import resolve_schedule
 
 REPO = Path(__file__).resolve().parents[2]
 ZERO3 = REPO / "configs" / "paper" / "zero3.json"
+
+
+# the paper's schedule over ~1,977 optimiser steps (506k queries / 256 per step)
+PAPER_SCHEDULE = resolve_schedule(TrainConfig(lr=1e-5, warmup_ratio=0.05, schedule="warmup_decay"), 1977)
 
 
 def _paper(**kw):
@@ -28,6 +34,8 @@ def _paper(**kw):
         max_grad_norm=1.0,
         dtype=torch.bfloat16,
         hidden_size=768,
+        schedule=PAPER_SCHEDULE,
+        weight_decay=0.0,
         source=str(ZERO3),
     )
     args.update(kw)
@@ -50,12 +58,75 @@ def test_shipped_zero3_is_resolved_from_the_experiment():
         4,
         256,
     )
-    assert cfg["gradient_clipping"] == 1.0 and cfg["bf16"] == {"enabled": True} and engine_dtype(cfg) == torch.bfloat16
-    assert cfg["zero_optimization"]["stage"] == 3
-    fp32 = _paper(dtype=None, max_grad_norm=None)
-    assert fp32["bf16"] == {"enabled": False} and fp32["gradient_clipping"] == 0.0 and engine_dtype(fp32) is None
-    assert "fp16" not in fp32
-    assert _paper(dtype=torch.float16)["fp16"] == {"enabled": True}
+    assert cfg["gradient_clipping"] == 1.0 and cfg["bf16"]["enabled"] is True and engine_dtype(cfg) == torch.bfloat16
+    assert cfg["fp16"]["enabled"] is False
+    zero = cfg["zero_optimization"]
+    assert zero["stage"] == 3 and zero["reduce_bucket_size"] == 1e6  # the reference's value, kept
+    assert (zero["stage3_prefetch_bucket_size"], zero["stage3_param_persistence_threshold"]) == (
+        int(0.9 * 768 * 768),
+        7680,
+    )
+    # the reference's optimizer and scheduler sections are checked against the trainer's, then left to it
+    assert "optimizer" not in cfg and "scheduler" not in cfg
+    fp32 = _paper(dtype=None, max_grad_norm=None)  # the paper's runs: no --bf16/--fp16, "auto" -> disabled
+    assert fp32["bf16"]["enabled"] is False and fp32["fp16"]["enabled"] is False and engine_dtype(fp32) is None
+    assert fp32["gradient_clipping"] == 0.0
+    assert _paper(dtype=torch.float16)["fp16"]["enabled"] is True
+
+
+def test_the_shipped_file_carries_the_reference_sections():
+    raw = read_deepspeed_config(ZERO3)
+    assert raw["optimizer"]["type"] == "AdamW" and raw["optimizer"]["params"]["torch_adam"] is True
+    assert raw["scheduler"]["type"] == "WarmupDecayLR"
+    assert set(raw["scheduler"]["params"]) == {"warmup_min_lr", "warmup_max_lr", "warmup_num_steps", "total_num_steps"}
+    assert raw["fp16"]["enabled"] == raw["bf16"]["enabled"] == "auto"
+
+
+@pytest.mark.parametrize(
+    "edit, needle",
+    [
+        ({"optimizer": {"type": "Lamb"}}, "optimizer.type is 'Lamb'"),
+        ({"optimizer": {"type": "AdamW", "params": {"lr": 3e-5}}}, "optimizer.params.lr is 3e-05 but the experiment"),
+        ({"optimizer": {"type": "AdamW", "params": {"eps": 1e-6}}}, "optimizer.params.eps is 1e-06"),
+        ({"optimizer": {"type": "AdamW", "params": {"amsgrad": True}}}, "optimizer.params.amsgrad: not an option"),
+        ({"scheduler": {"type": "WarmupLR"}}, "scheduler.type is 'WarmupLR'"),
+        (
+            {"scheduler": {"type": "WarmupDecayLR", "params": {"warmup_type": "linear"}}},
+            "scheduler.params.warmup_type is 'linear' but the experiment gives 'log'",
+        ),
+        (
+            {"scheduler": {"type": "WarmupDecayLR", "params": {"total_num_steps": 500}}},
+            "scheduler.params.total_num_steps is 500 but the experiment gives 1977",
+        ),
+    ],
+)
+def test_optimizer_and_scheduler_sections_must_agree_with_the_experiment(edit, needle):
+    with pytest.raises(DataError) as err:
+        _paper_with(edit)
+    assert needle in err.value.problem
+
+
+def test_a_warmup_decay_section_needs_the_warmup_decay_schedule():
+    linear = resolve_schedule(TrainConfig(lr=1e-5, schedule="linear"), 1977)
+    with pytest.raises(DataError, match="set train.schedule: warmup_decay"):
+        _paper(schedule=linear)
+    explicit = {"scheduler": {"type": "WarmupDecayLR", "params": {**PAPER_SCHEDULE.deepspeed_params()}}}
+    assert "scheduler" not in _paper_with(explicit)  # explicit values equal to the run's are accepted
+
+
+def _paper_with(edit):
+    raw = {**read_deepspeed_config(ZERO3), **edit}
+    return resolve_deepspeed_config(
+        raw,
+        micro_batch=16,
+        accumulation=4,
+        world_size=4,
+        max_grad_norm=1.0,
+        dtype=None,
+        hidden_size=768,
+        schedule=PAPER_SCHEDULE,
+        source="z.json",
+    )
 
 
 @pytest.mark.parametrize(
@@ -66,7 +137,6 @@ def test_shipped_zero3_is_resolved_from_the_experiment():
             {"bf16": {"enabled": True}},
             "bf16.enabled is True but the experiment gives False (train.precision resolves to fp32)",
         ),
-        ({"optimizer": {"type": "AdamW", "params": {"lr": "auto"}}}, "'optimizer': the trainer builds"),
         (
             {"zero_optimization": {"stage": 3, "sub_group_size": "auto"}},
             'cannot resolve "auto" for zero_optimization.sub_group_size',
@@ -84,9 +154,20 @@ def test_contradictions_and_unresolvable_values_name_the_key(edit, needle):
             max_grad_norm=1.0,
             dtype=None,
             hidden_size=768,
+            schedule=PAPER_SCHEDULE,
             source="z.json",
         )
     assert err.value.path == "z.json" and needle in err.value.problem
+
+
+@pytest.mark.parametrize("section", ["optimizer", "scheduler"])
+def test_a_section_without_the_trainers_schedule_to_check_it_against_is_an_error(section):
+    raw = read_deepspeed_config(ZERO3)
+    raw.pop("scheduler" if section == "optimizer" else "optimizer")
+    with pytest.raises(DataError, match=f"'{section}': the trainer builds"):
+        resolve_deepspeed_config(
+            raw, micro_batch=16, accumulation=4, world_size=1, max_grad_norm=1.0, dtype=None, source="z.json"
+        )
 
 
 def test_malformed_json_names_the_line(tmp_path):
@@ -102,10 +183,9 @@ def test_deepspeeds_own_config_class_reads_the_resolved_file():
     from deepspeed.runtime.config import DeepSpeedConfig
 
     # unresolved, DeepSpeed reads "auto" as bf16 disabled, silently: the reason for resolving first
-    assert (
-        DeepSpeedConfig({**read_deepspeed_config(ZERO3), "train_micro_batch_size_per_gpu": 1}).bfloat16_config.enabled
-        is False
-    )
+    raw = read_deepspeed_config(ZERO3)
+    raw.update(train_micro_batch_size_per_gpu=1, gradient_accumulation_steps=1, train_batch_size=1)
+    assert DeepSpeedConfig(raw).bfloat16_config.enabled is False
     ds = DeepSpeedConfig(_paper(world_size=1))  # DeepSpeedConfig sees one process outside a process group
     assert ds.bfloat16_config.enabled is True and ds.zero_optimization_stage == 3
     assert (ds.train_micro_batch_size_per_gpu, ds.gradient_accumulation_steps, ds.train_batch_size) == (16, 4, 64)
@@ -117,7 +197,14 @@ def test_deepspeeds_own_config_class_reads_the_resolved_file():
     )
     zero = DeepSpeedConfig(
         resolve_deepspeed_config(
-            raw, micro_batch=16, accumulation=4, world_size=1, max_grad_norm=1.0, dtype=torch.bfloat16, hidden_size=768
+            raw,
+            micro_batch=16,
+            accumulation=4,
+            world_size=1,
+            max_grad_norm=1.0,
+            dtype=torch.bfloat16,
+            hidden_size=768,
+            schedule=PAPER_SCHEDULE,
         )
     ).zero_config
     assert (zero.reduce_bucket_size, zero.prefetch_bucket_size, zero.param_persistence_threshold) == (
@@ -222,3 +309,31 @@ def test_zero_stages_under_torchrun_match_single_process_training(stage, precisi
     assert w_ds.keys() == w_plain.keys()
     for k in w_plain:
         torch.testing.assert_close(w_ds[k], w_plain[k], rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_the_papers_zero3_file_under_torchrun_runs_the_warmup_decay_schedule(tmp_path):
+    """The shipped file with its optimizer and scheduler sections, two CPU processes, ZeRO-3 in fp32:
+    the rates DeepSpeed steps through are WarmupDecayLR's, and the weights are saved in fp32."""
+    pytest.importorskip("deepspeed")
+    from safetensors.torch import load_file
+    from test_train_distributed import torchrun
+
+    from sycl.training.schedules import warmup_decay_rate
+
+    data, model = make_graded_set(tmp_path / "data", n_queries=16), make_tiny_model(tmp_path / "model", dropout=0.0)
+    cfg = experiment(data, model, tmp_path / "ds", batch_size=1, max_steps=8)
+    cfg["loss"] = {"name": "ws2"}
+    cfg["train"].update(
+        deepspeed=str(ZERO3), precision="fp32", schedule="warmup_decay", warmup_ratio=0.5, lr=1e-4, weight_decay=0.0
+    )
+    cfg["train"]["log_every"] = 1
+    (tmp_path / "exp.yaml").write_text(yaml.safe_dump(cfg))
+    torchrun("-m", "sycl.cli", "-q", "train", "--config", tmp_path / "exp.yaml", cwd=tmp_path)
+    log = [json.loads(x) for x in (tmp_path / "ds" / "training_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == list(range(1, 9))
+    kw = dict(min_lr=0.0, max_lr=1e-4, warmup_steps=4, total_steps=8, warmup_type="log")
+    # the rate logged after step t is the one the next step runs at: DeepSpeed's iteration t - 1
+    assert [r["lr"] for r in log] == pytest.approx([warmup_decay_rate(t - 1, **kw) for t in range(1, 9)], abs=1e-12)
+    weights = load_file(str(tmp_path / "ds" / "model.safetensors"))
+    assert {w.dtype for w in weights.values()} == {torch.float32}

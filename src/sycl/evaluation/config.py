@@ -26,20 +26,23 @@ class EvaluationConfig(EncodingConfig):
         ge=1,
         description="label counted as relevant by binary measures (overrides every suite entry's level)",
     )
-    ignore_identical_ids: bool = Field(
-        default=True, description="drop a retrieved document whose id equals the query id (the BEIR rule)"
+    ignore_identical_ids: bool | None = Field(
+        default=None,
+        description="drop a retrieved document whose id equals the query id, for every data set "
+        "(default: as each suite entry says: on for BEIR's ArguAna and Quora, off elsewhere and for data sets "
+        "given directly; the paper suite never drops)",
     )
     batch_size: int | None = Field(
         default=None, ge=1, description="texts per encoding batch (default: 16 on CPU, 128 on GPU)"
     )
-    precision: Precision = Field(
-        default="auto",
-        description="encoding autocast (auto: bf16 on GPUs and on CPUs "
-        "where it measured faster than fp32, see sycl info; else fp32)",
+    precision: Precision | None = Field(
+        default=None,
+        description="encoding autocast (default: the suite entry's, else auto; auto: bf16 on GPUs and on CPUs "
+        "where it measured faster than fp32, see sycl info; else fp32; the paper suite: fp32)",
     )
-    search_precision: SearchPrecision = Field(
-        default="auto",
-        description="auto: the path measured fastest on this "
+    search_precision: SearchPrecision | None = Field(
+        default=None,
+        description="default: the suite entry's, else auto (the paper suite: fp32); auto: the path measured fastest on this "
         "CPU (sycl info); fp32: exact; int8 or bf16: candidates selected in "
         "reduced precision, final scores and order recomputed in fp32 (a path "
         "that measured slower than fp32 is warned about, or refused when it "

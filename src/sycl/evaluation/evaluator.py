@@ -82,6 +82,20 @@ def _check_judgements(qrels: dict, corpus: Corpus, qfile: Path, strict: bool) ->
     return info
 
 
+def _entry_settings(s: EvaluationConfig, entry: DatasetEntry) -> EvaluationConfig:
+    """``s`` with the encoding and search precision of ``entry`` (or its suite) where ``s`` sets none, else auto."""
+    update = {
+        key: getattr(entry, key) or "auto" for key in ("precision", "search_precision") if getattr(s, key) is None
+    }
+    return s.model_copy(update=update) if update else s
+
+
+def _relevant_identical(qrels: dict, exclude: np.ndarray) -> list[str]:
+    """Queries (in ``qrels`` order) that judge their own-id document relevant (label > 0) while the
+    identical-id rule drops it: ``exclude[i] >= 0`` is the corpus row of query ``i``'s id."""
+    return [q for i, q in enumerate(qrels) if exclude[i] >= 0 and qrels[q].get(q, 0) > 0]
+
+
 def _search(s: EvaluationConfig, qv: np.ndarray, dv: np.ndarray, exclude, offset: int, show: bool) -> TopK:
     if s.index == "exact":
         return exact_search(
@@ -144,6 +158,7 @@ def evaluate_dataset(
 ) -> dict:
     """Evaluate one data set split; returns its ``results`` entry of ``metrics.json``."""
     t0 = time.perf_counter()
+    s = _entry_settings(s, entry)
     files = locate(entry)
     qfile = files.qrels
     qrels = read_qrels(qfile)
@@ -165,8 +180,17 @@ def evaluate_dataset(
     q_enc = encode(model, ListTexts([queries[q] for q in qids]), "query", **enc)
     start, stop = world.shard(len(corpus))
     d_enc = encode(model, CorpusTexts(corpus, start, stop), "passage", storage=s.vector_storage, **enc)
-    identical = entry.ignore_identical_ids if entry.ignore_identical_ids is not None else s.ignore_identical_ids
+    identical = s.ignore_identical_ids if s.ignore_identical_ids is not None else entry.ignore_identical_ids
     exclude = corpus.rows_of(qids, missing="ignore") if identical else None
+    dropped = _relevant_identical(qrels, exclude) if identical else []
+    if dropped:
+        _log.warning(
+            "%s: the identical-id rule makes %d judged-relevant document(s) unreachable (e.g. %s); "
+            "they still count as relevant (turn the rule off with --no-ignore-identical-ids)",
+            entry.name,
+            len(dropped),
+            ", ".join(f"{q}:{q}" for q in dropped[:5]),
+        )
     t1 = time.perf_counter()
     local = _search(s, np.asarray(q_enc.vectors), d_enc.vectors, exclude, start, show)
     parts = D.gather(local, world)
@@ -193,13 +217,17 @@ def evaluate_dataset(
         "n_queries": len(qids),
         "n_documents": len(corpus),
         "relevance_level": entry.relevance_level,
+        "precision": s.precision,
+        "search_precision": s.search_precision,
         "primary": entry.primary,
         "measures": means,
         "per_query": per_query,
         "run_file": run_file,
         "unknown_queries": unknown,
         **judged,
+        "ignore_identical_ids": bool(identical),
         "identical_ids_excluded": int((exclude >= 0).sum()) if exclude is not None else 0,
+        "relevant_identical_dropped": len(dropped),
         "cache": {"queries": q_enc.cached, "corpus": d_enc.cached},
         "seconds": {
             "encode_queries": round(q_enc.seconds, 3),

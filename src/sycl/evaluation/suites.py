@@ -15,8 +15,14 @@ different places, each local or ``hf://datasets/<owner>/<name>[@revision]/<path>
 alone), as a training source can: TREC DL 2020 is the released queries and judgements scored
 against the MS MARCO corpus. Each replaces that part of ``source``; without ``source`` all three
 are needed, and ``split`` only names the run file. ``relevance_level`` is the threshold of the
-binary measures; ``primary`` the headline measure; ``ignore_identical_ids`` overrides the BEIR
-identical-id rule.
+binary measures; ``primary`` the headline measure; ``precision`` and ``search_precision`` (per
+entry, or for the whole suite at its top level) fix how it is encoded and searched unless the
+evaluation names one (the ``paper`` suite: fp32 and exact, as the reference ran; ``--precision auto
+--search-precision auto`` gives sycl's measured fastest paths); ``ignore_identical_ids: true`` drops a retrieved
+document whose id equals the query id (BEIR's rule, meant for ArguAna and Quora, whose queries are
+themselves documents of the corpus). It is off unless an entry turns it on: the reference toolkit
+never drops, and on other collections an equal id is a coincidence of numbering (Cranfield and CISI
+number queries and documents from 1, so the rule would hide 1 and 7 judged-relevant documents).
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ from pydantic import Field, model_validator
 from sycl.config import StrictModel, read_yaml, validate
 from sycl.io.errors import DataError
 from sycl.io.sources import BEIR_NAMES
+from sycl.modeling.config import Precision
+from sycl.retrieval.config import SearchPrecision
 
 
 class DatasetEntry(StrictModel):
@@ -43,7 +51,16 @@ class DatasetEntry(StrictModel):
     split: str = "test"
     relevance_level: int = Field(default=1, ge=1)
     primary: str = "nDCG@10"
-    ignore_identical_ids: bool | None = None
+    ignore_identical_ids: bool = Field(
+        default=False, description="drop a retrieved document whose id equals the query id (BEIR's ArguAna, Quora)"
+    )
+
+    precision: Precision | None = Field(
+        default=None, description="encoding precision of this entry unless the evaluation names one"
+    )
+    search_precision: SearchPrecision | None = Field(
+        default=None, description="search precision of this entry unless the evaluation names one"
+    )
 
     @model_validator(mode="after")
     def _check_parts(self) -> DatasetEntry:
@@ -63,6 +80,10 @@ class Suite(StrictModel):
     name: str
     description: str = ""
     root: str | None = None
+    precision: Precision | None = Field(default=None, description="encoding precision of entries that set none")
+    search_precision: SearchPrecision | None = Field(
+        default=None, description="search precision of entries that set none"
+    )
     datasets: list[DatasetEntry]
 
 
@@ -90,6 +111,9 @@ def load_suite(name_or_path: str | Path) -> Suite:
     else:
         raise DataError(text, f"unknown suite; shipped suites: {', '.join(available_suites())}")
     suite = validate(Suite, data, str(path))
+    for e in suite.datasets:
+        e.precision = e.precision or suite.precision
+        e.search_precision = e.search_precision or suite.search_precision
     root = os.environ.get("SYCL_DATASETS_ROOT") if suite.root is not None else None
     root = root or suite.root
     if root:

@@ -29,6 +29,11 @@ def render_summary(report: dict, digits: int = 4) -> str:
         lines.append(f"| **average** ({len(results)}) | | | | " + " | ".join(avg) + " |")
     notes = []
     for r in results:
+        if r.get("relevant_identical_dropped"):
+            notes.append(
+                f"- {r['dataset']}: the identical-id rule dropped {r['relevant_identical_dropped']} judged-relevant "
+                "document(s) whose id equals the query id (counted as relevant, never retrieved)."
+            )
         if r.get("missing_documents"):
             notes.append(
                 f"- {r['dataset']}: {r['missing_documents']} of {r['judgements']} judgements point at "

@@ -1,8 +1,11 @@
 """Relevance levels of a synthetic ranking context: label, name and definition.
 
-The default is the TREC Deep Learning passage-judging scale (3/2/1/0), the scale the SyCL
-paper asks its generator for. A configuration may replace it with any list of distinct
-integer labels, ordered from most to least relevant.
+The labels 3/2/1/0 are those of the released SyCL data (its ``qrels/train.tsv``). The paper's own
+prompt and level wording are not public, so the names and definitions here are sycl's choice:
+the TREC Deep Learning passage-judging definitions (the graded relevance scale of the TREC DL
+track's assessor guidelines, as also used by the UMBRELA judging prompt), not the paper's text.
+A configuration may replace them with any list of distinct integer labels, ordered from most to
+least relevant.
 """
 
 from __future__ import annotations

@@ -6,6 +6,11 @@ JSON braces in a template need no escaping. The shipped templates live in
 ``sycl/resources/prompts/`` (``json.txt``: every level in one JSON answer; ``per_level.txt``:
 one request per level); a user passes their own file with ``prompt_template``.
 
+The shipped templates are sycl's own writing: the SyCL paper does not publish its generation prompt,
+so they are not the paper's. The level definitions they insert are the TREC DL graded relevance
+definitions (:mod:`sycl.generation.levels`); ``judge_umbrela.txt`` is our wording of the UMBRELA
+relevance-assessment prompt (Upadhyay et al. 2024), which follows the same TREC DL scale.
+
 Variables available to both modes: ``$query``, ``$words`` (length guidance, in words),
 ``$n_per_level``, ``$levels`` (one line per level, ``- level_3 (perfectly relevant): ...``).
 JSON mode adds ``$json_keys`` and ``$json_example``; per-level mode adds ``$level_label``,

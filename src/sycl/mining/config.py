@@ -24,7 +24,11 @@ class MiningConfig(StrictModel):
         default=None, description="output format (default: from the file suffix: .tsv -> tsv, else grouped jsonl)"
     )
     positive_label: int = Field(default=1, description="judgements with label >= this are positives")
-    ignore_identical_ids: bool = Field(default=True, description="skip the document whose id equals the query id")
+    ignore_identical_ids: bool = Field(
+        default=False,
+        description="skip the document whose id equals the query id (BEIR's rule for ArguAna and Quora, "
+        "where queries are corpus documents; off by default, as in the reference toolkit)",
+    )
     k1: float = Field(default=0.9, gt=0, description="BM25 term-frequency saturation")
     b: float = Field(default=0.4, ge=0, le=1, description="BM25 length normalisation")
     batch_size: int | None = Field(

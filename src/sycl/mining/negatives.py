@@ -88,7 +88,7 @@ def mine_negatives(
     model=None,
     fmt: Literal["jsonl", "tsv"] | None = None,
     positive_label: int = 1,
-    ignore_identical_ids: bool = True,
+    ignore_identical_ids: bool = False,
     k1: float = 0.9,
     b: float = 0.4,
     batch_size: int | None = None,
@@ -99,8 +99,9 @@ def mine_negatives(
 ) -> dict:
     """Write the top-``k`` non-positive documents of each judged query of ``split`` to ``out``.
 
-    Positives are the query's judgements with ``label >= positive_label``; the document whose
-    id equals the query id is skipped too (``ignore_identical_ids``). ``model`` selects dense
+    Positives are the query's judgements with ``label >= positive_label``; with
+    ``ignore_identical_ids`` the document whose id equals the query id is skipped too (BEIR's rule
+    for ArguAna and Quora; off by default). ``model`` selects dense
     mining (a :class:`~sycl.modeling.BiEncoder` or a model path/name); ``None`` is BM25.
     ``fmt`` defaults from the suffix (``.tsv`` -> TSV, else JSONL). Returns counts.
     """

@@ -123,7 +123,15 @@ class TrainConfig(StrictModel):
     lr: float = Field(default=2e-5, gt=0, description="peak learning rate (AdamW)")
     weight_decay: float = Field(default=0.01, ge=0, description="AdamW weight decay (not on biases and norms)")
     warmup_ratio: float = Field(default=0.05, ge=0, le=1, description="share of the steps spent warming up")
-    schedule: Literal["linear", "cosine", "constant"] = Field(default="linear", description="learning-rate schedule")
+    schedule: Literal["linear", "cosine", "constant", "warmup_decay"] = Field(
+        default="linear",
+        description="learning-rate schedule: linear/cosine/constant (linear warm-up from 0), or "
+        "warmup_decay: DeepSpeed's WarmupDecayLR, the paper's (sycl.training.schedules)",
+    )
+    warmup_type: Literal["log", "linear"] = Field(
+        default="log", description="warm-up curve of schedule warmup_decay (log: DeepSpeed's default)"
+    )
+    warmup_min_lr: float = Field(default=0.0, ge=0, description="starting rate of schedule warmup_decay")
     max_grad_norm: float | None = Field(default=1.0, gt=0, description="gradient clipping (None: off)")
     seed: int = Field(default=42, description="seed of data order, sampling and initialisation")
     precision: Precision = Field(default="auto", description="autocast of the forward pass (auto: measured per device)")

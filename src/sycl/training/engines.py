@@ -110,6 +110,8 @@ class DeepSpeedEngine:
         max_grad_norm: float | None,
         dtype: torch.dtype | None = None,
         hidden_size: int | None = None,
+        schedule=None,
+        weight_decay: float = 0.0,
     ):
         try:
             import deepspeed
@@ -123,6 +125,8 @@ class DeepSpeedEngine:
             max_grad_norm=max_grad_norm,
             dtype=dtype,
             hidden_size=hidden_size,
+            schedule=schedule,
+            weight_decay=weight_decay,
             source=str(config_path),
         )
         self.config = cfg

@@ -45,6 +45,7 @@ from sycl.training.distributed import DistContext, gather_tensor, gather_with_gr
 from sycl.training.engines import DeepSpeedEngine, TorchEngine
 from sycl.training.grad_cache import GradCache
 from sycl.training.guard import CollapseGuard, batch_statistics
+from sycl.training.schedules import resolve_schedule
 
 CPU_CHUNK_SIZE = 8  # see TrainConfig.chunk_size and benchmarks/RESULTS.md (training throughput)
 _log = get_logger(__name__)
@@ -135,14 +136,8 @@ class Trainer:
             optimizer = torch.optim.AdamW(_param_groups(self.model, tc.weight_decay), lr=tc.lr, fused=True)
         except (RuntimeError, TypeError, ValueError):
             optimizer = torch.optim.AdamW(_param_groups(self.model, tc.weight_decay), lr=tc.lr)
-        from transformers import get_scheduler
-
-        scheduler = get_scheduler(
-            tc.schedule,
-            optimizer,
-            num_warmup_steps=math.ceil(tc.warmup_ratio * self.total_steps),
-            num_training_steps=self.total_steps,
-        )
+        self.schedule = resolve_schedule(tc, self.total_steps)
+        scheduler = self.schedule.build(optimizer)
         self.dtype = resolve_dtype(tc.precision, self.ctx.device)
         if tc.deepspeed:
             self.engine = DeepSpeedEngine(
@@ -156,6 +151,8 @@ class Trainer:
                 tc.max_grad_norm,
                 dtype=self.dtype,
                 hidden_size=self.model.dim,
+                schedule=self.schedule,
+                weight_decay=tc.weight_decay,
             )
         else:
             self.engine = TorchEngine(
