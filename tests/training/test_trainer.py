@@ -120,7 +120,11 @@ def test_in_batch_options_reach_the_loss_and_gradient_accumulation(tiny, tmp_pat
     cfg["loss"] = {"name": "ws2", "in_batch": "lowest", "infonce_weight": 0.5}
     out = train(cfg)
     info = json.loads((out / "training.json").read_text())
-    assert info["steps"] == 3 and info["loss_options"] == {"in_batch": "lowest", "infonce_weight": 0.5}
+    assert info["steps"] == 3 and info["loss_options"] == {
+        "temperature": 1.0,
+        "in_batch": "lowest",
+        "infonce_weight": 0.5,
+    }
     assert len(seen) == 6  # 3 steps x 2 accumulated micro-batches
     (q, n), (q2, k), loss = seen[0]
     assert q == q2 == 2 and n == q * k  # the other query's passages are in the loss's score matrix...

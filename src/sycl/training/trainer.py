@@ -117,7 +117,7 @@ class Trainer:
             _log.info(
                 "fast dropout: %d dropout layers, attention %s", n, self.model.transformer.config._attn_implementation
             )
-        self.loss_fn = cfg.loss.build()
+        self.loss_fn = cfg.loss.build(self.model.settings["similarity"])
         self.collate = Collator(self.model)
         world = self.ctx.world_size
         n, size = len(self.dataset), tc.batch_size * world
@@ -335,8 +335,11 @@ class Trainer:
                         "lr": self.engine.lr(),
                         "grad_norm": grad_norm,
                         "own_group_prob": stats["own_group_prob"],
+                        "positive_prob": stats["positive_prob"],
                         "passage_mean_cos": stats["passage_mean_cos"],
                         "top1_own": stats["top1_own"],
+                        "batch_queries": labels.shape[0],
+                        "group_size": labels.shape[1],
                         "groups_per_s": window["groups"] / max(now - window["t"], 1e-9),
                         "seconds": round(now - t_start, 3),
                     }
@@ -376,7 +379,8 @@ class Trainer:
                     "config": resolved,
                     "base_model": self.model.source,
                     "loss": cfg.loss.name,
-                    "loss_options": cfg.loss.loss_options(),
+                    "loss_function": cfg.loss.loss_name,
+                    "loss_options": cfg.loss.resolved_options(self.model.settings["similarity"]),
                     "n_queries": len(self.dataset),
                     "label_counts": self.dataset.label_counts(),
                     "seconds": round(seconds, 3),
