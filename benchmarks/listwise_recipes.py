@@ -243,19 +243,15 @@ def _count(warnings) -> int:
     return warnings if isinstance(warnings, int) else len(warnings or [])
 
 
-def replayed_warnings(log_file: Path, batch_size: int, k: int) -> int | None:
-    """Collapse warnings the current guard (default bounds) gives on a run's logged statistics."""
+def replayed_warnings(log_file: Path, loss_name: str) -> int | None:
+    """Collapse warnings the current guard (default bounds, every logged step) gives on a run's log."""
     from sycl.training.config import GuardConfig
     from sycl.training.guard import CollapseGuard
 
     if not log_file.exists():
         return None
-    guard = CollapseGuard(GuardConfig(every=1))
-    for line in log_file.read_text().splitlines():
-        rec = json.loads(line) if line.strip() else {}
-        if "own_group_prob" in rec:
-            guard.check(rec.get("step", 0), rec, batch_size, k)
-    return guard.warnings
+    records = [json.loads(line) for line in log_file.read_text().splitlines() if line.strip()]
+    return sum(m is not None for m in CollapseGuard(GuardConfig(every=1), loss_name).replay(records))
 
 
 def summarize(out: Path) -> str:
@@ -288,10 +284,10 @@ def summarize(out: Path) -> str:
                     / run_dir(recipe, r["seed"], r.get("batch_size", 16))
                     / "model"
                     / "training_log.jsonl",
-                    r.get("batch_size", 16),
-                    4,
+                    r["loss"]["name"],
                 )
                 for r in rs
+                if recipe != "zero-shot"
             ]
             warn = sum(replay) if all(w is not None for w in replay) else sum(r.get("collapse_warnings", 0) for r in rs)
             own = [r.get("final_own_group_prob") for r in rs if r.get("final_own_group_prob") is not None]

@@ -170,23 +170,23 @@ class TrainConfig(StrictModel):
 
 
 class GuardConfig(StrictModel):
-    """Collapse guard: every ``every`` steps check the batch's own-group probability and passage spread.
+    """Collapse guard: every ``every`` steps check the probability the loss raises and the passages' spread.
 
-    ``min_own_group_prob``: warn when the mean softmax mass on each query's own passages falls
-    below it (``None``: twice the chance level ``2 k / N`` of the batch). ``max_passage_mean_cos``:
-    warn when the mean pairwise cosine of the batch's passage embeddings rises above it.
-    Two drift bounds compare with the first check of the run: ``max_own_group_drop`` warns when the
-    own-group probability has fallen by more than that fraction of its first value, and
-    ``max_cos_rise`` when the passages' mean cosine has risen by more than that above its first
-    value (measured on Cranfield: the collapsing reference ``kl`` went 0.51 -> 0.22 and 0.40 -> 0.77
-    while InfoNCE stayed within 0.40-0.55 and +0.02). ``None`` turns a bound off.
+    The watched probability follows the loss (:mod:`sycl.training.guard`): the mass on the positive
+    for InfoNCE (chance ``1 / N``), on the query's own group for list-wise losses (chance ``k / N``).
+    ``min_over_chance``: warn when it falls below this multiple of its chance level.
+    ``max_passage_mean_cos``: warn when the mean pairwise cosine of the batch's passage embeddings
+    rises above it. Two drift bounds compare with the first check of the run: ``max_prob_drop`` warns
+    when the watched probability has fallen by more than that fraction of its first value, and
+    ``max_cos_rise`` when the passages' mean cosine has risen by more than that above its first value.
+    The defaults were set on recorded runs (tests/training/guard_logs). ``None`` turns a bound off.
     ``stop_on_collapse`` stops training after ``patience`` consecutive warnings.
     """
 
     every: int = Field(default=10, ge=0, description="0 disables the guard")
-    min_own_group_prob: float | None = Field(default=None, ge=0, le=1)
+    min_over_chance: float | None = Field(default=2.0, ge=0, description="watched probability / its chance level")
     max_passage_mean_cos: float | None = Field(default=0.9, ge=-1, le=1)
-    max_own_group_drop: float | None = Field(default=0.5, gt=0, lt=1)
+    max_prob_drop: float | None = Field(default=0.5, gt=0, lt=1)
     max_cos_rise: float | None = Field(default=0.25, gt=0, le=2)
     stop_on_collapse: bool = False
     patience: int = Field(default=2, gt=0)

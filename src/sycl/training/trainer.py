@@ -161,7 +161,7 @@ class Trainer:
             self.engine = TorchEngine(
                 self.model, optimizer, scheduler, self.ctx, tc.max_grad_norm, fp16=self.dtype == torch.float16
             )
-        self.guard = CollapseGuard(cfg.guard)
+        self.guard = CollapseGuard(cfg.guard, cfg.loss.loss_name)
         self.chunk_size = (
             tc.chunk_size if tc.chunk_size is not None else (CPU_CHUNK_SIZE if self.ctx.device.type == "cpu" else 0)
         )
@@ -318,13 +318,11 @@ class Trainer:
             if due_log or self.guard.due(self.step):
                 stats = batch_statistics(q, p, scores, labels, **self.diag)
                 if self.guard.due(self.step):
-                    self.guard.check(self.step, stats, labels.shape[0], labels.shape[1])
+                    warning = self.guard.check(self.step, stats, scores.shape[1], labels.shape[1])
                     if self.guard.should_stop:
                         stopped = (
                             f"training stopped at step {self.step}: the collapse guard fired "
-                            f"{self.guard.strikes} times in a row (guard.stop_on_collapse); "
-                            f"own_group_prob {stats['own_group_prob']:.3f}, passage_mean_cos "
-                            f"{stats['passage_mean_cos']:.3f}"
+                            f"{self.guard.strikes} times in a row (guard.stop_on_collapse); last: {warning}"
                         )
                 if due_log:
                     now = time.perf_counter()
@@ -336,6 +334,8 @@ class Trainer:
                         "grad_norm": grad_norm,
                         "own_group_prob": stats["own_group_prob"],
                         "positive_prob": stats["positive_prob"],
+                        "prediction_entropy": stats["prediction_entropy"],
+                        "score_std": stats["score_std"],
                         "passage_mean_cos": stats["passage_mean_cos"],
                         "top1_own": stats["top1_own"],
                         "batch_queries": labels.shape[0],
