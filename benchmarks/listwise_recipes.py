@@ -58,7 +58,12 @@ EPOCHS = {"scifact": 1, "cranfield": 4, "cisi": 4}  # cranfield's train half is 
 # relabelling), "graded" (BM25 ranks as weaker levels; scifact only, cranfield has real grades).
 RECIPES: dict[str, tuple[str, dict]] = {
     "infonce": ("binary", {"name": "infonce", "temperature": 0.05}),
-    "ws2-paper": ("paper", {"name": "ws2"}),  # the reference: tau 1, softmax(labels), in-batch label 0
+    # InfoNCE at the reference's temperature on a cosine model: the scores never leave [-1, 1]
+    "infonce-t1": ("binary", {"name": "infonce", "temperature": 1.0}),
+    "ws2-paper": (
+        "paper",
+        {"name": "ws2", "temperature": 1.0},
+    ),  # the reference: tau 1, softmax(labels), in-batch label 0
     "kl-reference": ("paper", {"name": "kl", "temperature": 0.05}),  # reference targets at cosine / 0.05
     "kl-sharp": ("paper", {"name": "kl", "temperature": 0.05, "label_temperature": 0.1}),
     "kl-sharp-lowest": ("paper", {"name": "kl", "temperature": 0.05, "label_temperature": 0.1, "in_batch": "lowest"}),
@@ -210,6 +215,9 @@ def run_one(
     info = json.loads((model_dir / "training.json").read_text())
     log = [json.loads(line) for line in (model_dir / "training_log.jsonl").read_text().splitlines() if line.strip()]
     last = [r for r in log if "own_group_prob" in r][-1:] or [{}]
+    logs = work.parent / "logs" / dataset
+    logs.mkdir(parents=True, exist_ok=True)  # the logs the collapse guard is calibrated on (tests/training/guard_logs)
+    shutil.copyfile(model_dir / "training_log.jsonl", logs / f"{out.name}.jsonl")
     for p in model_dir.glob("*.safetensors"):  # keep the logs, drop the weights
         p.unlink()
     return {
@@ -235,19 +243,15 @@ def _count(warnings) -> int:
     return warnings if isinstance(warnings, int) else len(warnings or [])
 
 
-def replayed_warnings(log_file: Path, batch_size: int, k: int) -> int | None:
-    """Collapse warnings the current guard (default bounds) gives on a run's logged statistics."""
+def replayed_warnings(log_file: Path, loss_name: str) -> int | None:
+    """Collapse warnings the current guard (default bounds, every logged step) gives on a run's log."""
     from sycl.training.config import GuardConfig
     from sycl.training.guard import CollapseGuard
 
     if not log_file.exists():
         return None
-    guard = CollapseGuard(GuardConfig(every=1))
-    for line in log_file.read_text().splitlines():
-        rec = json.loads(line) if line.strip() else {}
-        if "own_group_prob" in rec:
-            guard.check(rec.get("step", 0), rec, batch_size, k)
-    return guard.warnings
+    records = [json.loads(line) for line in log_file.read_text().splitlines() if line.strip()]
+    return sum(m is not None for m in CollapseGuard(GuardConfig(every=1), loss_name).replay(records))
 
 
 def summarize(out: Path) -> str:
@@ -280,10 +284,10 @@ def summarize(out: Path) -> str:
                     / run_dir(recipe, r["seed"], r.get("batch_size", 16))
                     / "model"
                     / "training_log.jsonl",
-                    r.get("batch_size", 16),
-                    4,
+                    r["loss"]["name"],
                 )
                 for r in rs
+                if recipe != "zero-shot"
             ]
             warn = sum(replay) if all(w is not None for w in replay) else sum(r.get("collapse_warnings", 0) for r in rs)
             own = [r.get("final_own_group_prob") for r in rs if r.get("final_own_group_prob") is not None]

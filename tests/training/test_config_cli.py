@@ -39,17 +39,46 @@ def test_errors_name_the_keys(tmp_path):
         "loss: Value error, loss 'lambdaloss' has no option 'label_temperature'",
     ):
         assert needle in text
-    with pytest.raises(DataError, match="loss.*unknown loss 'w2'"):
+    with pytest.raises(DataError, match="loss.*unknown loss or recipe 'w2'; available: graded, infonce"):
         load_experiment(write(tmp_path, {"data": {"sources": [{"path": "x"}]}, "loss": "w2"}))
 
 
 def test_loss_defaults_and_shortcuts(tmp_path):
     p = write(tmp_path, {"data": {"sources": [{"path": "x"}]}})
-    assert load_experiment(p).loss.model_dump(exclude_none=True, exclude={"options"}) == DEFAULT_RECIPE
+    default = load_experiment(p).loss
+    assert default.name == DEFAULT_RECIPE == "graded" and default.loss_name == "wasserstein1d"
+    assert default.resolved_options("cosine") == {"temperature": 0.05, "label_temperature": 0.1, "in_batch": "lowest"}
     paper = load_experiment(p, ["loss.name=ws2"]).loss  # the paper's loss with its own defaults
-    assert paper.loss_options() == {}
+    assert paper.explicit_options() == {} and paper.resolved_options("dot") == {"temperature": 1.0}
     tuned = load_experiment(p, ["loss.in_batch=exclude"]).loss  # a section without a name adjusts the recipe
-    assert tuned.name == DEFAULT_RECIPE["name"] and tuned.label_temperature == 0.1 and tuned.in_batch == "exclude"
+    assert tuned.name == "graded" and tuned.resolved_options("cosine")["label_temperature"] == 0.1
+    assert tuned.resolved_options("cosine")["in_batch"] == "exclude"
+
+
+def test_default_recipe_by_name_equals_the_default(tmp_path):
+    """``--loss graded`` is the default recipe; ``--loss wasserstein1d`` is the bare loss at its own defaults."""
+    p = write(tmp_path, {"data": {"sources": [{"path": "x"}]}})
+    named = load_experiment(p, ["loss.name=graded"]).loss
+    assert named.resolved_options("cosine") == load_experiment(p).loss.resolved_options("cosine")
+    bare = load_experiment(p, ["loss.name=wasserstein1d"]).loss.build("cosine")
+    recipe = named.build("cosine")
+    assert (bare.target.label_temperature, bare.target.in_batch) == (1.0, "zero")
+    assert (recipe.target.label_temperature, recipe.target.in_batch) == (0.1, "lowest")
+
+
+@pytest.mark.parametrize("similarity,expected", [("cosine", 0.05), ("dot", 1.0)])
+@pytest.mark.parametrize("name", ["infonce", "ws2", "kl", "wasserstein1d", "lambdaloss", "graded"])
+def test_temperature_follows_the_similarity(tmp_path, name, similarity, expected):
+    p = write(tmp_path, {"data": {"sources": [{"path": "x"}]}, "loss": name})
+    assert load_experiment(p).loss.build(similarity).temperature == expected
+    explicit = load_experiment(p, ["loss.temperature=0.2"]).loss
+    assert explicit.build(similarity).temperature == 0.2
+
+
+def test_option_the_loss_does_not_take_is_an_error(tmp_path):
+    p = write(tmp_path, {"data": {"sources": [{"path": "x"}]}, "loss": {"name": "infonce", "label_temperature": 0.1}})
+    with pytest.raises(DataError, match="loss 'infonce' has no option 'label_temperature'"):
+        load_experiment(p)
 
 
 EXPERIMENTS = sorted([*(REPO / "configs" / "paper").glob("*.yaml"), *(REPO / "configs" / "local").glob("*.yaml")])
@@ -64,6 +93,7 @@ def test_shipped_configs_validate(path):
 def test_cli_flags_override_the_file(tmp_path):
     data, model = make_graded_set(tmp_path / "data", n_queries=6), make_tiny_model(tmp_path / "model")
     cfg = experiment(data, model, tmp_path / "from-file")
+    cfg["loss"] = {"name": "kl", "temperature": 0.5}  # no list-wise option: --loss infonce takes the rest
     p = write(tmp_path, cfg)
     out = tmp_path / "cli-out"
     rc = main(

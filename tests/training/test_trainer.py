@@ -120,7 +120,11 @@ def test_in_batch_options_reach_the_loss_and_gradient_accumulation(tiny, tmp_pat
     cfg["loss"] = {"name": "ws2", "in_batch": "lowest", "infonce_weight": 0.5}
     out = train(cfg)
     info = json.loads((out / "training.json").read_text())
-    assert info["steps"] == 3 and info["loss_options"] == {"in_batch": "lowest", "infonce_weight": 0.5}
+    assert info["steps"] == 3 and info["loss_options"] == {
+        "temperature": 1.0,
+        "in_batch": "lowest",
+        "infonce_weight": 0.5,
+    }
     assert len(seen) == 6  # 3 steps x 2 accumulated micro-batches
     (q, n), (q2, k), loss = seen[0]
     assert q == q2 == 2 and n == q * k  # the other query's passages are in the loss's score matrix...
@@ -139,7 +143,7 @@ def test_collapse_guard_drift_bounds_use_the_first_check():
     def run(traj):
         guard = CollapseGuard(GuardConfig(every=5))
         return [
-            guard.check(5 * (i + 1), {"own_group_prob": p, "passage_mean_cos": c}, 16, 4)
+            guard.check(5 * (i + 1), {"own_group_prob": p, "passage_mean_cos": c}, 64, 4)
             for i, (p, c) in enumerate(traj)
         ]
 
@@ -148,7 +152,7 @@ def test_collapse_guard_drift_bounds_use_the_first_check():
     assert "rose more than 0.25 above 0.397" in msgs[2]
     assert "fell more than 50% from 0.510" in msgs[4]
     assert run(infonce) == [None] * 5
-    off = CollapseGuard(GuardConfig(every=5, max_own_group_drop=None, max_cos_rise=None))
-    assert [off.check(i, {"own_group_prob": p, "passage_mean_cos": c}, 16, 4) for i, (p, c) in enumerate(kl_ref)] == [
+    off = CollapseGuard(GuardConfig(every=5, max_prob_drop=None, max_cos_rise=None))
+    assert [off.check(i, {"own_group_prob": p, "passage_mean_cos": c}, 64, 4) for i, (p, c) in enumerate(kl_ref)] == [
         None
     ] * 5

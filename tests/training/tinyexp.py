@@ -66,6 +66,6 @@ def experiment(data_path: Path, model: Path, out: Path, **train) -> dict:
         "data": {"sources": [{"path": str(data_path), "qrels": "test"}], "group_size": 3},
         "loss": {"name": "kl", "temperature": 0.5, "label_temperature": 0.5},
         "train": t,
-        "guard": {"every": 1, "max_passage_mean_cos": None, "min_own_group_prob": 0.0},
+        "guard": {"every": 1, "max_passage_mean_cos": None, "min_over_chance": 0.0},
         "out": str(out),
     }

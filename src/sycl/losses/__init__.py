@@ -11,6 +11,9 @@ query ``i`` at column ``i * k + j``), and returns a scalar. ``available()`` list
 * ``wasserstein1d``: per-query earth mover's distance over relevance levels.
 * ``lambdaloss``: NDCG-Loss2++ per query.
 
+Recipes (:mod:`sycl.losses.recipes`) name a loss with fixed options: ``graded``, sycl's default, is
+``wasserstein1d`` with a sharpened target and in-batch passages one level below the lowest.
+
 List-wise losses share the target options ``label_temperature`` and ``in_batch``
 (:mod:`sycl.losses.targets`); ``infonce_weight`` adds InfoNCE to any of them
 (:mod:`sycl.losses.combined`). :func:`diagnostics` gives the collapse-guard statistics.
@@ -27,6 +30,9 @@ _EXPORTS = {
     "InfoNCELoss": "sycl.losses.infonce",
     "KLLoss": "sycl.losses.kl",
     "LambdaLoss": "sycl.losses.lambdaloss",
+    "DEFAULT_RECIPE": "sycl.losses.recipes",
+    "RECIPES": "sycl.losses.recipes",
+    "default_temperature": "sycl.losses.recipes",
     "available": "sycl.losses.registry",
     "get": "sycl.losses.registry",
     "options_of": "sycl.losses.registry",

@@ -5,6 +5,9 @@
 * ``own_group_prob``: mean over queries of the ``softmax(scores / temperature)`` mass on the query's
   own ``k`` passages (1.0 when ``N == k``). Collapse shows as this falling towards ``k / N``
   (measured here: 0.34 -> 0.07 while ``ws2`` destroyed retrieval).
+* ``positive_prob``: mean over queries of the ``softmax(scores / temperature)`` mass on the query's
+  best own passage (highest label, the first of ties: a binary group's positive). What InfoNCE raises;
+  chance is ``1 / N``.
 * ``top1_own``: share of queries whose highest-scored column is one of their own passages.
 * ``top1_label``: mean label of each query's highest-scored own passage; ``best_label``: mean of each
   query's highest own label (``top1_label == best_label`` when every query ranks a best passage first).
@@ -45,6 +48,8 @@ def diagnostics(
     own = own_columns(q, k, n, s.device)
     p = torch.softmax(s, dim=1)
     own_prob = p.gather(1, own).sum(dim=1)
+    best_col = own.gather(1, lab.argmax(dim=1)[:, None]).squeeze(1)  # argmax: first maximal label
+    positive_prob = p.gather(1, best_col[:, None]).squeeze(1)
     top1_own = (s.argmax(dim=1)[:, None] == own).any(dim=1).double()
     best_own = s.gather(1, own).argmax(dim=1)
     top1_label = lab.gather(1, best_own[:, None]).squeeze(1)
@@ -59,6 +64,7 @@ def diagnostics(
     std = s.std(dim=1, unbiased=False)
     return {
         "own_group_prob": float(own_prob.mean()),
+        "positive_prob": float(positive_prob.mean()),
         "top1_own": float(top1_own.mean()),
         "top1_label": float(top1_label.mean()),
         "best_label": float(lab.max(dim=1).values.mean()),

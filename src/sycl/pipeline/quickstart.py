@@ -59,10 +59,10 @@ def quickstart_config(q: QuickstartConfig | None = None) -> RunConfig:
     common_train = {"epochs": q.epochs, "batch_size": 8, "lr": 2e-5, "log_every": 1, "save_every": 0}
     multilevel = {"sources": [{"path": "{data}"}], "format": "multilevel", "group_size": 4}
     train = {
-        # sycl's default recipe (the loss section left out: sycl.training.config.DEFAULT_RECIPE)
+        # sycl's default recipe (the loss section left out: graded, sycl.losses.recipes)
         "sycl-default": {"data": multilevel, "train": common_train},
-        # the paper's loss, exactly as the reference computes it
-        "ws2": {"data": multilevel, "loss": {"name": "ws2"}, "train": common_train},
+        # the paper's loss, exactly as the reference computes it, at the reference's temperature
+        "ws2": {"data": multilevel, "loss": {"name": "ws2", "temperature": 1.0}, "train": common_train},
         # contrastive baseline on the same contexts binarised: label >= 2 positive, first in its group
         "infonce": {
             "data": {"sources": [{"path": "{data}"}], "format": "binary", "positive_threshold": 2, "group_size": 3},

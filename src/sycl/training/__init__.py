@@ -7,7 +7,7 @@ model folder; ``sycl train --config FILE`` is the command-line form.
 from sycl._lazy import lazy_exports
 
 _EXPORTS = {
-    "DEFAULT_RECIPE": "sycl.training.config",
+    "DEFAULT_RECIPE": "sycl.losses.recipes",
     "ExperimentConfig": "sycl.training.config",
     "GuardConfig": "sycl.training.config",
     "LossConfig": "sycl.training.config",

@@ -8,7 +8,7 @@ data:
     - {path: ../shared/datasets/scifact, qrels: train, score_transform: 3}
   format: multilevel          # or binary (one positive first, for InfoNCE)
   group_size: 4
-loss: {name: wasserstein1d, temperature: 0.05, label_temperature: 0.1, in_batch: lowest}
+loss: {name: graded}          # sycl's default recipe; or infonce, ws2 (the paper's), kl, ...
 train: {epochs: 1, batch_size: 16, lr: 2.0e-5, precision: auto, in_batch_negatives: true}
 guard: {every: 10, stop_on_collapse: false}
 ```
@@ -23,63 +23,60 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, model_validator
 
 from sycl.config import StrictModel, load
 from sycl.data.config import DataConfig
 from sycl.losses.options import InBatchMode
+from sycl.losses.recipes import DEFAULT_RECIPE, default_temperature, names, resolve
 from sycl.modeling.config import EncoderConfig, Precision
-
-# The default recipe when an experiment has no ``loss`` section, chosen by the issue-7 sweep
-# (docs/RESULTS.md): the per-query 1-D Wasserstein over relevance levels at cosine / 0.05, target
-# sharpened to softmax(labels / 0.1), other queries' passages one level below the query's lowest.
-# It was the best list-wise recipe on both collections and the only one ahead of InfoNCE on graded
-# Cranfield, level with it on SciFact, with no collapse warning. A ``loss`` section or ``--loss``
-# replaces it; options left out there take the loss's own defaults (temperature 1, label
-# temperature 1, in-batch label 0: the reference's), so ``--loss ws2`` is the paper's loss.
-DEFAULT_RECIPE = {"name": "wasserstein1d", "temperature": 0.05, "label_temperature": 0.1, "in_batch": "lowest"}
 
 
 class LossConfig(StrictModel):
-    """Which loss and its options; ``None`` leaves an option at the loss's own default.
+    """Which loss or recipe, and its options; ``None`` leaves an option at the recipe's or loss's default.
 
-    A section without ``name`` adjusts :data:`DEFAULT_RECIPE` (its options fill the ones left
-    out); a section with a ``name`` starts from that loss's own defaults (temperature 1, label
-    temperature 1, in-batch label 0: the reference's), so ``--loss ws2`` is the paper's loss.
+    ``name`` is a recipe of :mod:`sycl.losses.recipes` (``graded``, the default: ``wasserstein1d``
+    with ``label_temperature 0.1`` and ``in_batch lowest``) or a bare loss of the registry
+    (``infonce``, ``ws2``, ``kl``, ``wasserstein1d``, ``lambdaloss``) at its own defaults (label
+    temperature 1, in-batch label 0: the reference's). Options given here override either.
+    ``temperature`` left out follows the model's similarity: 0.05 for cosine, 1.0 for dot
+    (:func:`sycl.losses.recipes.default_temperature`); the paper's configs give their 1.0 explicitly.
 
     ``temperature`` divides the raw similarities (``softmax(scores / temperature)``);
     ``label_temperature`` sharpens (< 1) or flattens (> 1) the target ``softmax(labels / t)``;
     ``in_batch`` says how other queries' passages enter the target (``zero``: label 0, the
     reference; ``lowest``: one level below the query's own lowest passage; ``exclude``: left out);
     ``infonce_weight`` adds ``w * InfoNCE`` to a list-wise loss. ``options`` passes any further
-    option of the chosen loss (e.g. ``mu`` of ``lambdaloss``). See :mod:`sycl.losses.targets`.
+    option of the chosen loss (e.g. ``mu`` of ``lambdaloss``). An option the loss does not take is
+    an error naming both. See :mod:`sycl.losses.targets`.
     """
 
     name: str = Field(
-        default=DEFAULT_RECIPE["name"],
-        description="a loss of the registry: infonce, ws2 (the "
-        "paper's), kl, wasserstein1d, lambdaloss (sycl.losses.available())",
+        default=DEFAULT_RECIPE,
+        description="a recipe (graded: sycl's default) or a bare loss: infonce, ws2 (the paper's), kl, "
+        "wasserstein1d, lambdaloss (sycl.losses.recipes.names())",
     )
     temperature: float | None = Field(
-        default=None, gt=0, description="scores are divided by it (default: the loss's own, 1.0)"
+        default=None, gt=0, description="scores are divided by it (default: 0.05 for cosine models, 1.0 for dot)"
     )
     label_temperature: float | None = Field(default=None, gt=0, description="target softmax(labels / t)")
     in_batch: InBatchMode | None = Field(default=None, description="how other queries' passages enter the target")
     infonce_weight: float | None = Field(default=None, ge=0, description="adds w * InfoNCE to a list-wise loss")
     options: dict[str, Any] = Field(default_factory=dict, description="further options of the chosen loss")
-    _module: Any = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
-    def _recipe(cls, value):
-        """``loss: ws2`` is ``{name: ws2}``; a section without ``name`` adjusts the default recipe."""
-        if isinstance(value, str):
-            return {"name": value}
-        if isinstance(value, dict) and "name" not in value:
-            return {**DEFAULT_RECIPE, **value}
-        return value
+    def _shorthand(cls, value):
+        """``loss: ws2`` is ``{name: ws2}``."""
+        return {"name": value} if isinstance(value, str) else value
 
-    def loss_options(self) -> dict[str, Any]:
+    @property
+    def loss_name(self) -> str:
+        """The registered loss under the recipe (the name itself for a bare loss)."""
+        return resolve(self.name)[0]
+
+    def explicit_options(self) -> dict[str, Any]:
+        """The options set in this section (not the recipe's, not the defaults)."""
         opts = {
             k: v
             for k, v in (
@@ -93,23 +90,24 @@ class LossConfig(StrictModel):
         opts.update(self.options)
         return opts
 
-    def build(self):
-        """The ``nn.Module`` of :func:`sycl.losses.get` for these settings (``ValueError`` on bad options).
+    def resolved_options(self, similarity: str | None = None) -> dict[str, Any]:
+        """Every option the loss is built with: the temperature default for ``similarity``, the
+        recipe's options, then this section's."""
+        _, recipe_options = resolve(self.name)
+        return {"temperature": default_temperature(similarity), **recipe_options, **self.explicit_options()}
 
-        Built once, when the settings are validated, and returned from then on."""
-        if self._module is None:
-            from sycl import losses
+    def build(self, similarity: str | None = None):
+        """The ``nn.Module`` of :func:`sycl.losses.get` for these settings and a model of ``similarity``
+        (``ValueError`` naming the loss and the option on unknown names or options)."""
+        from sycl import losses
 
-            opts = self.loss_options()
-            if self.name == "infonce":  # a contrastive loss has no target: drop the list-wise options quietly
-                opts = {k: v for k, v in opts.items() if k in losses.options_of("infonce")}
-            self._module = losses.get(self.name, **opts)
-        return self._module
+        if self.name not in names():
+            raise ValueError(f"unknown loss or recipe {self.name!r}; available: {', '.join(names())}")
+        return losses.get(self.loss_name, **self.resolved_options(similarity))
 
     @model_validator(mode="after")
     def _check_loss(self) -> LossConfig:
-        self._module = None
-        self.build()  # unknown names / options raise ValueError naming them
+        self.build()  # unknown names / options raise ValueError naming them, before any model is read
         return self
 
 
@@ -180,23 +178,23 @@ class TrainConfig(StrictModel):
 
 
 class GuardConfig(StrictModel):
-    """Collapse guard: every ``every`` steps check the batch's own-group probability and passage spread.
+    """Collapse guard: every ``every`` steps check the probability the loss raises and the passages' spread.
 
-    ``min_own_group_prob``: warn when the mean softmax mass on each query's own passages falls
-    below it (``None``: twice the chance level ``2 k / N`` of the batch). ``max_passage_mean_cos``:
-    warn when the mean pairwise cosine of the batch's passage embeddings rises above it.
-    Two drift bounds compare with the first check of the run: ``max_own_group_drop`` warns when the
-    own-group probability has fallen by more than that fraction of its first value, and
-    ``max_cos_rise`` when the passages' mean cosine has risen by more than that above its first
-    value (measured on Cranfield: the collapsing reference ``kl`` went 0.51 -> 0.22 and 0.40 -> 0.77
-    while InfoNCE stayed within 0.40-0.55 and +0.02). ``None`` turns a bound off.
+    The watched probability follows the loss (:mod:`sycl.training.guard`): the mass on the positive
+    for InfoNCE (chance ``1 / N``), on the query's own group for list-wise losses (chance ``k / N``).
+    ``min_over_chance``: warn when it falls below this multiple of its chance level.
+    ``max_passage_mean_cos``: warn when the mean pairwise cosine of the batch's passage embeddings
+    rises above it. Two drift bounds compare with the first check of the run: ``max_prob_drop`` warns
+    when the watched probability has fallen by more than that fraction of its first value, and
+    ``max_cos_rise`` when the passages' mean cosine has risen by more than that above its first value.
+    The defaults were set on recorded runs (tests/training/guard_logs). ``None`` turns a bound off.
     ``stop_on_collapse`` stops training after ``patience`` consecutive warnings.
     """
 
     every: int = Field(default=10, ge=0, description="0 disables the guard")
-    min_own_group_prob: float | None = Field(default=None, ge=0, le=1)
+    min_over_chance: float | None = Field(default=2.0, ge=0, description="watched probability / its chance level")
     max_passage_mean_cos: float | None = Field(default=0.9, ge=-1, le=1)
-    max_own_group_drop: float | None = Field(default=0.5, gt=0, lt=1)
+    max_prob_drop: float | None = Field(default=0.5, gt=0, lt=1)
     max_cos_rise: float | None = Field(default=0.25, gt=0, le=2)
     stop_on_collapse: bool = False
     patience: int = Field(default=2, gt=0)

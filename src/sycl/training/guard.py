@@ -1,22 +1,27 @@
-"""Collapse guard: notice when list-wise training flattens the predictions or the embedding space.
+"""Collapse guard: notice when training flattens the predictions or the embedding space.
 
-Two batch statistics, cheap enough to compute every few steps:
+What it watches follows the loss in use (:func:`signal_for`):
 
-* ``own_group_prob``: mean over queries of the ``softmax(scores / temperature)`` mass on the
-  query's own passages, over the whole in-batch score matrix (:func:`sycl.losses.batch_stats.diagnostics`).
-  A collapsing model drifts towards the chance level ``k / N`` (measured here: 0.34 -> 0.07
-  while ws2 destroyed retrieval).
-* ``passage_mean_cos``: mean pairwise cosine similarity of the batch's passage embeddings
-  (off-diagonal). When every passage maps to the same direction it approaches 1.
+* InfoNCE (contrastive): ``positive_prob``, the ``softmax(scores / temperature)`` mass on each query's
+  positive, against its chance level ``1 / N`` over the batch's ``N`` passages. It is what the loss
+  raises; a temperature that leaves cosine scores flat (1.0 on a cosine model) keeps it near chance.
+* list-wise losses: ``own_group_prob``, the mass on the query's own ``k`` passages, against its chance
+  level ``k / N`` (``1 / Q`` with in-batch negatives). A collapsing model drifts towards it.
+* all losses: ``passage_mean_cos``, the mean pairwise cosine of the batch's passage embeddings
+  (off-diagonal); when every passage maps to the same direction it approaches 1.
 
-The guard warns when the first falls below ``min_own_group_prob`` (default: twice the chance
-level) or by more than ``max_own_group_drop`` of its value at the first check, or when the second
-rises above ``max_passage_mean_cos`` or by more than ``max_cos_rise`` above its first value (a
-slow collapse starts far from both absolute bounds); with ``stop_on_collapse`` it asks the
-trainer to stop after ``patience`` consecutive warnings.
+The guard warns when the watched probability falls below ``min_over_chance`` times its chance level or
+by more than ``max_prob_drop`` of its value at the first check, or when the passages' mean cosine
+rises above ``max_passage_mean_cos`` or by more than ``max_cos_rise`` above its first value (a slow
+collapse starts far from both absolute bounds). The bounds were set on recorded runs
+(``tests/training/guard_logs``, replayed by ``tests/training/test_guard_calibration.py``). Its advice
+names the knob of the loss in use; with ``stop_on_collapse`` it asks the trainer to stop after
+``patience`` consecutive warnings.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 
@@ -24,6 +29,37 @@ from sycl.log import get_logger
 from sycl.training.config import GuardConfig
 
 _log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Signal:
+    """The probability the guard watches for one kind of loss, its chance level and the advice."""
+
+    statistic: str  # a key of batch_statistics
+    contrastive: bool  # chance 1 / N (one positive) rather than k / N (the own group)
+    advice: str
+
+    def chance(self, n_columns: int, k: int) -> float:
+        return (1.0 if self.contrastive else float(k)) / n_columns
+
+
+CONTRASTIVE = Signal(
+    "positive_prob",
+    True,
+    "InfoNCE is not separating the positive from the batch: lower loss.temperature (0.05 suits a cosine "
+    "model; at 1.0 cosine scores stay nearly flat) or lower train.lr",
+)
+LISTWISE = Signal(
+    "own_group_prob",
+    False,
+    "the predictions are flattening or the embeddings converge: sharpen the target (a smaller "
+    "loss.label_temperature), set loss.in_batch to lowest or exclude, or lower train.lr",
+)
+
+
+def signal_for(loss_name: str) -> Signal:
+    """What the guard watches for the registered loss ``loss_name`` (a recipe's loss, not its name)."""
+    return CONTRASTIVE if loss_name == "infonce" else LISTWISE
 
 
 def passage_mean_cos(p: torch.Tensor) -> float:
@@ -45,7 +81,7 @@ def batch_statistics(
     label_temperature: float = 1.0,
     in_batch: str = "zero",
 ) -> dict[str, float]:
-    """``own_group_prob`` (and the other diagnostics) on ``scores [Q, Q*k]`` plus ``passage_mean_cos``."""
+    """The diagnostics of ``scores [Q, N]`` (:func:`sycl.losses.diagnostics`) plus ``passage_mean_cos``."""
     from sycl.losses import diagnostics
 
     stats = diagnostics(
@@ -56,10 +92,11 @@ def batch_statistics(
 
 
 class CollapseGuard:
-    """Checks :func:`batch_statistics` against the bounds of a :class:`GuardConfig`."""
+    """Checks :func:`batch_statistics` against the bounds of a :class:`GuardConfig` for one loss."""
 
-    def __init__(self, config: GuardConfig):
+    def __init__(self, config: GuardConfig, loss_name: str = "wasserstein1d"):
         self.config = config
+        self.signal = signal_for(loss_name)
         self.strikes = 0
         self.warnings = 0
         self.first: dict[str, float] | None = None  # statistics at the first check (the drift baseline)
@@ -67,44 +104,55 @@ class CollapseGuard:
     def due(self, step: int) -> bool:
         return self.config.every > 0 and step % self.config.every == 0
 
-    def check(self, step: int, stats: dict[str, float], n_queries: int, k: int) -> str | None:
-        """Return a message when the batch looks collapsed (and log it), else ``None``."""
-        cfg = self.config
-        problems = []
-        if n_queries > 1:
-            bound = cfg.min_own_group_prob if cfg.min_own_group_prob is not None else min(1.0, 2.0 / n_queries)
-            if stats["own_group_prob"] < bound:
-                problems.append(
-                    f"own_group_prob {stats['own_group_prob']:.3f} < {bound:.3f} (chance level {1.0 / n_queries:.3f})"
+    def problems(self, stats: dict[str, float], n_columns: int, k: int) -> list[str]:
+        """What is wrong with one check's statistics (empty when nothing is); updates the drift baseline."""
+        cfg, name = self.config, self.signal.statistic
+        value, cos = stats[name], stats["passage_mean_cos"]
+        found = []
+        if n_columns > k:
+            chance = self.signal.chance(n_columns, k)
+            if cfg.min_over_chance is not None and value < cfg.min_over_chance * chance:
+                found.append(
+                    f"{name} {value:.3f} < {cfg.min_over_chance:g} x its chance level {chance:.3f} "
+                    f"({value / chance:.2f} x)"
                 )
-        if cfg.max_passage_mean_cos is not None and stats["passage_mean_cos"] > cfg.max_passage_mean_cos:
-            problems.append(f"passage_mean_cos {stats['passage_mean_cos']:.3f} > {cfg.max_passage_mean_cos:.3f}")
+        if cfg.max_passage_mean_cos is not None and cos > cfg.max_passage_mean_cos:
+            found.append(f"passage_mean_cos {cos:.3f} > {cfg.max_passage_mean_cos:.3f}")
         if self.first is None:
-            self.first = {k: stats[k] for k in ("own_group_prob", "passage_mean_cos")}
-        else:
-            p0, c0 = self.first["own_group_prob"], self.first["passage_mean_cos"]
-            if cfg.max_own_group_drop is not None and stats["own_group_prob"] < (1 - cfg.max_own_group_drop) * p0:
-                problems.append(
-                    f"own_group_prob {stats['own_group_prob']:.3f} fell more than "
-                    f"{cfg.max_own_group_drop:.0%} from {p0:.3f} at the first check"
-                )
-            if cfg.max_cos_rise is not None and stats["passage_mean_cos"] > c0 + cfg.max_cos_rise:
-                problems.append(
-                    f"passage_mean_cos {stats['passage_mean_cos']:.3f} rose more than "
-                    f"{cfg.max_cos_rise} above {c0:.3f} at the first check"
-                )
-        if not problems:
+            self.first = {name: value, "passage_mean_cos": cos}
+            return found
+        v0, c0 = self.first[name], self.first["passage_mean_cos"]
+        if cfg.max_prob_drop is not None and value < (1 - cfg.max_prob_drop) * v0:
+            found.append(f"{name} {value:.3f} fell more than {cfg.max_prob_drop:.0%} from {v0:.3f} at the first check")
+        if cfg.max_cos_rise is not None and cos > c0 + cfg.max_cos_rise:
+            found.append(
+                f"passage_mean_cos {cos:.3f} rose more than {cfg.max_cos_rise} above {c0:.3f} at the first check"
+            )
+        return found
+
+    def check(self, step: int, stats: dict[str, float], n_columns: int, k: int) -> str | None:
+        """Return a message when the batch looks collapsed (and log it), else ``None``.
+
+        ``n_columns``: passages scored per query (``Q * k`` with in-batch negatives); ``k``: own passages."""
+        found = self.problems(stats, n_columns, k)
+        if not found:
             self.strikes = 0
             return None
         self.strikes += 1
         self.warnings += 1
-        msg = (
-            f"possible collapse at step {step}: {'; '.join(problems)}. The predictions are flattening or the "
-            "embeddings converge; consider a smaller label_temperature, in_batch: lowest or exclude, a larger "
-            "temperature, or the infonce loss"
-        )
+        msg = f"possible collapse at step {step}: {'; '.join(found)}. {self.signal.advice}"
         _log.warning(msg)
         return msg
+
+    def replay(self, records) -> list[str | None]:
+        """Check each ``training_log.jsonl`` record that carries the watched statistic and the batch
+        shape (``batch_queries``, ``group_size``), in order; the message of each (``None``: silent)."""
+        out = []
+        for rec in records:
+            if self.signal.statistic in rec and "batch_queries" in rec:
+                k = rec["group_size"]
+                out.append(self.check(rec["step"], rec, rec["batch_queries"] * k, k))
+        return out
 
     @property
     def should_stop(self) -> bool:

@@ -118,7 +118,7 @@ class Trainer:
             _log.info(
                 "fast dropout: %d dropout layers, attention %s", n, self.model.transformer.config._attn_implementation
             )
-        self.loss_fn = cfg.loss.build()
+        self.loss_fn = cfg.loss.build(self.model.settings["similarity"])
         self.collate = Collator(self.model)
         world = self.ctx.world_size
         n, size = len(self.dataset), tc.batch_size * world
@@ -158,7 +158,7 @@ class Trainer:
             self.engine = TorchEngine(
                 self.model, optimizer, scheduler, self.ctx, tc.max_grad_norm, fp16=self.dtype == torch.float16
             )
-        self.guard = CollapseGuard(cfg.guard)
+        self.guard = CollapseGuard(cfg.guard, cfg.loss.loss_name)
         self.chunk_size = (
             tc.chunk_size if tc.chunk_size is not None else (CPU_CHUNK_SIZE if self.ctx.device.type == "cpu" else 0)
         )
@@ -316,13 +316,11 @@ class Trainer:
             if due_log or self.guard.due(self.step):
                 stats = batch_statistics(q, p, scores, labels, **self.diag)
                 if self.guard.due(self.step):
-                    self.guard.check(self.step, stats, labels.shape[0], labels.shape[1])
+                    warning = self.guard.check(self.step, stats, scores.shape[1], labels.shape[1])
                     if self.guard.should_stop:
                         stopped = (
                             f"training stopped at step {self.step}: the collapse guard fired "
-                            f"{self.guard.strikes} times in a row (guard.stop_on_collapse); "
-                            f"own_group_prob {stats['own_group_prob']:.3f}, passage_mean_cos "
-                            f"{stats['passage_mean_cos']:.3f}"
+                            f"{self.guard.strikes} times in a row (guard.stop_on_collapse); last: {warning}"
                         )
                 if due_log:
                     now = time.perf_counter()
@@ -333,8 +331,13 @@ class Trainer:
                         "lr": self.engine.lr(),
                         "grad_norm": grad_norm,
                         "own_group_prob": stats["own_group_prob"],
+                        "positive_prob": stats["positive_prob"],
+                        "prediction_entropy": stats["prediction_entropy"],
+                        "score_std": stats["score_std"],
                         "passage_mean_cos": stats["passage_mean_cos"],
                         "top1_own": stats["top1_own"],
+                        "batch_queries": labels.shape[0],
+                        "group_size": labels.shape[1],
                         "groups_per_s": window["groups"] / max(now - window["t"], 1e-9),
                         "seconds": round(now - t_start, 3),
                     }
@@ -374,7 +377,8 @@ class Trainer:
                     "config": resolved,
                     "base_model": self.model.source,
                     "loss": cfg.loss.name,
-                    "loss_options": cfg.loss.loss_options(),
+                    "loss_function": cfg.loss.loss_name,
+                    "loss_options": cfg.loss.resolved_options(self.model.settings["similarity"]),
                     "n_queries": len(self.dataset),
                     "label_counts": self.dataset.label_counts(),
                     "seconds": round(seconds, 3),
