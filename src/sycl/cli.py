@@ -11,7 +11,7 @@ import importlib
 import sys
 
 from sycl import __version__
-from sycl.io.errors import DataError
+from sycl.io.errors import UserError
 from sycl.log import setup_logging
 
 # Order is the order of the pipeline; each entry is a module in sycl.commands.
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.log_level, args.quiet)
     try:
         return int(args.func(args) or 0)
-    except DataError as err:
+    except UserError as err:  # bad input, settings or setup (a DataError, an unavailable backend, ...)
         print(f"sycl {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

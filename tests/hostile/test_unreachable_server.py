@@ -163,3 +163,17 @@ def test_without_retries_a_few_refused_requests_still_stop_the_backend():
     with pytest.raises(ServerUnreachable, match="3 connection attempts in a row"):
         asyncio.run(go())
     assert len(seen) == 2 and all("connection error" in c.error for c in seen)  # the third refusal stops it
+
+
+def test_quickstart_with_an_unreachable_server_reports_one_line(tmp_path):
+    """``sycl quickstart`` (and ``sycl run``) report an unreachable server like ``generate``: exit 2, no traceback."""
+    out = tmp_path / "qs"
+    cmd = [sys.executable, "-m", "sycl.cli", "quickstart", "--out", str(out), "--backend", "openai"]
+    cmd += ["--base-url", f"http://127.0.0.1:{closed_port()}/v1", "--model", "m"]
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(cmd, capture_output=True, cwd=tmp_path, env=env, timeout=300)
+    err = proc.stderr.decode()
+    assert proc.returncode == 2, err
+    assert "Traceback" not in err
+    (line,) = [x for x in err.splitlines() if x.startswith("sycl quickstart: error:")]
+    assert "cannot reach the server" in line

@@ -118,7 +118,7 @@ def summary_lines(manifest: dict) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from sycl.config import flag_values, set_items
-    from sycl.generation import BackendUnavailable, load_config, run_generate
+    from sycl.generation import load_config, run_generate
 
     overrides = {**flag_values(args), **set_items(args.set)}
     cfg = load_config(args.config, overrides)
@@ -127,11 +127,7 @@ def run(args: argparse.Namespace) -> int:
             "sycl generate: error: --queries and --out are required (or 'queries'/'out' in --config)", file=sys.stderr
         )
         return 2
-    try:
-        result = run_generate(cfg)
-    except BackendUnavailable as err:
-        print(f"sycl generate: error: {err}", file=sys.stderr)
-        return 2
+    result = run_generate(cfg)  # an unavailable backend is a UserError: one line, exit 2 (sycl.cli)
     manifest = dict(result.manifest, _path=str(result.path))
     for line in summary_lines(manifest):
         print(line)

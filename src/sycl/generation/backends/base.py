@@ -14,8 +14,10 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 
+from sycl.io.errors import UserError
 
-class BackendUnavailable(RuntimeError):
+
+class BackendUnavailable(UserError, RuntimeError):
     """A backend cannot start here (missing optional package, missing model file); says how to fix it."""
 
 
