@@ -156,12 +156,12 @@ def test_push_refused_by_the_hub_is_a_clear_error(st_model_dir):
         env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
         env.update(
             HF_ENDPOINT=f"http://127.0.0.1:{server.server_address[1]}",
-            MY_TOKEN="hf_dummy",
+            HF_TOKEN="hf_dummy",
             HF_HUB_DISABLE_TELEMETRY="1",
         )
         code = (
             "import sys\nfrom sycl.reporting import push_to_hub\nfrom sycl.io.errors import DataError\n"
-            "try:\n    push_to_hub(sys.argv[1], 'someone/sycl-test', token_env='MY_TOKEN')\n"
+            "try:\n    push_to_hub(sys.argv[1], 'someone/sycl-test')\n"
             "except DataError as e:\n    print('DATAERROR', e)\n"
         )
         proc = subprocess.run(
@@ -171,4 +171,5 @@ def test_push_refused_by_the_hub_is_a_clear_error(st_model_dir):
         server.shutdown()
     assert "DATAERROR" in proc.stdout, proc.stderr[-2000:]
     assert "the hub refused the upload to 'someone/sycl-test'" in proc.stdout
-    assert "set MY_TOKEN to a token with write access" in proc.stdout
+    assert "set HF_TOKEN to a token with write access" in proc.stdout
+    assert "hf_dummy" not in proc.stdout + proc.stderr  # the token is never printed

@@ -1,4 +1,4 @@
-"""Model card (``README.md``) for a trained model directory, and upload to the Hugging Face hub.
+"""Model card (``README.md``) for a trained model directory (uploaded by :mod:`sycl.reporting.publish`).
 
 The card is built from the files ``sycl train`` leaves in the directory (``training.json``,
 ``sycl_model.json``, ``config_sentence_transformers.json``) and, when known, evaluation
@@ -9,7 +9,6 @@ reads (``library_name``, ``pipeline_tag``, ``tags``, ``base_model``).
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -265,81 +264,3 @@ def write_model_card(model_dir: str | Path, eval_metrics: list | None = None, re
     path = Path(model_dir) / "README.md"
     atomic_write_text(path, render_model_card(model_dir, eval_metrics, repo_id))
     return path
-
-
-_NETWORK_ERROR_NAMES = {
-    "TransportError",
-    "NetworkError",
-    "ConnectError",
-    "ConnectTimeout",
-    "TimeoutException",
-    "ConnectionError",
-    "Timeout",
-    "OfflineModeIsEnabled",
-    "NameResolutionError",
-    "MaxRetryError",
-}
-
-
-def _is_network_error(err: BaseException | None) -> bool:
-    """Whether ``err`` (or what it wraps) is a failure to reach a server, whichever HTTP client raised it."""
-    seen = 0
-    while err is not None and seen < 10:
-        if isinstance(err, (ConnectionError, TimeoutError)):
-            return True
-        if any(cls.__name__ in _NETWORK_ERROR_NAMES for cls in type(err).__mro__):
-            return True
-        err = err.__cause__ or err.__context__
-        seen += 1
-    return False
-
-
-def push_to_hub(
-    model_dir: str | Path,
-    repo_id: str,
-    token_env: str = "HF_TOKEN",
-    private: bool = False,
-    commit_message: str = "Upload SyCL model",
-) -> str:
-    """Upload a trained model directory to the Hugging Face hub; return the repository URL.
-
-    The model card is (re)written with ``repo_id`` in its loading example first. The token is
-    read from the environment variable ``token_env`` (else the cached ``huggingface-cli login``).
-    Offline mode or an unreachable hub raises :class:`DataError` saying so.
-    """
-    from huggingface_hub import HfApi, constants
-    from huggingface_hub.errors import HfHubHTTPError
-
-    model_dir = Path(model_dir)
-    if not (model_dir / "modules.json").is_file():
-        raise DataError(model_dir, "not a sentence-transformers model directory (no modules.json)")
-    if constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
-        raise DataError(
-            model_dir,
-            "cannot push to the hub: no network is reachable (HF_HUB_OFFLINE is set); "
-            "unset it on a machine with internet access",
-        )
-    write_model_card(model_dir, repo_id=repo_id)
-    token = os.environ.get(token_env) or None
-    api = HfApi(token=token)
-    try:
-        url = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
-        api.upload_folder(
-            folder_path=str(model_dir),
-            repo_id=repo_id,
-            repo_type="model",
-            commit_message=commit_message,
-            ignore_patterns=["checkpoint-*", "checkpoint-*/**", ".*", "**/.*", "*.tmp"],
-        )
-    except HfHubHTTPError as err:
-        status = getattr(getattr(err, "response", None), "status_code", None)
-        hint = f" (set {token_env} to a token with write access)" if status in (401, 403) else ""
-        raise DataError(model_dir, f"the hub refused the upload to {repo_id!r}: {err}{hint}") from None
-    except Exception as err:
-        if not _is_network_error(err):
-            raise
-        raise DataError(
-            model_dir, f"cannot push to {constants.ENDPOINT}: no network is reachable ({type(err).__name__}: {err})"
-        ) from None
-    log.info("pushed %s to %s", model_dir, url)
-    return str(url)
