@@ -18,8 +18,11 @@ import glob
 import json
 from pathlib import Path
 
+from sycl import __version__
+from sycl.io.atomic import atomic_write_text
 from sycl.io.errors import DataError
 from sycl.log import get_logger
+from sycl.reporting.config import PushConfig
 
 log = get_logger(__name__)
 
@@ -103,7 +106,7 @@ def dataset_allow_patterns(dataset_dir: str | Path) -> list[str]:
     return list(DATASET_FILES)
 
 
-def _is_network_error(err: BaseException | None) -> bool:
+def is_network_error(err: BaseException | None) -> bool:
     """Whether ``err`` (or what it wraps) is a failure to reach a server, whichever HTTP client raised it."""
     seen = 0
     while err is not None and seen < 10:
@@ -137,7 +140,7 @@ def upload(
     repo_type: str = "model",
     revision: str | None = None,
     private: bool = False,
-    commit_message: str = "Upload with SyCL",
+    commit_message: str = f"Upload with SyCL {__version__}",
 ) -> str:
     """Create ``repo_id`` (if absent) and commit the files of ``folder`` that ``allow_patterns`` select.
 
@@ -173,7 +176,7 @@ def upload(
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise DataError(folder, f"the hub refused the upload to {repo_id!r}: {first}{hint}") from None
     except Exception as err:
-        if not _is_network_error(err):
+        if not is_network_error(err):
             raise
         raise DataError(
             folder, f"cannot push to {constants.ENDPOINT}: no network is reachable ({type(err).__name__})"
@@ -182,20 +185,34 @@ def upload(
     return str(url)
 
 
-def push_to_hub(
-    model_dir: str | Path,
-    repo_id: str,
-    private: bool = False,
-    revision: str | None = None,
-    commit_message: str = "Upload SyCL model",
-) -> str:
-    """Upload a trained model directory's model files and card to the hub; return the repository URL.
+def push(folder: str | Path, config: PushConfig) -> str:
+    """Write the card of ``folder`` and upload it with the model or data set files; return the repository URL.
 
-    The model card is (re)written with ``repo_id`` in its loading example first.
+    ``config.repo_type`` ``model``: a sentence-transformers model directory of ``sycl train``
+    (its card is rewritten with ``config.repo`` in the loading example); ``dataset``: a BEIR
+    folder (its card is generated from the files and ``manifest.json``). The folder's layout and
+    offline mode are checked before anything is read in full; the card is written before the upload.
     """
-    from sycl.reporting.model_card import write_model_card
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(folder, "not found: give a model directory or a BEIR folder")
+    if config.repo_type == "model":
+        from sycl.reporting.model_card import render_model_card
 
-    patterns = model_allow_patterns(model_dir)
-    require_network(Path(model_dir))
-    write_model_card(model_dir, repo_id=repo_id)
-    return upload(model_dir, repo_id, patterns, "model", revision, private, commit_message)
+        patterns = model_allow_patterns(folder)
+        require_network(folder)
+        card = render_model_card(folder, repo_id=config.repo)
+    else:
+        from sycl.reporting.dataset_card import render_dataset_card
+
+        patterns = dataset_allow_patterns(folder)
+        require_network(folder)
+        card = render_dataset_card(folder, config.repo, config.license)
+    atomic_write_text(folder / "README.md", card)
+    message = config.commit_message or f"Upload {config.repo_type} with SyCL {__version__}"
+    return upload(folder, config.repo, patterns, config.repo_type, config.revision, config.private, message)
+
+
+def push_to_hub(model_dir: str | Path, repo_id: str, private: bool = False, revision: str | None = None) -> str:
+    """Upload a trained model directory's model files and card to the hub; return the repository URL."""
+    return push(model_dir, PushConfig(repo=repo_id, private=private, revision=revision))
