@@ -45,8 +45,8 @@ def read_manifest(dataset_dir: Path) -> dict | None:
     return manifest
 
 
-def queries_origin(source: str | None) -> tuple[str, str | None]:
-    """``(origin in Markdown, hub data set id or None)`` of the generation's source queries.
+def data_origin(source: str | None) -> tuple[str, str | None]:
+    """``(origin in Markdown, hub data set id or None)`` of a data set, file or BEIR name (e.g. source queries).
 
     A local path is shown by its file name only (the card is public; the folder is not).
     """
@@ -58,8 +58,9 @@ def queries_origin(source: str | None) -> tuple[str, str | None]:
         where = f" (`{md_escape(hp.path)}`" + (f" at revision `{md_escape(hp.revision)}`)" if hp.revision else ")")
         return f"the Hugging Face data set {link}{where if hp.path else ''}", hp.repo
     path = Path(source)
-    if path.is_absolute() or path.suffix or len(path.parts) > 1:
-        return f"a local file, `{md_escape(path.name)}`", None
+    if path.exists() or path.is_absolute() or path.suffix or len(path.parts) > 1:
+        kind = "folder" if path.is_dir() or not path.suffix else "file"
+        return f"a local {kind}, `{md_escape(path.name)}`", None
     return f"the BEIR data set `{md_escape(source)}`", None
 
 
@@ -145,7 +146,7 @@ def render_dataset_card(dataset_dir: str | Path, repo_id: str, license: str | No
     dataset_dir = Path(dataset_dir)
     report = validate_folder(dataset_dir)
     manifest = read_manifest(dataset_dir)
-    origin, source_repo = queries_origin(manifest.get("queries_source") if manifest else None)
+    origin, source_repo = data_origin(manifest.get("queries_source") if manifest else None)
     source_license = hub_license(source_repo) if source_repo else None
     splits = [
         {
@@ -189,12 +190,10 @@ def render_dataset_card(dataset_dir: str | Path, repo_id: str, license: str | No
                 }
             )
         prompt_template = (manifest.get("prompt") or {}).get("template")
-    template = resources.files("sycl").joinpath("resources", "cards", "dataset_card.md").read_text(encoding="utf-8")
-    if prompt_template and _fence(prompt_template) != "```":
-        template = template.replace("```text\n{{ prompt_template }}\n```", "~~~~text\n{{ prompt_template }}\n~~~~")
     card = DatasetCard.from_template(
         data,
-        template_str=template,
+        template_path=str(resources.files("sycl").joinpath("resources", "cards", "dataset_card.md")),
+        fence=_fence(prompt_template or ""),
         title=md_escape(name),
         repo_id=repo_id,
         documents=report.documents,
