@@ -23,6 +23,7 @@ COMMANDS = [
     "train",
     "report",
     "compare",
+    "push",
     "run",
     "quickstart",
     "info",

@@ -84,11 +84,16 @@ def write_generation(folder: Path) -> Path:
 
 def write_model(folder: Path, loss: str, n_steps: int, start: float, prefixes: bool = True) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    config = {
-        "model": {"name": "sentence-transformers/all-MiniLM-L6-v2", "pooling": "mean"},
-        "data": {"sources": [{"path": "data", "split": "train"}], "group_size": 4},
-        "training": {"loss": loss, "learning_rate": 2e-5, "batch_size": 8, "epochs": 1, "seed": 13},
-    }
+    from sycl.training.config import ExperimentConfig
+
+    config = ExperimentConfig(
+        name=loss,
+        model={"model": "sentence-transformers/all-MiniLM-L6-v2", "pooling": "mean"},
+        data={"sources": [{"path": "data", "qrels": "train"}], "group_size": 4},
+        loss={"name": loss},
+        train={"lr": 2e-5, "batch_size": 8, "epochs": 1, "seed": 13},
+        out=str(folder),
+    ).model_dump(mode="json")
     info = {
         "kind": "training",
         "config": config,

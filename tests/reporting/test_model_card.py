@@ -54,9 +54,9 @@ def test_card_content_and_front_matter(tmp_path):
     assert {"sentence-transformers", "sycl", "ws2"} <= set(fm["tags"])
     assert "- queries: 4" in text and "- judged passages: 11" in text
     assert "level 3: 4, level 2: 2, level 1: 2, level 0: 3" in text
-    assert "| training.learning\\_rate | 2e-05 |" in text
-    assert "| training.batch\\_size | 8 |" in text
-    assert "- `data.sources.0.path`: data" in text
+    assert "| train.lr | 2e-05 |" in text and "| train.batch\\_size | 8 |" in text and "| train.seed | 13 |" in text
+    assert "- source `source0`: the BEIR data set `data`, qrels `train`" in text
+    assert "log\\_every" not in text and str(m) not in text.split("## Usage")[0]  # no logging settings or paths
     assert "- optimiser steps: 20" in text
     assert "| scifact | test | 300 | 0.6620 | 0.6300 | 0.9310 |" in text
     assert f'SentenceTransformer("{m}")' in text
@@ -70,9 +70,26 @@ def test_local_base_model_is_not_put_in_front_matter(tmp_path):
     (m / "training.json").write_text(json.dumps(info))
     text = render_model_card(m)
     assert "base_model" not in _front_matter(text)
-    assert f"`{tmp_path}`" in text
+    head = text.split("## Usage")[0]
+    assert f"`{tmp_path.name}`" in head and str(tmp_path) not in head  # a local path by its name only
     assert "prompt_name" not in text
     assert "No evaluation results were recorded" in text
+
+
+def test_card_links_the_hub_data_sets_it_was_trained_on(tmp_path):
+    m = write_model(tmp_path / "m", "ws2", 5, 1.0)
+    info = json.loads((m / "training.json").read_text())
+    info["config"]["data"]["sources"] = [
+        {"path": "hf://datasets/BatsResearch/sycl/llama33_70b", "qrels": "train"},
+        {"path": "hf://datasets/mteb/msmarco@c5a29a1", "qrels": "hf://datasets/me/negatives/bm25.jsonl"},
+        {"path": str(tmp_path / "local-set"), "qrels": "train", "name": "mine"},
+    ]
+    (m / "training.json").write_text(json.dumps(info))
+    text = render_model_card(m)
+    assert _front_matter(text)["datasets"] == ["BatsResearch/sycl", "mteb/msmarco", "me/negatives"]
+    assert "[BatsResearch/sycl](https://huggingface.co/datasets/BatsResearch/sycl)" in text
+    assert "- source `mine`: a local folder, `local-set`, qrels `train`" in text
+    assert str(tmp_path / "local-set") not in text
 
 
 def test_card_finds_eval_of_run_layout(tmp_path):
@@ -156,12 +173,12 @@ def test_push_refused_by_the_hub_is_a_clear_error(st_model_dir):
         env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
         env.update(
             HF_ENDPOINT=f"http://127.0.0.1:{server.server_address[1]}",
-            MY_TOKEN="hf_dummy",
+            HF_TOKEN="hf_dummy",
             HF_HUB_DISABLE_TELEMETRY="1",
         )
         code = (
             "import sys\nfrom sycl.reporting import push_to_hub\nfrom sycl.io.errors import DataError\n"
-            "try:\n    push_to_hub(sys.argv[1], 'someone/sycl-test', token_env='MY_TOKEN')\n"
+            "try:\n    push_to_hub(sys.argv[1], 'someone/sycl-test')\n"
             "except DataError as e:\n    print('DATAERROR', e)\n"
         )
         proc = subprocess.run(
@@ -171,4 +188,5 @@ def test_push_refused_by_the_hub_is_a_clear_error(st_model_dir):
         server.shutdown()
     assert "DATAERROR" in proc.stdout, proc.stderr[-2000:]
     assert "the hub refused the upload to 'someone/sycl-test'" in proc.stdout
-    assert "set MY_TOKEN to a token with write access" in proc.stdout
+    assert "set HF_TOKEN to a token with write access" in proc.stdout
+    assert "hf_dummy" not in proc.stdout + proc.stderr  # the token is never printed

@@ -176,8 +176,6 @@ class Runner:
         return EMBEDDED_ENCODER
 
     def _evaluate(self, models: list[tuple[str, Path]]) -> None:
-        from sycl.evaluation import evaluate
-
         e = resolve(self.cfg.evaluate, self.paths)
         config = e.evaluation()
         todo = ([("base", self.base_model(), [])] if e.base_model else []) + [
@@ -192,7 +190,7 @@ class Runner:
                 settings,
                 upstream + ["holdout"],
                 out / "metrics.json",
-                lambda m=model, o=out: evaluate(m, e.datasets, o, config),
+                lambda m=model, o=out, trained=bool(upstream): evaluate_model(m, e.datasets, o, config, trained),
             )
             if upstream:  # a trained model: its card gets the evaluation results
                 from sycl.reporting import write_model_card
@@ -242,6 +240,17 @@ class Runner:
         self.manifest["executed"], self.manifest["skipped"] = self.executed, self.skipped
         self._save_manifest()
         return self.manifest
+
+
+def evaluate_model(model: str, datasets, out: Path, config, trained: bool) -> None:
+    """Evaluate ``model`` into ``out``; a model trained by the run also logs it to its trackers (train.report_to)."""
+    from sycl.evaluation import evaluate
+
+    evaluate(model, datasets, out, config)
+    if trained:
+        from sycl.training.trackers import log_evaluation
+
+        log_evaluation(model, out / "metrics.json")
 
 
 def _settings(section) -> dict:

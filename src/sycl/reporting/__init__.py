@@ -3,13 +3,13 @@
 * :func:`build_report` -- walk run directories for artefacts (``docs/CONTRACTS.md``) and write
   ``report.html`` (self-contained) + ``report.md`` + ``figures/``.
 * :func:`write_model_card` -- ``README.md`` of a trained model directory.
-* :func:`push_to_hub` -- upload a model directory to the Hugging Face hub.
+* :func:`push_to_hub` -- upload a model directory's model files and card to the Hugging Face hub.
 """
 
 from sycl._lazy import lazy_exports
 
 _EXPORTS = {
-    "push_to_hub": "sycl.reporting.model_card",
+    "push_to_hub": "sycl.reporting.publish",
     "write_model_card": "sycl.reporting.model_card",
     "build_report": "sycl.reporting.report",
 }

@@ -1,24 +1,28 @@
-"""Model card (``README.md``) for a trained model directory, and upload to the Hugging Face hub.
+"""Model card (``README.md``) for a trained model directory (uploaded by :mod:`sycl.reporting.publish`).
 
-The card is built from the files ``sycl train`` leaves in the directory (``training.json``,
-``sycl_model.json``, ``config_sentence_transformers.json``) and, when known, evaluation
-results (``metrics.json`` of kind ``evaluation``). It opens with the YAML front matter the hub
-reads (``library_name``, ``pipeline_tag``, ``tags``, ``base_model``).
+The card is ``huggingface_hub.ModelCard`` rendered from ``resources/cards/model_card.md`` with
+typed ``ModelCardData`` (``library_name``, ``pipeline_tag``, ``tags``, ``base_model``, and
+``datasets``: the hub data sets the training sources came from, which the hub links to their
+cards), as sentence-transformers writes its cards. The content comes from the files ``sycl
+train`` leaves in the directory: ``training.json`` (its ``config`` is the resolved
+:class:`~sycl.training.config.ExperimentConfig`), ``sycl_model.json``,
+``config_sentence_transformers.json``, and, when known, evaluation results (``metrics.json``
+of kind ``evaluation``). Local paths appear by their last component only.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterable
+from importlib import resources
 from pathlib import Path
-from typing import Any
 
 from sycl.io.atomic import atomic_write_text
 from sycl.io.errors import DataError
 from sycl.log import get_logger
 from sycl.reporting.content import fmt
+from sycl.reporting.dataset_card import data_origin
 from sycl.reporting.markdown import md_escape
 
 log = get_logger(__name__)
@@ -47,20 +51,6 @@ def _hub_id(name: str | None) -> str | None:
     if not name or Path(name).exists() or name.startswith((".", "/", "~")):
         return None
     return name if _HUB_ID.match(name) else None
-
-
-def _flatten(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    if isinstance(obj, dict):
-        return [kv for k, v in obj.items() for kv in _flatten(v, f"{prefix}{k}.")]
-    if isinstance(obj, list) and obj and all(isinstance(x, dict) for x in obj):
-        return [kv for i, v in enumerate(obj) for kv in _flatten(v, f"{prefix}{i}.")]
-    return [(prefix.rstrip("."), obj)]
-
-
-def _value(v: Any) -> str:
-    if isinstance(v, list):
-        return ", ".join(str(x) for x in v) or "[]"
-    return f"{v:g}" if isinstance(v, float) else fmt(v)
 
 
 def find_eval_metrics(model_dir: Path) -> list[dict]:
@@ -117,69 +107,116 @@ def _prompts(model_dir: Path, sycl_model: dict) -> dict[str, str]:
     return prompts
 
 
-def _usage(repo: str, prompts: dict[str, str]) -> str:
+def _prompt_kwargs(prompts: dict[str, str]) -> tuple[str, str]:
     qp = "query" if "query" in prompts else None
     pp = next((k for k in ("passage", "document", "corpus") if k in prompts), None)
-    q_kw = f', prompt_name="{qp}"' if qp else ""
-    p_kw = f', prompt_name="{pp}"' if pp else ""
-    lines = [
-        "```python",
-        "from sentence_transformers import SentenceTransformer",
-        "",
-        f'model = SentenceTransformer("{repo}")',
-        f'queries = model.encode(["what causes tides?"]{q_kw})',
-        f'passages = model.encode(["Tides are caused by the gravitational pull of the moon and the sun."]{p_kw})',
-        "scores = model.similarity(queries, passages)  # shape (n_queries, n_passages)",
-        "print(scores)",
-        "```",
-    ]
-    if prompts:
-        shown = "; ".join(f"`{k}` = `{v}`" for k, v in prompts.items())
-        lines += ["", f"The model was trained with prompts (prefixes), which `prompt_name` adds: {shown}."]
-    return "\n".join(lines)
+    return (f', prompt_name="{qp}"' if qp else ""), (f', prompt_name="{pp}"' if pp else "")
+
+
+def _value(v) -> str:
+    if isinstance(v, list):
+        return ", ".join(str(x) for x in v) or "[]"
+    return f"{v:g}" if isinstance(v, float) else fmt(v)
+
+
+# the settings that shape the model (the rest of ExperimentConfig is logging, output and machine)
+_HYPERPARAMETERS = (
+    "train.lr",
+    "train.epochs",
+    "train.max_steps",
+    "train.batch_size",
+    "train.gradient_accumulation",
+    "train.weight_decay",
+    "train.warmup_ratio",
+    "train.schedule",
+    "train.max_grad_norm",
+    "train.seed",
+    "train.in_batch_negatives",
+    "train.grad_cache",
+    "loss.temperature",
+    "loss.label_temperature",
+    "loss.in_batch",
+    "loss.infonce_weight",
+    "model.max_query_length",
+    "model.max_passage_length",
+)
+_SOURCE_RULES = (
+    "query_subset",
+    "min_score",
+    "max_score",
+    "score_transform",
+    "group_random_k",
+    "group_top_k",
+    "group_bottom_k",
+    "group_first_k",
+)
+
+
+def _short(value: str) -> str:
+    """A local path by its last component (a card is public; the folder is not), anything else as is."""
+    return Path(value).name if ("/" in value and "://" not in value) else value
+
+
+def _sources(config) -> tuple[list[dict], list[str]]:
+    """The training sources for the card, and the hub data sets they were read from."""
+    rows, repos = [], []
+    for i, src in enumerate(config.data.sources):
+        origin, repo = data_origin(src.path or src.corpus)
+        for spec in (src.path, src.corpus, src.queries, src.qrels):
+            hub = data_origin(spec)[1] if spec and spec.startswith("hf://") else None
+            if hub and hub not in repos:
+                repos.append(hub)
+        rules = ", ".join(f"{k} {_value(getattr(src, k))}" for k in _SOURCE_RULES if getattr(src, k) is not None)
+        rows.append(
+            {
+                "name": md_escape(src.name or f"source{i}"),
+                "origin": origin,
+                "qrels": md_escape(_short(src.qrels)),
+                "rules": f"; {md_escape(rules)}" if rules else "",
+            }
+        )
+    return rows, repos
+
+
+def _experiment(path: Path, training: dict):
+    from sycl.config import validate
+    from sycl.training.config import ExperimentConfig
+
+    if not isinstance(training.get("config"), dict):
+        raise DataError(path, "no experiment config (the 'config' of sycl train)")
+    return validate(ExperimentConfig, training["config"], f"{path}: config")
 
 
 def render_model_card(model_dir: str | Path, eval_metrics: list | None = None, repo_id: str | None = None) -> str:
     """The card's Markdown text. ``repo_id`` replaces the local path in the loading example."""
+    from huggingface_hub import ModelCard, ModelCardData
+
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise DataError(model_dir, "model directory not found")
-    training = _read_json(model_dir / "training.json")
+    record = model_dir / "training.json"
+    training = _read_json(record)
     if training is None:
-        raise DataError(
-            model_dir / "training.json", "not found: a model card needs the training record of `sycl train`"
-        )
+        raise DataError(record, "not found: a model card needs the training record of `sycl train`")
     if training.get("kind") != "training":
-        raise DataError(model_dir / "training.json", 'expected "kind": "training"')
+        raise DataError(record, 'expected "kind": "training"')
+    config = _experiment(record, training)
     sycl_model = _read_json(model_dir / "sycl_model.json") or {}
     results = _results(eval_metrics) if eval_metrics is not None else _results(find_eval_metrics(model_dir))
-    base = str(training.get("base_model") or "")
-    loss = str(training.get("loss") or "")
+    base = str(training.get("base_model") or config.model.model)
+    loss = str(training.get("loss") or config.loss.name)
+    sources, repos = _sources(config)
     tags = ["sentence-transformers", "sentence-similarity", "feature-extraction", "dense-retrieval", "sycl"]
-    if loss:
-        tags.append(re.sub(r"[^a-z0-9-]+", "-", loss.lower()).strip("-"))
-    front = ["---", "library_name: sentence-transformers", "pipeline_tag: sentence-similarity", "tags:"]
-    front += [f"- {t}" for t in dict.fromkeys(tags) if t]
-    if _hub_id(base):
-        front.append(f"base_model: {_hub_id(base)}")
-    front.append("---")
-
-    name = model_dir.resolve().name
+    tags.append(re.sub(r"[^a-z0-9-]+", "-", loss.lower()).strip("-"))
+    data = ModelCardData(
+        library_name="sentence-transformers",
+        pipeline_tag="sentence-similarity",
+        tags=list(dict.fromkeys(t for t in tags if t)),
+        base_model=_hub_id(base),
+        datasets=repos or None,
+    )
     counts = training.get("label_counts") or {}
-    n_passages = sum(v for v in counts.values() if isinstance(v, int)) if isinstance(counts, dict) else 0
-    body = [
-        f"# {md_escape(name)}",
-        "",
-        f"A dense bi-encoder retriever fine-tuned from `{base or 'unknown'}` with SyCL "
-        "(list-wise training on ranking contexts with multiple levels of relevance, arXiv 2503.23239).",
-        "",
-        "## Model",
-        "",
-        "| property | value |",
-        "| --- | --- |",
-        f"| base model | {md_escape(base or chr(0x2014))} |",
-        f"| loss | {md_escape(loss or chr(0x2014))} |",
-    ]
+    model_rows = [("base model", md_escape(_short(base))), ("loss", md_escape(loss))]
     for key, label in (
         ("pooling", "pooling"),
         ("normalize", "normalised embeddings"),
@@ -188,71 +225,58 @@ def render_model_card(model_dir: str | Path, eval_metrics: list | None = None, r
         ("max_passage_length", "max passage tokens"),
     ):
         if key in sycl_model:
-            body.append(f"| {label} | {md_escape(_value(sycl_model[key]))} |")
-    flat = [(k, v) for k, v in _flatten(training.get("config") or {}) if v is not None and v != {} and v != []]
-    data_items = [
-        (k, v) for k, v in flat if k.split(".")[0] in ("data", "dataset", "datasets", "train_data", "sources")
-    ]
-    hyper = [(k, v) for k, v in flat if (k, v) not in data_items]
-    body += [
-        "",
-        "## Training data",
-        "",
-        f"- queries: {fmt(training.get('n_queries'))}",
-        f"- judged passages: {fmt(n_passages or None)}",
-    ]
-    if isinstance(counts, dict) and counts:
-        per = ", ".join(
+            model_rows.append((label, md_escape(_value(sycl_model[key]))))
+    settings = config.model_dump(mode="json")
+    hyper = []
+    for key in _HYPERPARAMETERS:
+        section, field = key.split(".")
+        if settings[section][field] is not None:
+            hyper.append((md_escape(key), md_escape(_value(settings[section][field]))))
+    measures: list[str] = []
+    for r in results:
+        measures += [m for m in r.get("measures", {}) if m not in measures]
+    prompts = _prompts(model_dir, sycl_model)
+    query_kw, passage_kw = _prompt_kwargs(prompts)
+    options = training.get("loss_options") or {}
+    card = ModelCard.from_template(
+        data,
+        template_path=str(resources.files("sycl").joinpath("resources", "cards", "model_card.md")),
+        title=md_escape(model_dir.resolve().name),
+        base_model_text=f"`{base}`" if _hub_id(base) else f"`{_short(base)}`",
+        model_rows=model_rows,
+        n_queries=fmt(training.get("n_queries")),
+        n_passages=fmt(sum(v for v in counts.values() if isinstance(v, int)) or None),
+        per_label=", ".join(
             f"level {k}: {fmt(v)}" for k, v in sorted(counts.items(), key=lambda kv: str(kv[0]), reverse=True)
-        )
-        body.append(f"- passages per relevance label: {per}")
-    body += [f"- `{md_escape(k)}`: {md_escape(_value(v))}" for k, v in data_items]
-    body += [
-        "",
-        "## Training procedure",
-        "",
-        f"- loss: `{loss or 'unknown'}`",
-        f"- optimiser steps: {fmt(training.get('steps'))}"
-        + (f" on {fmt(training.get('world_size'))} process(es)" if training.get("world_size") else "")
-        + (f", precision {md_escape(training.get('precision'))}" if training.get("precision") else ""),
-        f"- training time: {fmt(training.get('seconds'), 1)} s",
-    ]
-    options = training.get("loss_options")
-    if isinstance(options, dict) and options:
-        body.append(
-            "- loss options: " + ", ".join(f"`{md_escape(k)}` = {md_escape(_value(v))}" for k, v in options.items())
-        )
-    if hyper:
-        body += ["", "| hyper-parameter | value |", "| --- | --- |"]
-        body += [f"| {md_escape(k)} | {md_escape(_value(v))} |" for k, v in hyper]
-    body += ["", "## Evaluation", ""]
-    if results:
-        measures: list[str] = []
-        for r in results:
-            measures += [m for m in r.get("measures", {}) if m not in measures]
-        body += [
-            "| data set | split | queries | " + " | ".join(md_escape(m) for m in measures) + " |",
-            "| --- | --- | ---: |" + " ---: |" * len(measures),
-        ]
-        for r in results:
-            ms = r.get("measures", {})
-            body.append(
-                f"| {md_escape(r.get('dataset', '?'))} | {md_escape(r.get('split', ''))} | {fmt(r.get('n_queries'))} | "
-                + " | ".join(fmt(ms.get(m)) for m in measures)
-                + " |"
-            )
-    else:
-        body.append("No evaluation results were recorded with this model; run `sycl evaluate` on it.")
-    body += [
-        "",
-        "## Usage",
-        "",
-        "With [sentence-transformers](https://www.sbert.net):",
-        "",
-        _usage(repo_id or str(model_dir), _prompts(model_dir, sycl_model)),
-        "",
-    ]
-    return "\n".join(front + [""] + body)
+        ),
+        sources=sources,
+        group_size=config.data.group_size,
+        data_format=config.data.format,
+        selection=config.data.passage_selection_strategy.replace("_", " "),
+        loss=md_escape(loss),
+        loss_options=", ".join(f"`{md_escape(k)}` = {md_escape(_value(v))}" for k, v in options.items()),
+        steps=fmt(training.get("steps")),
+        world_size=fmt(training.get("world_size") or 1),
+        precision=md_escape(training.get("precision") or config.train.precision),
+        seconds=fmt(training.get("seconds"), 1),
+        collapse_warnings=len(training.get("collapse_warnings") or []),
+        hyperparameters=hyper,
+        measures=[md_escape(m) for m in measures],
+        results=[
+            {
+                "dataset": md_escape(r.get("dataset", "?")),
+                "split": md_escape(r.get("split", "")),
+                "n_queries": fmt(r.get("n_queries")),
+                "cells": [fmt(r.get("measures", {}).get(m)) for m in measures],
+            }
+            for r in results
+        ],
+        repo=repo_id or str(model_dir),
+        query_kw=query_kw,
+        passage_kw=passage_kw,
+        prompts="; ".join(f"`{k}` = `{v}`" for k, v in prompts.items()),
+    )
+    return str(card)
 
 
 def write_model_card(model_dir: str | Path, eval_metrics: list | None = None, repo_id: str | None = None) -> Path:
@@ -265,81 +289,3 @@ def write_model_card(model_dir: str | Path, eval_metrics: list | None = None, re
     path = Path(model_dir) / "README.md"
     atomic_write_text(path, render_model_card(model_dir, eval_metrics, repo_id))
     return path
-
-
-_NETWORK_ERROR_NAMES = {
-    "TransportError",
-    "NetworkError",
-    "ConnectError",
-    "ConnectTimeout",
-    "TimeoutException",
-    "ConnectionError",
-    "Timeout",
-    "OfflineModeIsEnabled",
-    "NameResolutionError",
-    "MaxRetryError",
-}
-
-
-def _is_network_error(err: BaseException | None) -> bool:
-    """Whether ``err`` (or what it wraps) is a failure to reach a server, whichever HTTP client raised it."""
-    seen = 0
-    while err is not None and seen < 10:
-        if isinstance(err, (ConnectionError, TimeoutError)):
-            return True
-        if any(cls.__name__ in _NETWORK_ERROR_NAMES for cls in type(err).__mro__):
-            return True
-        err = err.__cause__ or err.__context__
-        seen += 1
-    return False
-
-
-def push_to_hub(
-    model_dir: str | Path,
-    repo_id: str,
-    token_env: str = "HF_TOKEN",
-    private: bool = False,
-    commit_message: str = "Upload SyCL model",
-) -> str:
-    """Upload a trained model directory to the Hugging Face hub; return the repository URL.
-
-    The model card is (re)written with ``repo_id`` in its loading example first. The token is
-    read from the environment variable ``token_env`` (else the cached ``huggingface-cli login``).
-    Offline mode or an unreachable hub raises :class:`DataError` saying so.
-    """
-    from huggingface_hub import HfApi, constants
-    from huggingface_hub.errors import HfHubHTTPError
-
-    model_dir = Path(model_dir)
-    if not (model_dir / "modules.json").is_file():
-        raise DataError(model_dir, "not a sentence-transformers model directory (no modules.json)")
-    if constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
-        raise DataError(
-            model_dir,
-            "cannot push to the hub: no network is reachable (HF_HUB_OFFLINE is set); "
-            "unset it on a machine with internet access",
-        )
-    write_model_card(model_dir, repo_id=repo_id)
-    token = os.environ.get(token_env) or None
-    api = HfApi(token=token)
-    try:
-        url = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
-        api.upload_folder(
-            folder_path=str(model_dir),
-            repo_id=repo_id,
-            repo_type="model",
-            commit_message=commit_message,
-            ignore_patterns=["checkpoint-*", "checkpoint-*/**", ".*", "**/.*", "*.tmp"],
-        )
-    except HfHubHTTPError as err:
-        status = getattr(getattr(err, "response", None), "status_code", None)
-        hint = f" (set {token_env} to a token with write access)" if status in (401, 403) else ""
-        raise DataError(model_dir, f"the hub refused the upload to {repo_id!r}: {err}{hint}") from None
-    except Exception as err:
-        if not _is_network_error(err):
-            raise
-        raise DataError(
-            model_dir, f"cannot push to {constants.ENDPOINT}: no network is reachable ({type(err).__name__}: {err})"
-        ) from None
-    log.info("pushed %s to %s", model_dir, url)
-    return str(url)

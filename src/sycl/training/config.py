@@ -23,7 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from sycl.config import StrictModel, load
 from sycl.data.config import DataConfig
@@ -167,6 +167,25 @@ class TrainConfig(StrictModel):
         description="torch CPU threads per process (default: torch's); "
         "1 avoids thread hand-off stalls on a machine shared with other jobs",
     )
+
+    # live tracking (sycl.training.trackers); training_log.jsonl is always written
+    report_to: list[Literal["tensorboard", "wandb", "mlflow", "none"]] = Field(
+        default_factory=lambda: ["none"],
+        description="trackers that receive training_log.jsonl's records as they are written, the config and "
+        "sycl run's evaluation: tensorboard, wandb, mlflow (each an extra: pip install 'sycl-ir[wandb]'), or none",
+    )
+
+    @field_validator("report_to", mode="before")
+    @classmethod
+    def _one_tracker(cls, value):
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("report_to")
+    @classmethod
+    def _none_alone(cls, value: list[str]) -> list[str]:
+        if "none" in value and len(set(value)) > 1:
+            raise ValueError("'none' cannot be combined with a tracker")
+        return value or ["none"]
 
     @model_validator(mode="after")
     def _check_grad_cache(self) -> TrainConfig:

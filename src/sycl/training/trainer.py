@@ -46,6 +46,7 @@ from sycl.training.engines import DeepSpeedEngine, TorchEngine
 from sycl.training.grad_cache import GradCache
 from sycl.training.guard import CollapseGuard, batch_statistics
 from sycl.training.schedules import resolve_schedule
+from sycl.training.trackers import Trackers, check_available
 
 CPU_CHUNK_SIZE = 8  # see TrainConfig.chunk_size and benchmarks/RESULTS.md (training throughput)
 _log = get_logger(__name__)
@@ -79,7 +80,7 @@ def _fingerprint(config: ExperimentConfig) -> dict:
     d["train"] = {
         k: v
         for k, v in d["train"].items()
-        if k not in ("log_every", "save_every", "save_total_limit", "keep_checkpoints", "threads")
+        if k not in ("log_every", "save_every", "save_total_limit", "keep_checkpoints", "threads", "report_to")
     }
     return d
 
@@ -100,11 +101,13 @@ class Trainer:
         self.ctx = DistContext.setup(device)
         self.model: BiEncoder | None = None
         self.step = 0
+        self.trackers: Trackers | None = None
 
     # ------------------------------------------------------------------ setup
     def prepare(self) -> None:
         """Load data, model, loss, optimiser and scheduler (called by :meth:`run`)."""
         cfg, tc = self.config, self.config.train
+        check_available(tc.report_to)  # a missing tracker package fails before any work
         if tc.threads:
             torch.set_num_threads(tc.threads)
         seed_everything(tc.seed)
@@ -245,8 +248,13 @@ class Trainer:
     def run(self, resume: bool = False) -> Path:
         """Train, save the model into the output folder and return it."""
         try:
-            return self._run(resume)
+            out = self._run(resume)
+            if self.trackers is not None:
+                self.trackers.close()
+            return out
         finally:
+            if self.trackers is not None:
+                self.trackers.close(finished=False)  # after a failure (a closed tracker does nothing)
             self.ctx.teardown()
 
     def _run(self, resume: bool) -> Path:
@@ -266,6 +274,9 @@ class Trainer:
                     _log.warning("--resume: the experiment settings differ from those of %s; continuing anyway", ckpt)
                 self.step = int(state["step"])
                 _log.info("resumed from %s (step %d of %d)", ckpt, self.step, self.total_steps)
+        if ctx.is_main and tc.report_to != ["none"]:
+            params = cfg.model_dump(mode="json")
+            self.trackers = Trackers.open(tc.report_to, self.out, cfg.name, params, self.step if self.step else None)
         if ctx.is_main:
             kept = []
             if self.step and log_path.exists():
@@ -346,6 +357,8 @@ class Trainer:
                         with open(log_path, "a", encoding="utf-8") as fh:
                             fh.write(json.dumps(record) + "\n")
                         bar.set_postfix(loss=f"{record['loss']:.4f}", own=f"{record['own_group_prob']:.2f}")
+                        if self.trackers is not None:
+                            self.trackers.log(record)
             if tc.save_every and self.step % tc.save_every == 0 and self.step < self.total_steps:
                 self.engine.save(
                     self.out, self.step, {"epoch": epoch, "fingerprint": _fingerprint(cfg)}, tc.save_total_limit
