@@ -191,7 +191,14 @@ def run_dir(recipe: str, seed: int, batch_size: int = 16) -> str:
 
 
 def run_one(
-    dataset: str, recipe: str, seed: int, prep: dict, work: Path, batch_size: int = 16, grad_cache: int | None = None
+    dataset: str,
+    recipe: str,
+    seed: int,
+    prep: dict,
+    work: Path,
+    batch_size: int = 16,
+    grad_cache: int | None = None,
+    evaluate_model: bool = True,
 ) -> dict:
     from sycl.training import train
 
@@ -211,7 +218,7 @@ def run_one(
     t0 = time.perf_counter()
     model_dir = train(exp, out=out / "model")
     t_train = time.perf_counter() - t0
-    measures = evaluate(str(model_dir), prep, out / "eval")
+    measures = evaluate(str(model_dir), prep, out / "eval") if evaluate_model else None
     info = json.loads((model_dir / "training.json").read_text())
     log = [json.loads(line) for line in (model_dir / "training_log.jsonl").read_text().splitlines() if line.strip()]
     last = [r for r in log if "own_group_prob" in r][-1:] or [{}]
@@ -313,6 +320,11 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads (1 on a machine shared with other jobs)")
     ap.add_argument("--batch-size", type=int, default=16, help="queries per step")
     ap.add_argument("--grad-cache", type=int, default=None, help="texts per re-encoded chunk (gradient caching)")
+    ap.add_argument(
+        "--train-only",
+        action="store_true",
+        help="train and keep the logs (<out>/logs), no evaluation; give such runs their own --out",
+    )
     args = ap.parse_args()
     out = Path(args.out)
     if args.summarize:
@@ -340,7 +352,7 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     preps = {d: prepare(d, out / d) for d in args.dataset}
     for d in args.dataset:
-        if (d, "zero-shot", 0, 16) not in done:
+        if (d, "zero-shot", 0, 16) not in done and not args.train_only:
             t0 = time.perf_counter()
             m = evaluate(MODEL["model"], preps[d], out / d / "zero-shot")
             with results.open("a") as fh:
@@ -370,9 +382,10 @@ def main() -> int:
                         flush=True,
                     )
                     continue
-                row = run_one(d, recipe, seed, preps[d], out / d, args.batch_size, args.grad_cache)
+                row = run_one(d, recipe, seed, preps[d], out / d, args.batch_size, args.grad_cache, not args.train_only)
+                score = f"nDCG@10 {row['measures']['nDCG@10']:.4f}" if row["measures"] else "not evaluated"
                 print(
-                    f"{d} {recipe} b{args.batch_size} seed {seed}: nDCG@10 {row['measures']['nDCG@10']:.4f} "
+                    f"{d} {recipe} b{args.batch_size} seed {seed}: {score} "
                     f"({row['total_seconds']:.0f} s, {row['collapse_warnings']} collapse warnings)",
                     flush=True,
                 )
