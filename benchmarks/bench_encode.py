@@ -45,9 +45,9 @@ def main() -> None:
     from sentence_transformers import SentenceTransformer
 
     from sycl.io.corpus import Corpus
+    from sycl.kernels.precision import resolve_dtype
+    from sycl.kernels.probe import cpu_model, verdict
     from sycl.modeling import BiEncoder, embedded_encoder_path
-    from sycl.modeling.kernel_probe import cpu_model, verdict
-    from sycl.modeling.precision import resolve_dtype
     from sycl.retrieval.encoding import ListTexts, encode
 
     corpus = Corpus.open(args.dataset)

@@ -73,9 +73,9 @@ def main() -> None:
     if args.openblas_coretype:
         os.environ["OPENBLAS_CORETYPE"] = args.openblas_coretype  # read when faiss's OpenBLAS loads
 
-    from sycl.modeling.kernel_probe import cpu_model, verdict
+    from sycl.kernels.probe import cpu_model, verdict
+    from sycl.kernels.search_precision import SlowKernelError, resolve_search_precision
     from sycl.retrieval.search import exact_search
-    from sycl.retrieval.search_precision import SlowKernelError, resolve_search_precision
 
     torch.set_num_threads(args.threads)
     t = time.perf_counter()

@@ -94,8 +94,8 @@ def phase(name: str, args) -> dict:
         s = Sampler()
         t0 = time.perf_counter()
         top = run_sycl(q, docs, args.k, args.precision)
-        from sycl.modeling.kernel_probe import verdict
-        from sycl.retrieval.search_precision import resolve_search_precision
+        from sycl.kernels.probe import verdict
+        from sycl.kernels.search_precision import resolve_search_precision
 
         path = resolve_search_precision(args.precision, len(q), docs.shape[0], docs.shape[1])
         out.update(

@@ -259,7 +259,7 @@ def main() -> None:
             sys.exit(f"{name} failed:\n{done.stderr[-3000:]}")
         out.append(summarise(name, json.loads(done.stdout.strip().splitlines()[-1]), args))
         print(json.dumps(out[-1]), file=sys.stderr)
-    from sycl.modeling.kernel_probe import cpu_model, verdict
+    from sycl.kernels.probe import cpu_model, verdict
 
     ours = out[0]["groups_per_s"]
     report = {

@@ -3,7 +3,7 @@ import json
 from probe_verdicts import make_verdict
 
 from sycl.cli import main
-from sycl.modeling import kernel_probe as kp
+from sycl.kernels import probe as kp
 
 
 def test_info_shows_cpu_choices_and_ratios(capsys, monkeypatch):

@@ -160,7 +160,7 @@ def test_unknown_precision_is_an_error():
 
 
 def test_int8_without_onednn_is_a_clear_error(monkeypatch):
-    import sycl.retrieval.search_int8 as search_int8
+    import sycl.kernels.search_int8 as search_int8
 
     monkeypatch.setattr(search_int8, "int8_available", lambda: False)
     with pytest.raises(ValueError, match="int8 search needs .* use fp32 or bf16"):

@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from sycl import __version__
-    from sycl.modeling.kernel_probe import cache_path, verdict
+    from sycl.kernels.probe import cache_path, verdict
 
     v = verdict(remeasure=args.remeasure)
     if args.json:

@@ -71,7 +71,7 @@ def score_contexts(contexts: list[Context], judge: str = EMBEDDED_JUDGE, batch_s
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from sycl.modeling.precision import resolve_dtype
+    from sycl.kernels.precision import resolve_dtype
 
     path, _ = resolve_judge(judge)
     model = SentenceTransformer(path, device="cuda" if torch.cuda.is_available() else "cpu")

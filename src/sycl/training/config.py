@@ -27,8 +27,9 @@ from pydantic import Field, PrivateAttr, model_validator
 
 from sycl.config import StrictModel, load
 from sycl.data.config import DataConfig
+from sycl.kernels.options import Precision
 from sycl.losses.options import InBatchMode
-from sycl.modeling.config import EncoderConfig, Precision
+from sycl.modeling.config import EncoderConfig
 
 # The default recipe when an experiment has no ``loss`` section, chosen by the issue-7 sweep
 # (docs/RESULTS.md): the per-query 1-D Wasserstein over relevance levels at cosine / 0.05, target
@@ -139,7 +140,7 @@ class TrainConfig(StrictModel):
     fast_dropout: Literal["auto", "on", "off"] = Field(
         default="auto",
         description="draw dropout masks four per 64-bit random number (same distribution and "
-        "gradient, another random stream; sycl.modeling.fast_dropout): auto = on where the "
+        "gradient, another random stream; sycl.kernels.fast_dropout): auto = on where the "
         "kernel probe measured it faster than torch's dropout on this CPU, off on GPUs",
     )
     grad_cache: int | None = Field(

@@ -33,12 +33,12 @@ from sycl.data.collator import Collator, batch_order, local_slice
 from sycl.data.sets import build_training_set
 from sycl.io.atomic import atomic_write_json, atomic_write_text
 from sycl.io.errors import DataError
+from sycl.kernels.fast_dropout import enable, wanted
+from sycl.kernels.precision import autocast, resolve_dtype
+from sycl.kernels.probe import kernels_entry
 from sycl.log import get_logger, progress
 from sycl.losses.targets import target_settings
 from sycl.modeling.encoder import BiEncoder
-from sycl.modeling.fast_dropout import enable, wanted
-from sycl.modeling.kernel_probe import kernels_entry
-from sycl.modeling.precision import autocast, resolve_dtype
 from sycl.training.checkpoint import latest_checkpoint, list_checkpoints, remove_checkpoints
 from sycl.training.config import ExperimentConfig
 from sycl.training.distributed import DistContext, gather_tensor, gather_with_grad

@@ -5,7 +5,7 @@ sorted by length within each chunk so a batch wastes little on padding, and deco
 :func:`sycl.generation.backends.decode.sample_batch` (in-place KV cache, finished rows leave the
 batch: 2.4x ``model.generate`` on the 2-core CPU). ``dtype="auto"``
 runs in bfloat16 on CUDA and on CPUs where a bf16 decoding product measured faster than fp32
-(:mod:`sycl.modeling.kernel_probe`), float32 otherwise: decoding is bound by reading the
+(:mod:`sycl.kernels.probe`), float32 otherwise: decoding is bound by reading the
 weights, so bf16 usually wins even without AMX (2-core Xeon with AMX hidden: 111 tokens/s in
 bf16 against 80 in fp32, batch 64). Sampling is seeded per batch from the
 first request's seed, so a rerun of the same batch reproduces it. No structured output:
@@ -36,7 +36,7 @@ def resolve_dtype(dtype: str, device: str):
         return torch.float32
     if device.startswith("cuda"):
         return torch.bfloat16
-    from sycl.modeling.kernel_probe import verdict
+    from sycl.kernels.probe import verdict
 
     v = verdict()
     if dtype == "bfloat16":

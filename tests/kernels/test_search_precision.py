@@ -6,10 +6,10 @@ import torch
 from probe_verdicts import make_verdict
 
 from sycl.io.errors import DataError
-from sycl.modeling import kernel_probe as kp
-from sycl.retrieval import search_precision as SP
+from sycl.kernels import probe as kp
+from sycl.kernels import search_precision as SP
+from sycl.kernels.search_precision import SlowKernelError, resolve_search_precision
 from sycl.retrieval.search import exact_search
-from sycl.retrieval.search_precision import SlowKernelError, resolve_search_precision
 
 
 @pytest.fixture(autouse=True)

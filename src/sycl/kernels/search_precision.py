@@ -1,7 +1,7 @@
 """Which search path to take: ``auto`` follows this CPU's measured kernels, explicit requests are checked.
 
 :func:`resolve_search_precision` turns ``auto`` into the fastest accurate path that the kernel probe
-(:mod:`sycl.modeling.kernel_probe`) measured at least 1.5x faster than fp32 on a search tile, and
+(:mod:`sycl.kernels.probe`) measured at least 1.5x faster than fp32 on a search tile, and
 ``fp32`` otherwise, so a quantised product that runs at a reference kernel's speed (oneDNN's int8
 on an AMD EPYC without AMX: about 2,000x slower than fp32) is never chosen. An explicit ``bf16`` or
 ``int8`` that measured slower than fp32 gets a warning with the ratio and the estimated duration;
@@ -42,7 +42,7 @@ def resolve_search_precision(precision: str, n_queries: int, n_docs: int, dim: i
     """
     if precision == "fp32":
         return precision
-    from sycl.modeling.kernel_probe import verdict
+    from sycl.kernels.probe import verdict
 
     v = verdict()
     if precision == "auto":

@@ -10,8 +10,8 @@ from probe_verdicts import make_verdict
 from transformers import BertConfig, BertModel
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-from sycl.modeling import fast_dropout as fd
-from sycl.modeling import kernel_probe as kp
+from sycl.kernels import fast_dropout as fd
+from sycl.kernels import probe as kp
 
 
 @pytest.fixture(autouse=True)

@@ -143,7 +143,7 @@ def wanted(setting: str, device: torch.device | str) -> bool:
         return setting == "on"
     if torch.device(device).type != "cpu":
         return False
-    from sycl.modeling.kernel_probe import verdict
+    from sycl.kernels.probe import verdict
 
     return verdict().dropout == "fast"
 

@@ -19,7 +19,7 @@ kernel             work                                         used by
                    float16 out) on ``[8, 384] x [384, 128]``,
                    on ``[256, 384] x [384, 2048]`` unless that
                    screen is over 50x slower than fp32
-``dropout_fast``   :mod:`sycl.modeling.fast_dropout` against    ``train.fast_dropout: auto``
+``dropout_fast``   :mod:`sycl.kernels.fast_dropout` against    ``train.fast_dropout: auto``
                    torch's dropout on ``[4, 12, 256, 320]``
 =================  ===========================================  ===================================
 
@@ -238,12 +238,12 @@ def _probe_linear(x: torch.Tensor, w: torch.Tensor, dtype: torch.dtype, stored: 
 
 
 def _int8_scores(q: torch.Tensor, d: torch.Tensor) -> tuple[Callable[[], object], Callable[[], torch.Tensor]]:
-    """``(timed, scores)`` for ``q @ d.T`` with oneDNN's quantised linear, as :mod:`sycl.retrieval.search_int8` does.
+    """``(timed, scores)`` for ``q @ d.T`` with oneDNN's quantised linear, as :mod:`sycl.kernels.search_int8` does.
 
     ``timed`` is what the search runs per tile (float16 scores read back as int16 bits for the
     selection kernel); ``scores`` undoes the per-query scaling, for the accuracy check only.
     """
-    from sycl.retrieval.search_int8 import X_SCALE, X_ZERO_POINT, quantize_queries
+    from sycl.kernels.search_int8 import X_SCALE, X_ZERO_POINT, quantize_queries
 
     qx, _ = quantize_queries(q)
     amax = q.abs().amax(1, keepdim=True)
@@ -263,12 +263,12 @@ def _int8_scores(q: torch.Tensor, d: torch.Tensor) -> tuple[Callable[[], object]
 
 
 def _probe_dropout() -> KernelTiming:
-    """torch's dropout against :func:`sycl.modeling.fast_dropout.fast_dropout` on an attention-sized tensor.
+    """torch's dropout against :func:`sycl.kernels.fast_dropout.fast_dropout` on an attention-sized tensor.
 
     The accuracy figure is ``1 - |mean of the output of ones - 1|`` (the expectation the scaling keeps;
     4M elements put its noise at 0.00017). The caller's random stream is left as it was.
     """
-    from sycl.modeling.fast_dropout import fast_dropout
+    from sycl.kernels.fast_dropout import fast_dropout
 
     x = torch.ones(4, 12, 256, 320)
     with torch.random.fork_rng(devices=[]):
@@ -281,7 +281,7 @@ def _probe_dropout() -> KernelTiming:
 
 def measure() -> Verdict:
     """Time every candidate kernel against fp32 on one thread (well under a second) and return the verdict."""
-    from sycl.retrieval.search_int8 import int8_available
+    from sycl.kernels.search_int8 import int8_available
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

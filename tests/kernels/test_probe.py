@@ -4,8 +4,8 @@ import pytest
 import torch
 from probe_verdicts import make_verdict
 
-from sycl.modeling import kernel_probe as kp
-from sycl.modeling.kernel_probe import KernelTiming, Verdict
+from sycl.kernels import probe as kp
+from sycl.kernels.probe import KernelTiming, Verdict
 
 
 @pytest.fixture(autouse=True)
@@ -112,7 +112,7 @@ def test_real_measurement_on_this_machine():
 
 def test_int8_probe_times_what_the_search_reads_and_checks_accuracy_separately():
     """The timed closure returns the float16 score bits the selection kernel takes, no float32 pass."""
-    from sycl.retrieval.search_int8 import int8_available
+    from sycl.kernels.search_int8 import int8_available
 
     if not int8_available():
         pytest.skip("this torch build has no oneDNN quantised linear")

@@ -2,9 +2,9 @@ import pytest
 import torch
 from probe_verdicts import make_verdict
 
-from sycl.modeling import kernel_probe as kp
-from sycl.modeling import precision as P
-from sycl.modeling.precision import cpu_has_fast_bf16, resolve_dtype
+from sycl.kernels import precision as P
+from sycl.kernels import probe as kp
+from sycl.kernels.precision import cpu_has_fast_bf16, resolve_dtype
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,7 @@
 """Mixed precision: which autocast dtype to use on this device, and a context for it.
 
 On CPUs, ``auto`` follows a measurement, not a list of CPU flags
-(:mod:`sycl.modeling.kernel_probe`): bf16 autocast is used where its product measured at least
+(:mod:`sycl.kernels.probe`): bf16 autocast is used where its product measured at least
 1.1x as fast as fp32 with outputs at cosine >= 0.999 to fp32's. Flags mislead both ways: on a
 Xeon whose hypervisor hid AMX, oneDNN's avx512_core_bf16 product ran at 0.72x fp32, while on an
 AMD EPYC (Zen 4) with AVX512-BF16 and no AMX it runs 3-4.5x fp32. An explicit ``bf16`` or ``fp16``
@@ -15,8 +15,8 @@ import contextlib
 
 import torch
 
+from sycl.kernels.options import Precision
 from sycl.log import get_logger
-from sycl.modeling.config import Precision
 
 _log = get_logger(__name__)
 _WARNED: set[str] = set()
@@ -24,14 +24,14 @@ _WARNED: set[str] = set()
 
 def cpu_has_fast_bf16() -> bool:
     """True when bf16 autocast measured faster than fp32 on this CPU (accurately)."""
-    from sycl.modeling.kernel_probe import verdict
+    from sycl.kernels.probe import verdict
 
     return verdict().autocast == "bf16"
 
 
 def _warn_if_slow(precision: str) -> None:
     """Warn once per process when an explicitly requested CPU autocast dtype measured slower than fp32."""
-    from sycl.modeling.kernel_probe import verdict
+    from sycl.kernels.probe import verdict
 
     v = verdict()
     speedup = v.speedup(f"autocast_{precision}")
