@@ -11,13 +11,7 @@ from transformers import BertConfig, BertModel
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
 from sycl.kernels import fast_dropout as fd
-from sycl.kernels import probe as kp
-
-
-@pytest.fixture(autouse=True)
-def _forget_verdict():
-    yield
-    kp.set_verdict(None)
+from sycl.kernels.probe import KernelState
 
 
 def tiny_bert(dropout: float = 0.1) -> BertModel:
@@ -142,8 +136,8 @@ def test_enabled_model_is_unchanged_outside_training_and_drops_inside():
 
 
 def test_auto_follows_the_measurement_and_stays_off_on_gpus():
-    kp.set_verdict(make_verdict(dropout_fast=2.5))
-    assert fd.wanted("auto", "cpu") and not fd.wanted("auto", "cuda")
-    kp.set_verdict(make_verdict(dropout_fast=0.8))  # a CPU where torch's own draw is faster
-    assert not fd.wanted("auto", "cpu")
-    assert fd.wanted("on", "cpu") and not fd.wanted("off", "cpu")
+    fast = KernelState(make_verdict(dropout_fast=2.5))
+    assert fd.wanted("auto", "cpu", fast) and not fd.wanted("auto", "cuda", fast)
+    slow = KernelState(make_verdict(dropout_fast=0.8))  # a CPU where torch's own draw is faster
+    assert not fd.wanted("auto", "cpu", slow)
+    assert fd.wanted("on", "cpu", slow) and not fd.wanted("off", "cpu", fast)

@@ -8,13 +8,6 @@ from sycl.kernels import probe as kp
 from sycl.kernels.probe import KernelTiming, Verdict
 
 
-@pytest.fixture(autouse=True)
-def _forget_verdict():
-    kp.set_verdict(None)
-    yield
-    kp.set_verdict(None)
-
-
 @pytest.mark.parametrize("bf16, want", [(4.5, "bf16"), (1.05, "fp32"), (0.72, "fp32")])
 def test_autocast_bf16_only_when_measured_faster_by_the_margin(bf16, want):
     assert make_verdict(autocast_bf16=bf16).autocast == want
@@ -67,16 +60,16 @@ def test_missing_kernel_counts_as_not_fast():
 def test_verdict_is_cached_per_cpu_and_torch_and_read_back(monkeypatch, tmp_path):
     monkeypatch.setenv("SYCL_CACHE", str(tmp_path))
     calls = []
-    monkeypatch.setattr(kp, "measure", lambda: calls.append(1) or make_verdict(autocast_bf16=3.0, search_int8=0.001))
-    first = kp.verdict()
+    measure = lambda: calls.append(1) or make_verdict(autocast_bf16=3.0, search_int8=0.001)
+    first = kp.KernelState(measure=measure).verdict()
     path = kp.cache_path()
     assert path.parent == tmp_path / "kernel_probe" and torch.__version__ in path.name
     assert json.loads(path.read_text())["timings"]["search_int8"]["seconds"] == pytest.approx(1000.0)
-    kp.set_verdict(None)  # a new process: read from the file, not measured again
-    second = kp.verdict()
+    kernels = kp.KernelState(measure=measure)  # a new process: read from the file, not measured again
+    second = kernels.verdict()
     assert len(calls) == 1 and second == first and second.autocast == "bf16"
     assert kp.cache_path(cpu="Other CPU") != path  # another CPU model gets its own verdict
-    kp.verdict(remeasure=True)
+    kernels.verdict(remeasure=True)
     assert len(calls) == 2
 
 
@@ -84,8 +77,7 @@ def test_damaged_cache_file_is_measured_again(monkeypatch, tmp_path):
     monkeypatch.setenv("SYCL_CACHE", str(tmp_path))
     kp.cache_path().parent.mkdir(parents=True)
     kp.cache_path().write_text("{not json")
-    monkeypatch.setattr(kp, "measure", lambda: make_verdict(autocast_bf16=0.5))
-    assert kp.verdict().autocast == "fp32"
+    assert kp.KernelState(measure=lambda: make_verdict(autocast_bf16=0.5)).verdict().autocast == "fp32"
     assert json.loads(kp.cache_path().read_text())["cpu"] == "Test CPU"
 
 
@@ -122,3 +114,10 @@ def test_int8_probe_times_what_the_search_reads_and_checks_accuracy_separately()
     bits = timed()
     assert bits.dtype.name == "int16" and bits.shape == (8, 128)
     assert torch.nn.functional.cosine_similarity(scores(), q @ d.T, dim=1).min() > 0.999
+
+
+def test_each_state_warns_once_per_key_and_the_process_shares_one():
+    a, b = kp.KernelState(make_verdict()), kp.KernelState(make_verdict())
+    assert a.first_warning("search int8") and not a.first_warning("search int8")
+    assert a.first_warning("precision bf16") and b.first_warning("search int8")  # keys and states are separate
+    assert kp.default_state() is kp.default_state()

@@ -20,13 +20,14 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, kernels=None) -> int:
+    """Print the verdict of ``kernels`` (the probe's state; default: this process's)."""
     import torch
 
     from sycl import __version__
-    from sycl.kernels.probe import cache_path, verdict
+    from sycl.kernels.probe import cache_path, default_state
 
-    v = verdict(remeasure=args.remeasure)
+    v = (kernels or default_state()).verdict(remeasure=args.remeasure)
     if args.json:
         print(json.dumps({**v.to_dict(), **v.summary(), "cache_file": str(cache_path())}, indent=2))
         return 0

@@ -16,27 +16,22 @@ import contextlib
 import torch
 
 from sycl.kernels.options import Precision
+from sycl.kernels.probe import KernelState, default_state
 from sycl.log import get_logger
 
 _log = get_logger(__name__)
-_WARNED: set[str] = set()
 
 
-def cpu_has_fast_bf16() -> bool:
+def cpu_has_fast_bf16(kernels: KernelState | None = None) -> bool:
     """True when bf16 autocast measured faster than fp32 on this CPU (accurately)."""
-    from sycl.kernels.probe import verdict
-
-    return verdict().autocast == "bf16"
+    return (kernels or default_state()).verdict().autocast == "bf16"
 
 
-def _warn_if_slow(precision: str) -> None:
-    """Warn once per process when an explicitly requested CPU autocast dtype measured slower than fp32."""
-    from sycl.kernels.probe import verdict
-
-    v = verdict()
+def _warn_if_slow(precision: str, kernels: KernelState) -> None:
+    """Warn once per state when an explicitly requested CPU autocast dtype measured slower than fp32."""
+    v = kernels.verdict()
     speedup = v.speedup(f"autocast_{precision}")
-    if speedup is not None and speedup < 1.0 and precision not in _WARNED:
-        _WARNED.add(precision)
+    if speedup is not None and speedup < 1.0 and kernels.first_warning(f"precision {precision}"):
         _log.warning(
             "precision %s was requested, but on this CPU (%s) its autocast product measured %.2fx the "
             "speed of fp32 (%.1f%% slower); precision auto would use %s",
@@ -48,21 +43,24 @@ def _warn_if_slow(precision: str) -> None:
         )
 
 
-def resolve_dtype(precision: Precision, device: torch.device | str) -> torch.dtype | None:
-    """Autocast dtype for ``precision`` on ``device`` (``None`` means plain fp32)."""
+def resolve_dtype(
+    precision: Precision, device: torch.device | str, kernels: KernelState | None = None
+) -> torch.dtype | None:
+    """Autocast dtype for ``precision`` on ``device`` (``None`` means plain fp32); ``kernels``: the probe's state."""
     device = torch.device(device)
+    kernels = kernels or default_state()
     if precision == "fp32":
         return None
     if precision in ("bf16", "fp16"):
         if device.type == "cpu":
-            _warn_if_slow(precision)
+            _warn_if_slow(precision, kernels)
         return torch.bfloat16 if precision == "bf16" else torch.float16
     if precision != "auto":
         raise ValueError(f"unknown precision {precision!r}; use auto, fp32, bf16 or fp16")
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if device.type == "cpu":
-        return torch.bfloat16 if cpu_has_fast_bf16() else None
+        return torch.bfloat16 if cpu_has_fast_bf16(kernels) else None
     return None
 
 

@@ -63,8 +63,6 @@ def worth_full_timing(t_small: float, scale: float, t32: float) -> bool:
 
 MIN_COSINE = 0.999  # smallest row cosine to fp32's output for a kernel to count as accurate
 
-_VERDICT: Verdict | None = None
-
 
 @dataclass(frozen=True)
 class KernelTiming:
@@ -341,42 +339,68 @@ def measure() -> Verdict:
     )
 
 
-def verdict(remeasure: bool = False) -> Verdict:
-    """This machine's verdict: from memory, else from the cache file, else measured and cached."""
-    global _VERDICT
-    if _VERDICT is not None and not remeasure:
-        return _VERDICT
-    path = cache_path()
-    v = None
-    if path.is_file() and not remeasure:
-        try:
-            v = Verdict.from_dict(json.loads(path.read_text()))
-        except (ValueError, KeyError, TypeError):
-            v = None  # a damaged or older cache file: measure again
-    if v is None:
-        from sycl.io.atomic import atomic_write_json
-        from sycl.log import get_logger
+class KernelState:
+    """One process's knowledge of its CPU's kernels: the verdict, and the warnings already given.
 
-        v = measure()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_json(path, v.to_dict())
-        except OSError as err:  # a read-only cache still gets the verdict for this process
-            get_logger(__name__).warning("could not cache the kernel verdict in %s: %s", path, err)
-        get_logger(__name__).info("measured this CPU's kernels in %.2f s: %s", v.probe_seconds, describe(v))
-    _VERDICT = v
-    return v
+    The verdict comes from memory, else from the cache file, else from ``measure`` (then cached).
+    A test builds its own state with a ready verdict (``KernelState(make_verdict(...))``) and
+    passes it to the decision it checks; everything else uses :func:`default_state`.
+    """
+
+    def __init__(self, verdict: Verdict | None = None, measure: Callable[[], Verdict] | None = None):
+        self._verdict = verdict
+        self._measure = measure
+        self._warned: set[str] = set()
+
+    def verdict(self, remeasure: bool = False) -> Verdict:
+        """This machine's verdict: from memory, else from the cache file, else measured and cached."""
+        if self._verdict is not None and not remeasure:
+            return self._verdict
+        path = cache_path()
+        v = None
+        if path.is_file() and not remeasure:
+            try:
+                v = Verdict.from_dict(json.loads(path.read_text()))
+            except (ValueError, KeyError, TypeError):
+                v = None  # a damaged or older cache file: measure again
+        if v is None:
+            from sycl.io.atomic import atomic_write_json
+            from sycl.log import get_logger
+
+            v = (self._measure or measure)()
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_json(path, v.to_dict())
+            except OSError as err:  # a read-only cache still gets the verdict for this process
+                get_logger(__name__).warning("could not cache the kernel verdict in %s: %s", path, err)
+            get_logger(__name__).info("measured this CPU's kernels in %.2f s: %s", v.probe_seconds, describe(v))
+        self._verdict = v
+        return v
+
+    def first_warning(self, key: str) -> bool:
+        """True the first time ``key`` (e.g. ``"search int8"``) is asked about: its warning is due."""
+        if key in self._warned:
+            return False
+        self._warned.add(key)
+        return True
+
+
+_DEFAULT_STATE = KernelState()
+
+
+def default_state() -> KernelState:
+    """The state this process shares: one verdict, each warning once."""
+    return _DEFAULT_STATE
+
+
+def verdict(remeasure: bool = False) -> Verdict:
+    """This process's verdict (:meth:`KernelState.verdict` of :func:`default_state`)."""
+    return default_state().verdict(remeasure)
 
 
 def kernels_entry(device: torch.device | str) -> dict | None:
     """The verdict's summary for a report written by a run on ``device`` (``None`` off the CPU)."""
     return verdict().summary() if torch.device(device).type == "cpu" else None
-
-
-def set_verdict(v: Verdict | None) -> None:
-    """Use ``v`` for this process (tests inject timings this way); ``None`` forgets it."""
-    global _VERDICT
-    _VERDICT = v
 
 
 def describe(v: Verdict) -> str:

@@ -13,11 +13,11 @@ from __future__ import annotations
 import torch
 
 from sycl.io.errors import DataError
+from sycl.kernels.probe import KernelState, default_state
 from sycl.log import get_logger
 
 MAX_SLOW_SECONDS = 3600.0  # an explicit slow path estimated to take longer than this is refused
 _log = get_logger(__name__)
-_WARNED: set[str] = set()
 
 
 class SlowKernelError(DataError):
@@ -33,18 +33,19 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.1f} s"
 
 
-def resolve_search_precision(precision: str, n_queries: int, n_docs: int, dim: int) -> str:
+def resolve_search_precision(
+    precision: str, n_queries: int, n_docs: int, dim: int, kernels: KernelState | None = None
+) -> str:
     """``fp32``, ``bf16`` or ``int8`` for a search of ``n_queries x n_docs`` vectors of ``dim`` floats.
 
     ``auto``: the measured choice. ``bf16``/``int8``: returned as asked, with a warning when the
     kernel measured slower than fp32, or :class:`SlowKernelError` when the slow product alone is
-    estimated to take over :data:`MAX_SLOW_SECONDS`.
+    estimated to take over :data:`MAX_SLOW_SECONDS`. ``kernels``: the probe's state (default: the process's).
     """
     if precision == "fp32":
         return precision
-    from sycl.kernels.probe import verdict
-
-    v = verdict()
+    kernels = kernels or default_state()
+    v = kernels.verdict()
     if precision == "auto":
         return v.search
     speedup = v.speedup(f"search_{precision}")
@@ -60,8 +61,7 @@ def resolve_search_precision(precision: str, n_queries: int, n_docs: int, dim: i
             f"would take about {_duration(slow_s)} against {_duration(fp32_s)} in fp32; use "
             f"search precision auto ({v.search}) or fp32"
         )
-    if precision not in _WARNED:
-        _WARNED.add(precision)
+    if kernels.first_warning(f"search {precision}"):
         _log.warning(
             "search precision %s %s: this search should take about %s against %s in fp32; "
             "search precision auto would use %s",

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from sycl.kernels.options import SearchPrecision
+from sycl.kernels.probe import KernelState
 from sycl.log import progress
 
 _LOW = 2**32 - 1
@@ -173,6 +174,7 @@ def exact_search(
     doc_block: int = 32768,
     query_block: int = 2048,
     show_progress: bool = False,
+    kernels: KernelState | None = None,
 ) -> TopK:
     """Top-``k`` documents per query by inner product.
 
@@ -182,13 +184,14 @@ def exact_search(
     ``row_offset + position in docs``, so shards of one corpus can be merged with
     :func:`merge_topk`. ``candidates``: how many the bf16/int8 paths keep per query before
     rescoring (at least ``k``; default in the module docstring). ``precision='auto'`` takes the
-    path measured fastest on this CPU (:mod:`sycl.kernels.search_precision`).
+    path measured fastest on this CPU (:mod:`sycl.kernels.search_precision`), as ``kernels`` (the
+    probe's state; default: the process's) knows it.
     """
     if precision not in ("auto", "fp32", "bf16", "int8"):
         raise ValueError(f"unknown search precision {precision!r}; use auto, fp32, bf16 or int8")
     from sycl.kernels.search_precision import resolve_search_precision
 
-    precision = resolve_search_precision(precision, queries.shape[0], docs.shape[0], queries.shape[1])
+    precision = resolve_search_precision(precision, queries.shape[0], docs.shape[0], queries.shape[1], kernels)
     if precision == "int8":
         from sycl.kernels.search_int8 import int8_available
 

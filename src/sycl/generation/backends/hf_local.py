@@ -25,7 +25,7 @@ log = get_logger(__name__)
 _LOADED: dict[tuple, tuple] = {}  # (model, dtype, device) -> (model, tokenizer): load once per process
 
 
-def resolve_dtype(dtype: str, device: str):
+def resolve_dtype(dtype: str, device: str, kernels=None):
     """torch dtype of the weights: as asked, bf16 on CUDA, and on a CPU what the kernel probe measured faster.
 
     An explicit ``bfloat16`` on a CPU where bf16 decoding measured slower than fp32 gets a warning with the ratio.
@@ -36,9 +36,9 @@ def resolve_dtype(dtype: str, device: str):
         return torch.float32
     if device.startswith("cuda"):
         return torch.bfloat16
-    from sycl.kernels.probe import verdict
+    from sycl.kernels.probe import default_state
 
-    v = verdict()
+    v = (kernels or default_state()).verdict()
     if dtype == "bfloat16":
         speedup = v.speedup("decode_bf16")
         if speedup is not None and speedup < 1.0:
