@@ -6,12 +6,10 @@ import math
 
 import pytest
 import torch
-from probe_verdicts import make_verdict
 from transformers import BertConfig, BertModel
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
 from sycl.kernels import fast_dropout as fd
-from sycl.kernels.probe import KernelState
 
 
 def tiny_bert(dropout: float = 0.1) -> BertModel:
@@ -133,11 +131,3 @@ def test_enabled_model_is_unchanged_outside_training_and_drops_inside():
     assert torch.equal(a, b) and not torch.equal(a, c)
     a.sum().backward()  # the custom attention and dropout are differentiable end to end
     assert all(p.grad is not None for p in fast.encoder.parameters())
-
-
-def test_auto_follows_the_measurement_and_stays_off_on_gpus():
-    fast = KernelState(make_verdict(dropout_fast=2.5))
-    assert fd.wanted("auto", "cpu", fast) and not fd.wanted("auto", "cuda", fast)
-    slow = KernelState(make_verdict(dropout_fast=0.8))  # a CPU where torch's own draw is faster
-    assert not fd.wanted("auto", "cpu", slow)
-    assert fd.wanted("on", "cpu", slow) and not fd.wanted("off", "cpu", fast)

@@ -2,7 +2,7 @@ import pytest
 import torch
 from probe_verdicts import make_verdict
 
-from sycl.kernels.precision import cpu_has_fast_bf16, resolve_dtype
+from sycl.kernels.precision import autocast, resolve_dtype
 from sycl.kernels.probe import KernelState
 
 
@@ -10,9 +10,10 @@ from sycl.kernels.probe import KernelState
 def test_auto_follows_the_measured_speed_not_cpu_flags(bf16_speedup, want):
     # EPYC Zen 4 (AVX512-BF16, no AMX): bf16 4.5x fp32 -> bf16; Xeon with AMX hidden: 0.72x -> fp32
     kernels = KernelState(make_verdict(autocast_bf16=bf16_speedup))
-    assert cpu_has_fast_bf16(kernels) is (want is not None)
     assert resolve_dtype("auto", "cpu", kernels) == want
     assert resolve_dtype("fp32", "cpu", kernels) is None
+    with autocast("auto", "cpu", kernels):
+        assert torch.is_autocast_enabled("cpu") is (want is not None)
 
 
 def test_explicit_slow_precision_is_honoured_with_a_warning_naming_the_ratio(logged):

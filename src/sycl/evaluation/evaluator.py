@@ -30,7 +30,7 @@ from sycl.io.corpus import Corpus
 from sycl.io.errors import DataError
 from sycl.io.sources import resolve_dataset, resolve_location
 from sycl.io.trec import write_run
-from sycl.kernels.probe import kernels_entry
+from sycl.kernels.decisions import kernels_entry
 from sycl.log import get_logger
 from sycl.modeling.encoder import BiEncoder
 from sycl.retrieval.cache import EmbeddingCache, model_fingerprint

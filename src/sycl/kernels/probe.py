@@ -24,13 +24,13 @@ kernel             work                                         used by
 =================  ===========================================  ===================================
 
 Every kernel's ``speedup`` is fp32 time over its time for the same multiply-adds (above 1:
-faster). A kernel is chosen automatically only when it is accurate (row cosine to fp32 >=
-:data:`MIN_COSINE`) and its speedup is at least :data:`MIN_SPEEDUP` (search paths:
-:data:`MIN_SEARCH_SPEEDUP`, since they also rescore extra candidates in fp32). The whole probe
+faster); a kernel is accurate when its row cosine to fp32 is at least :data:`MIN_COSINE`. What
+``auto`` takes from these figures is decided in :mod:`sycl.kernels.decisions`. The whole probe
 takes about 0.4 s of CPU on a 2-core EPYC; a kernel that is slow is timed once, not repeated.
 
 The verdict is written to ``<cache root>/kernel_probe/<cpu>-torch<version>.json`` and read
-back by later processes; ``sycl info`` shows it and ``sycl info --remeasure`` measures again.
+back by later processes (:class:`KernelState` holds it in memory; :func:`default_state` is the
+process's); ``sycl info`` shows it and ``sycl info --remeasure`` measures again.
 """
 
 from __future__ import annotations
@@ -48,8 +48,6 @@ import torch
 import torch.nn.functional as F
 
 PROBE_VERSION = 3  # 2: int8 screened against a catastrophic ratio only (v1 screened out AMX's fast int8); 3: dropout
-MIN_SPEEDUP = 1.1  # autocast/decode candidates must beat fp32 by this factor to be chosen by ``auto``
-MIN_SEARCH_SPEEDUP = 1.5  # search candidates: their tile product must beat fp32's by this factor
 # int8 is first timed on a tiny tile, where oneDNN's per-call overhead (~30 us) dominates: on an AMX
 # Xeon that tile extrapolates to 0.12x fp32 while the real 256x2048 tile runs at 4x. The screen only
 # has to keep a reference-speed kernel (AMD Zen 4: ~0.0005x, seconds per tile) off the full shape.
@@ -88,7 +86,7 @@ class KernelTiming:
 
 @dataclass
 class Verdict:
-    """Measured kernels of one CPU model + torch version, and the paths ``auto`` takes from them."""
+    """Measured kernels of one CPU model + torch version (the paths ``auto`` takes: :mod:`sycl.kernels.decisions`)."""
 
     cpu: str
     torch: str
@@ -102,59 +100,6 @@ class Verdict:
     def speedup(self, kernel: str) -> float | None:
         t = self.timings.get(kernel)
         return t.speedup if t is not None else None
-
-    def fast(self, kernel: str) -> bool:
-        """True when ``kernel`` is accurate and beats fp32 by the margin ``auto`` asks for."""
-        t = self.timings.get(kernel)
-        margin = MIN_SEARCH_SPEEDUP if kernel.startswith("search_") else MIN_SPEEDUP
-        return t is not None and t.accurate and t.speedup >= margin
-
-    @property
-    def autocast(self) -> str:
-        """``bf16`` or ``fp32``: what ``precision: auto`` uses on this CPU (encoding, training)."""
-        return "bf16" if self.fast("autocast_bf16") else "fp32"
-
-    @property
-    def decode(self) -> str:
-        """``bfloat16`` or ``float32``: the embedded generator's weights under ``dtype: auto``."""
-        return "bfloat16" if self.fast("decode_bf16") else "float32"
-
-    @property
-    def search(self) -> str:
-        """``fp32``, ``bf16`` or ``int8``: the fastest accurate search path (fp32 unless one clearly wins)."""
-        fast = [(self.speedup(f"search_{p}"), p) for p in ("bf16", "int8") if self.fast(f"search_{p}")]
-        return max(fast)[1] if fast else "fp32"
-
-    @property
-    def dropout(self) -> str:
-        """``fast`` or ``torch``: the dropout masks ``train.fast_dropout: auto`` draws on this CPU."""
-        return "fast" if self.fast("dropout_fast") else "torch"
-
-    @property
-    def chosen(self) -> set[str]:
-        """The kernels the ``auto`` settings use on this CPU (fp32 paths and torch's dropout are not kernels here)."""
-        used = {
-            "autocast_bf16": self.autocast == "bf16",
-            "decode_bf16": self.decode == "bfloat16",
-            "search_bf16": self.search == "bf16",
-            "search_int8": self.search == "int8",
-            "dropout_fast": self.dropout == "fast",
-        }
-        return {k for k, on in used.items() if on}
-
-    def summary(self) -> dict:
-        """A small dict for ``metrics.json``/``training.json``: a readable line, the chosen paths, speedups."""
-        return {
-            "line": describe(self),
-            "cpu": self.cpu,
-            "torch": self.torch,
-            "auto_precision": self.autocast,
-            "auto_decode": self.decode,
-            "auto_search": self.search,
-            "auto_dropout": self.dropout,
-            "measured_at": self.measured_at,
-            "speedup_vs_fp32": {k: round(t.speedup, 4) for k, t in self.timings.items()},
-        }
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -373,7 +318,7 @@ class KernelState:
                 atomic_write_json(path, v.to_dict())
             except OSError as err:  # a read-only cache still gets the verdict for this process
                 get_logger(__name__).warning("could not cache the kernel verdict in %s: %s", path, err)
-            get_logger(__name__).info("measured this CPU's kernels in %.2f s: %s", v.probe_seconds, describe(v))
+            get_logger(__name__).info("measured this CPU's kernels in %.2f s: %s", v.probe_seconds, speedups(v))
         self._verdict = v
         return v
 
@@ -393,26 +338,6 @@ def default_state() -> KernelState:
     return _DEFAULT_STATE
 
 
-def verdict(remeasure: bool = False) -> Verdict:
-    """This process's verdict (:meth:`KernelState.verdict` of :func:`default_state`)."""
-    return default_state().verdict(remeasure)
-
-
-def kernels_entry(device: torch.device | str) -> dict | None:
-    """The verdict's summary for a report written by a run on ``device`` (``None`` off the CPU)."""
-    return verdict().summary() if torch.device(device).type == "cpu" else None
-
-
-def describe(v: Verdict) -> str:
-    """One line: the paths ``auto`` takes and the speedups behind them."""
-
-    def sp(k):
-        s = v.speedup(k)
-        return "n/a" if s is None else f"{s:.3g}x"
-
-    return (
-        f"{v.cpu}, torch {v.torch}: precision auto -> {v.autocast} (bf16 autocast {sp('autocast_bf16')} fp32), "
-        f"generator auto -> {v.decode} (bf16 {sp('decode_bf16')}), search auto -> {v.search} "
-        f"(bf16 {sp('search_bf16')}, int8 {sp('search_int8')}), dropout auto -> {v.dropout} "
-        f"({sp('dropout_fast')} torch's)"
-    )
+def speedups(v: Verdict) -> str:
+    """One line: each measured kernel's speed against fp32 (``autocast_bf16 2.08x, ...``)."""
+    return ", ".join(f"{k} {t.speedup:.3g}x" for k, t in v.timings.items()) + " the speed of fp32"

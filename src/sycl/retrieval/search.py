@@ -10,7 +10,7 @@ entry, so once the heaps have filled, a tile costs little more than its matrix p
 Ordering is total and deterministic: score descending, then row ascending, so the same inputs
 give the same ranking whatever the block sizes or the number of shards a corpus is split into.
 
-Precision (``auto`` picks one by measurement, :mod:`sycl.kernels.search_precision`): ``fp32`` scores every pair in float32 and keeps the exact top ``k``. ``bf16``
+Precision (``auto`` picks one by measurement, :func:`sycl.kernels.decisions.resolve_search_precision`): ``fp32`` scores every pair in float32 and keeps the exact top ``k``. ``bf16``
 selects candidates with a bfloat16 matrix product (several times faster on CPUs with AMX)
 and ``int8`` with a quantised one (:mod:`sycl.kernels.search_int8`: VNNI or AMX-INT8,
 about 4x a float32 product on a CPU without AMX); both keep ``candidates`` per query (bf16:
@@ -184,12 +184,12 @@ def exact_search(
     ``row_offset + position in docs``, so shards of one corpus can be merged with
     :func:`merge_topk`. ``candidates``: how many the bf16/int8 paths keep per query before
     rescoring (at least ``k``; default in the module docstring). ``precision='auto'`` takes the
-    path measured fastest on this CPU (:mod:`sycl.kernels.search_precision`), as ``kernels`` (the
+    path measured fastest on this CPU (:func:`sycl.kernels.decisions.resolve_search_precision`), as ``kernels`` (the
     probe's state; default: the process's) knows it.
     """
     if precision not in ("auto", "fp32", "bf16", "int8"):
         raise ValueError(f"unknown search precision {precision!r}; use auto, fp32, bf16 or int8")
-    from sycl.kernels.search_precision import resolve_search_precision
+    from sycl.kernels.decisions import resolve_search_precision
 
     precision = resolve_search_precision(precision, queries.shape[0], docs.shape[0], queries.shape[1], kernels)
     if precision == "int8":
