@@ -45,9 +45,10 @@ def main() -> None:
     from sentence_transformers import SentenceTransformer
 
     from sycl.io.corpus import Corpus
+    from sycl.kernels.decisions import describe
+    from sycl.kernels.precision import resolve_dtype
+    from sycl.kernels.probe import cpu_model
     from sycl.modeling import BiEncoder, embedded_encoder_path
-    from sycl.modeling.kernel_probe import cpu_model, verdict
-    from sycl.modeling.precision import resolve_dtype
     from sycl.retrieval.encoding import ListTexts, encode
 
     corpus = Corpus.open(args.dataset)
@@ -81,7 +82,7 @@ def main() -> None:
     )
     chosen = str(resolve_dtype(args.precision, "cpu") or "fp32").replace("torch.", "")
     print(
-        f"CPU {cpu_model()}: precision {args.precision} -> {chosen} ({verdict().summary()['line']}); "
+        f"CPU {cpu_model()}: precision {args.precision} -> {chosen} ({describe()}); "
         f"load average {os.getloadavg()[0]:.2f}",
         flush=True,
     )

@@ -73,9 +73,9 @@ def main() -> None:
     if args.openblas_coretype:
         os.environ["OPENBLAS_CORETYPE"] = args.openblas_coretype  # read when faiss's OpenBLAS loads
 
-    from sycl.modeling.kernel_probe import cpu_model, verdict
+    from sycl.kernels.decisions import SlowKernelError, auto_paths, resolve_search_precision
+    from sycl.kernels.probe import cpu_model
     from sycl.retrieval.search import exact_search
-    from sycl.retrieval.search_precision import SlowKernelError, resolve_search_precision
 
     torch.set_num_threads(args.threads)
     t = time.perf_counter()
@@ -97,9 +97,11 @@ def main() -> None:
         "torch": torch.__version__,
         "machine": f"{cpu_model()} ({platform.machine()}), {os.cpu_count()} cores",
         "load_average": [round(x, 2) for x in os.getloadavg()],
-        "auto_search": verdict().search,
+        "auto_search": auto_paths()["search"],
     }
-    print(f"CPU {cpu_model()}: search auto -> {verdict().search}; load average {os.getloadavg()[0]:.2f}", flush=True)
+    print(
+        f"CPU {cpu_model()}: search auto -> {auto_paths()['search']}; load average {os.getloadavg()[0]:.2f}", flush=True
+    )
     for precision in list(args.precision):
         try:
             resolve_search_precision(precision, args.queries, args.docs, args.dim)

@@ -94,8 +94,8 @@ def phase(name: str, args) -> dict:
         s = Sampler()
         t0 = time.perf_counter()
         top = run_sycl(q, docs, args.k, args.precision)
-        from sycl.modeling.kernel_probe import verdict
-        from sycl.retrieval.search_precision import resolve_search_precision
+        from sycl.kernels.decisions import resolve_search_precision
+        from sycl.kernels.probe import default_state
 
         path = resolve_search_precision(args.precision, len(q), docs.shape[0], docs.shape[1])
         out.update(
@@ -103,7 +103,7 @@ def phase(name: str, args) -> dict:
             seconds=time.perf_counter() - t0,
             precision=args.precision,
             path=path,
-            cpu=verdict().cpu,
+            cpu=default_state().verdict().cpu,
             **s.stop(),
         )
         np.save(args.workdir / "sycl_rows.npy", top.rows[:, : args.k])

@@ -259,12 +259,13 @@ def main() -> None:
             sys.exit(f"{name} failed:\n{done.stderr[-3000:]}")
         out.append(summarise(name, json.loads(done.stdout.strip().splitlines()[-1]), args))
         print(json.dumps(out[-1]), file=sys.stderr)
-    from sycl.modeling.kernel_probe import cpu_model, verdict
+    from sycl.kernels.decisions import auto_paths
+    from sycl.kernels.probe import cpu_model
 
     ours = out[0]["groups_per_s"]
     report = {
         "cpu": cpu_model(),
-        "auto_precision": verdict().autocast,
+        "auto_precision": auto_paths()["precision"],
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "settings": {
             "threads": args.threads,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from sycl.modeling.kernel_probe import KernelTiming, Verdict
+from sycl.kernels.probe import KernelTiming, Verdict
 
 
 def make_verdict(cpu: str = "Test CPU", **speedups: float) -> Verdict:

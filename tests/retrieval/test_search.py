@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
+from probe_verdicts import make_verdict
 
+from sycl.kernels.probe import KernelState
 from sycl.retrieval.search import TopK, exact_search, merge_topk
 
 
@@ -160,8 +162,20 @@ def test_unknown_precision_is_an_error():
 
 
 def test_int8_without_onednn_is_a_clear_error(monkeypatch):
-    import sycl.retrieval.search_int8 as search_int8
+    import sycl.kernels.search_int8 as search_int8
 
     monkeypatch.setattr(search_int8, "int8_available", lambda: False)
     with pytest.raises(ValueError, match="int8 search needs .* use fp32 or bf16"):
         exact_search(np.zeros((2, 4), np.float32), np.zeros((3, 4), np.float32), 2, precision="int8")
+
+
+def test_exact_search_auto_matches_fp32_on_its_chosen_path():
+    rng = np.random.default_rng(0)
+    d = rng.standard_normal((500, 32)).astype(np.float32)
+    q = rng.standard_normal((7, 32)).astype(np.float32)
+    kernels = KernelState(make_verdict(search_bf16=3.0, search_int8=0.0005))
+    auto = exact_search(q, d, 5, precision="auto", kernels=kernels)
+    exact = exact_search(q, d, 5, precision="fp32")
+    assert (auto.rows == exact.rows).all() and np.allclose(auto.scores, exact.scores)
+    with pytest.raises(ValueError, match="unknown search precision"):
+        exact_search(q, d, 5, precision="int4")

@@ -59,7 +59,7 @@ def test_gradients_equal_the_plain_batch(tiny, tmp_path, loss):
     assert max(g.abs().max() for g in plain.values()) > 0
 
 
-@pytest.mark.parametrize("fast_dropout", ["off", "on"])  # torch's masks, and sycl.modeling.fast_dropout's
+@pytest.mark.parametrize("fast_dropout", ["off", "on"])  # torch's masks, and sycl.kernels.fast_dropout's
 def test_own_blocks_only_and_dropout_masks_are_replayed(tiny, tmp_path, fast_dropout):
     data, _, model = tiny  # dropout 0.1: the re-encoded chunk must see the masks of the cached pass
     cfg = experiment(data, model, tmp_path / "unused", batch_size=8)

@@ -1,4 +1,4 @@
-"""``sycl info``: this machine's CPU, torch, and the fast paths ``auto`` takes, measured (cached)."""
+"""``sycl info``: this machine's CPU, torch, and the fast paths ``auto`` takes (:mod:`sycl.kernels.decisions`)."""
 
 from __future__ import annotations
 
@@ -20,30 +20,34 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, kernels=None) -> int:
+    """Print the verdict of ``kernels`` (the probe's state; default: this process's)."""
     import torch
 
     from sycl import __version__
-    from sycl.modeling.kernel_probe import cache_path, verdict
+    from sycl.kernels.decisions import auto_paths, chosen, is_fast, summary
+    from sycl.kernels.probe import cache_path, default_state
 
-    v = verdict(remeasure=args.remeasure)
+    kernels = kernels or default_state()
+    v = kernels.verdict(remeasure=args.remeasure)
     if args.json:
-        print(json.dumps({**v.to_dict(), **v.summary(), "cache_file": str(cache_path())}, indent=2))
+        print(json.dumps({**v.to_dict(), **summary(kernels), "cache_file": str(cache_path())}, indent=2))
         return 0
+    paths, used = auto_paths(kernels), chosen(kernels)
     print(f"sycl {__version__}, torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"CPU: {v.cpu}")
     print(
         f"verdict: measured {v.measured_at} in {v.probe_seconds:.2f} s ({v.probe_cpu_seconds:.2f} s CPU), cached in {cache_path()}"
     )
-    print(f"  precision auto (encoding, training) -> {v.autocast}")
-    print(f"  generator dtype auto                -> {v.decode}")
-    print(f"  search precision auto               -> {v.search}")
-    print(f"  train.fast_dropout auto             -> {'on' if v.dropout == 'fast' else 'off'}")
+    print(f"  precision auto (encoding, training) -> {paths['precision']}")
+    print(f"  generator dtype auto                -> {paths['generator_dtype']}")
+    print(f"  search precision auto               -> {paths['search']}")
+    print(f"  train.fast_dropout auto             -> {'on' if paths['dropout'] == 'fast' else 'off'}")
     print(f"{'kernel':<15} {'shape':<14} {'vs fp32':>9} {'cosine':>9}  auto")
     for name, t in v.timings.items():
         # chosen: what auto uses; faster: beats fp32 by the margin but another path is used (or auto
         # never takes it: fp16 autocast is only used when asked for); no: slower or inaccurate
-        use = "chosen" if name in v.chosen else "faster, not used" if v.fast(name) else "no"
+        use = "chosen" if name in used else "faster, not used" if is_fast(v, name) else "no"
         print(f"{name:<15} {t.shape:<14} {t.speedup:>8.3g}x {t.cosine:>9.6f}  {use}")
     for name, why in v.unavailable.items():
         print(f"{name:<15} not measured: {why}")

@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from sycl.modeling.config import EncodingConfig, Precision
-from sycl.retrieval.config import SearchPrecision
+from sycl.kernels.options import Precision, SearchPrecision
+from sycl.modeling.config import EncodingConfig
 
 DEFAULT_MEASURES = ("nDCG@10", "RR@10", "R@100", "R@1000", "AP@1000")
 

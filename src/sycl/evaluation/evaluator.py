@@ -31,9 +31,9 @@ from sycl.io.corpus import Corpus
 from sycl.io.errors import DataError
 from sycl.io.sources import resolve_dataset, resolve_location
 from sycl.io.trec import write_run
+from sycl.kernels.decisions import kernels_entry
 from sycl.log import get_logger
 from sycl.modeling.encoder import BiEncoder, fit_max_lengths
-from sycl.modeling.kernel_probe import kernels_entry
 from sycl.retrieval.cache import EmbeddingCache, model_fingerprint
 from sycl.retrieval.encoding import CorpusTexts, ListTexts, encode
 from sycl.retrieval.search import TopK, exact_search, merge_topk

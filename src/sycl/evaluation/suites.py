@@ -36,8 +36,7 @@ from pydantic import Field, model_validator
 from sycl.config import StrictModel, read_yaml, validate
 from sycl.io.errors import DataError
 from sycl.io.sources import BEIR_NAMES
-from sycl.modeling.config import Precision
-from sycl.retrieval.config import SearchPrecision
+from sycl.kernels.options import Precision, SearchPrecision
 
 
 class DatasetEntry(StrictModel):

@@ -71,11 +71,11 @@ def score_contexts(contexts: list[Context], judge: str = EMBEDDED_JUDGE, batch_s
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from sycl.modeling.precision import resolve_dtype
+    from sycl.kernels.decisions import resolve_precision
 
     path, _ = resolve_judge(judge)
     model = SentenceTransformer(path, device="cuda" if torch.cuda.is_available() else "cpu")
-    use_bf16 = model.device.type == "cpu" and resolve_dtype("auto", "cpu") == torch.bfloat16
+    use_bf16 = model.device.type == "cpu" and resolve_precision("auto", "cpu") == "bf16"
     queries = list(dict.fromkeys(c.query for c in contexts))
     texts = [t for c in contexts for _, _, t in c.passages]
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from sycl.config import StrictModel
-from sycl.modeling.config import Precision
+from sycl.kernels.options import Precision
 
 
 class MiningConfig(StrictModel):

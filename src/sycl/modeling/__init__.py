@@ -1,4 +1,4 @@
-"""The retriever: a bi-encoder over any Hugging Face encoder, and mixed-precision helpers."""
+"""The retriever: a bi-encoder over any Hugging Face encoder."""
 
 from sycl._lazy import lazy_exports
 
@@ -7,9 +7,6 @@ _EXPORTS = {
     "BiEncoder": "sycl.modeling.encoder",
     "EncoderConfig": "sycl.modeling.encoder",
     "embedded_encoder_path": "sycl.modeling.encoder",
-    "autocast": "sycl.modeling.precision",
-    "cpu_has_fast_bf16": "sycl.modeling.precision",
-    "resolve_dtype": "sycl.modeling.precision",
 }
 __all__ = list(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

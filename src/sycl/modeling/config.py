@@ -12,9 +12,6 @@ from pydantic import Field
 from sycl.config import StrictModel
 from sycl.embedded import EMBEDDED_ENCODER
 
-# Mixed precision of encoding and training: auto decides per device (sycl.modeling.precision).
-Precision = Literal["auto", "fp32", "bf16", "fp16"]
-
 
 class EncodingConfig(StrictModel):
     """How texts become vectors. ``None`` fields are read from the model directory when it has them."""

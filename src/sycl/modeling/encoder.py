@@ -25,9 +25,10 @@ from torch import nn
 from sycl.embedded import EMBEDDED_ENCODER, EmbeddedModelMissing, encoder_path
 from sycl.io.atomic import atomic_write_json
 from sycl.io.errors import DataError
+from sycl.kernels.options import Precision
+from sycl.kernels.precision import autocast
 from sycl.log import progress
-from sycl.modeling.config import EncoderConfig, Precision
-from sycl.modeling.precision import autocast
+from sycl.modeling.config import EncoderConfig
 
 
 def embedded_encoder_path() -> str:

@@ -22,8 +22,9 @@ import numpy as np
 import pyarrow.compute as pc
 
 from sycl.io.corpus import Corpus
+from sycl.kernels.options import Precision
+from sycl.kernels.precision import resolve_dtype
 from sycl.log import get_logger, progress
-from sycl.modeling.precision import Precision, resolve_dtype
 from sycl.retrieval.cache import EmbeddingCache, entry_key, model_fingerprint, texts_fingerprint
 
 _log = get_logger(__name__)

@@ -3,16 +3,16 @@
 Memory stays bounded whatever the corpus size: documents are read ``doc_block`` rows at a
 time and scored in tiles of a few thousand documents against ``query_block`` queries, so a
 score tile (16 MB) stays in the CPU caches. A compiled kernel
-(:mod:`sycl.retrieval.search_kernels`) offers each tile to every query's heap of the ``c``
+(:mod:`sycl.kernels.search_kernels`) offers each tile to every query's heap of the ``c``
 best: it computes group maxima first and looks only into groups that reach the heap's worst
 entry, so once the heaps have filled, a tile costs little more than its matrix product.
 
 Ordering is total and deterministic: score descending, then row ascending, so the same inputs
 give the same ranking whatever the block sizes or the number of shards a corpus is split into.
 
-Precision (``auto`` picks one by measurement, :mod:`sycl.retrieval.search_precision`): ``fp32`` scores every pair in float32 and keeps the exact top ``k``. ``bf16``
+Precision (``auto`` picks one by measurement, :func:`sycl.kernels.decisions.resolve_search_precision`): ``fp32`` scores every pair in float32 and keeps the exact top ``k``. ``bf16``
 selects candidates with a bfloat16 matrix product (several times faster on CPUs with AMX)
-and ``int8`` with a quantised one (:mod:`sycl.retrieval.search_int8`: VNNI or AMX-INT8,
+and ``int8`` with a quantised one (:mod:`sycl.kernels.search_int8`: VNNI or AMX-INT8,
 about 4x a float32 product on a CPU without AMX); both keep ``candidates`` per query (bf16:
 ``max(2k, k + 32)``, int8: ``k + max(32, k // 4)``). The final scores are always recomputed in
 float32 from the vectors, one pair at a time, and ranked by them, so the returned scores do not
@@ -26,8 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from sycl.kernels.options import SearchPrecision
+from sycl.kernels.probe import KernelState
 from sycl.log import progress
-from sycl.retrieval.config import SearchPrecision
 
 _LOW = 2**32 - 1
 
@@ -75,7 +76,7 @@ class _FloatTile:
     SIZE = 2048  # documents per tile: 16 MB of float32 scores for 2,048 queries (measured best of 2k/4k/8k)
 
     def __init__(self, d: np.ndarray, start: int, dtype: torch.dtype):
-        from sycl.retrieval.search_kernels import group_layout
+        from sycl.kernels.search_kernels import group_layout
 
         self.start, self.n = start, d.shape[0]
         self.g, width = group_layout(self.n)
@@ -84,7 +85,7 @@ class _FloatTile:
         self.dt = t.to(dtype).T
 
     def select(self, q: torch.Tensor, skip: np.ndarray, heap_s: np.ndarray, heap_r: np.ndarray) -> None:
-        from sycl.retrieval.search_kernels import select_tile_f32
+        from sycl.kernels.search_kernels import select_tile_f32
 
         s = (q @ self.dt).float().numpy()
         select_tile_f32(s, self.n, self.g, self.start, skip, heap_s, heap_r)
@@ -102,11 +103,11 @@ def _scan(
     bar,
 ) -> np.ndarray:
     """Rows of each query's ``c`` best documents ``[Q, c]`` in no particular order (-1: fewer documents)."""
-    from sycl.retrieval.search_kernels import use_threads
+    from sycl.kernels.search_kernels import use_threads
 
     use_threads(torch.get_num_threads())
     if precision == "int8":
-        from sycl.retrieval.search_int8 import QuantizedTile, quantize_queries
+        from sycl.kernels.search_int8 import QuantizedTile, quantize_queries
 
         q_search, q_norm = quantize_queries(q)
         size = QuantizedTile.SIZE
@@ -142,7 +143,7 @@ def _rescore(q: torch.Tensor, docs: np.ndarray, rows: torch.Tensor, row_offset: 
     Float32 documents (a memory map included) are read in place; documents stored at another
     precision (float16 shards) have just the needed rows gathered and converted.
     """
-    from sycl.retrieval.search_kernels import rescore
+    from sycl.kernels.search_kernels import rescore
 
     out = np.empty(tuple(rows.shape), dtype=np.float32)
     r = rows.numpy()
@@ -173,6 +174,7 @@ def exact_search(
     doc_block: int = 32768,
     query_block: int = 2048,
     show_progress: bool = False,
+    kernels: KernelState | None = None,
 ) -> TopK:
     """Top-``k`` documents per query by inner product.
 
@@ -182,15 +184,16 @@ def exact_search(
     ``row_offset + position in docs``, so shards of one corpus can be merged with
     :func:`merge_topk`. ``candidates``: how many the bf16/int8 paths keep per query before
     rescoring (at least ``k``; default in the module docstring). ``precision='auto'`` takes the
-    path measured fastest on this CPU (:mod:`sycl.retrieval.search_precision`).
+    path measured fastest on this CPU (:func:`sycl.kernels.decisions.resolve_search_precision`), as ``kernels`` (the
+    probe's state; default: the process's) knows it.
     """
     if precision not in ("auto", "fp32", "bf16", "int8"):
         raise ValueError(f"unknown search precision {precision!r}; use auto, fp32, bf16 or int8")
-    from sycl.retrieval.search_precision import resolve_search_precision
+    from sycl.kernels.decisions import resolve_search_precision
 
-    precision = resolve_search_precision(precision, queries.shape[0], docs.shape[0], queries.shape[1])
+    precision = resolve_search_precision(precision, queries.shape[0], docs.shape[0], queries.shape[1], kernels)
     if precision == "int8":
-        from sycl.retrieval.search_int8 import int8_available
+        from sycl.kernels.search_int8 import int8_available
 
         if not int8_available():
             raise ValueError(

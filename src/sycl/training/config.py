@@ -27,9 +27,10 @@ from pydantic import Field, field_validator, model_validator
 
 from sycl.config import StrictModel, load
 from sycl.data.config import DataConfig
+from sycl.kernels.options import Precision
 from sycl.losses.options import InBatchMode
 from sycl.losses.recipes import DEFAULT_RECIPE, default_temperature, names, resolve
-from sycl.modeling.config import EncoderConfig, Precision
+from sycl.modeling.config import EncoderConfig
 
 
 class LossConfig(StrictModel):
@@ -145,7 +146,7 @@ class TrainConfig(StrictModel):
     fast_dropout: Literal["auto", "on", "off"] = Field(
         default="auto",
         description="draw dropout masks four per 64-bit random number (same distribution and "
-        "gradient, another random stream; sycl.modeling.fast_dropout): auto = on where the "
+        "gradient, another random stream; sycl.kernels.fast_dropout): auto = on where the "
         "kernel probe measured it faster than torch's dropout on this CPU, off on GPUs",
     )
     grad_cache: int | None = Field(

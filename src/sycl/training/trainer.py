@@ -33,12 +33,12 @@ from sycl.data.collator import Collator, batch_order, local_slice
 from sycl.data.sets import build_training_set
 from sycl.io.atomic import atomic_write_json, atomic_write_text, check_output_folder
 from sycl.io.errors import DataError
+from sycl.kernels.decisions import kernels_entry, resolve_fast_dropout
+from sycl.kernels.fast_dropout import enable
+from sycl.kernels.precision import autocast, resolve_dtype
 from sycl.log import get_logger, progress
 from sycl.losses.targets import target_settings
 from sycl.modeling.encoder import BiEncoder
-from sycl.modeling.fast_dropout import enable, wanted
-from sycl.modeling.kernel_probe import kernels_entry
-from sycl.modeling.precision import autocast, resolve_dtype
 from sycl.training.checkpoint import latest_checkpoint, list_checkpoints, remove_checkpoints
 from sycl.training.config import ExperimentConfig
 from sycl.training.distributed import DistContext, gather_tensor, gather_with_grad
@@ -115,7 +115,7 @@ class Trainer:
         settings = {k: v for k, v in cfg.model.model_dump().items() if k != "model" and v is not None}
         self.model = BiEncoder.from_pretrained(cfg.model.model, **settings).to(self.ctx.device)
         self.model.train()
-        self.fast_dropout = wanted(tc.fast_dropout, self.ctx.device)
+        self.fast_dropout = resolve_fast_dropout(tc.fast_dropout, self.ctx.device)
         if self.fast_dropout:
             n = enable(self.model.transformer)
             _log.info(

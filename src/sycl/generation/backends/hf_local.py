@@ -5,7 +5,7 @@ sorted by length within each chunk so a batch wastes little on padding, and deco
 :func:`sycl.generation.backends.decode.sample_batch` (in-place KV cache, finished rows leave the
 batch: 2.4x ``model.generate`` on the 2-core CPU). ``dtype="auto"``
 runs in bfloat16 on CUDA and on CPUs where a bf16 decoding product measured faster than fp32
-(:mod:`sycl.modeling.kernel_probe`), float32 otherwise: decoding is bound by reading the
+(:func:`sycl.kernels.decisions.resolve_generator_dtype`), float32 otherwise: decoding is bound by reading the
 weights, so bf16 usually wins even without AMX (2-core Xeon with AMX hidden: 111 tokens/s in
 bf16 against 80 in fp32, batch 64). Sampling is seeded per batch from the
 first request's seed, so a rerun of the same batch reproduces it. No structured output:
@@ -24,34 +24,6 @@ from sycl.log import get_logger
 
 log = get_logger(__name__)
 _LOADED: dict[tuple, tuple] = {}  # (model, dtype, device) -> (model, tokenizer): load once per process
-
-
-def resolve_dtype(dtype: str, device: str):
-    """torch dtype of the weights: as asked, bf16 on CUDA, and on a CPU what the kernel probe measured faster.
-
-    An explicit ``bfloat16`` on a CPU where bf16 decoding measured slower than fp32 gets a warning with the ratio.
-    """
-    import torch
-
-    if dtype == "float32":
-        return torch.float32
-    if device.startswith("cuda"):
-        return torch.bfloat16
-    from sycl.modeling.kernel_probe import verdict
-
-    v = verdict()
-    if dtype == "bfloat16":
-        speedup = v.speedup("decode_bf16")
-        if speedup is not None and speedup < 1.0:
-            log.warning(
-                "dtype bfloat16 was requested, but on this CPU (%s) bf16 decoding products measured %.2fx "
-                "the speed of fp32; dtype auto would use %s",
-                v.cpu,
-                speedup,
-                v.decode,
-            )
-        return torch.bfloat16
-    return torch.bfloat16 if v.decode == "bfloat16" else torch.float32
 
 
 def _gguf_cache_dir(gguf: Path) -> Path:
@@ -97,8 +69,10 @@ def load_causal_lm(model: str, dtype: str = "auto", device: str | None = None):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from sycl.kernels.decisions import resolve_generator_dtype
+
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    torch_dtype = resolve_dtype(dtype, device)
+    torch_dtype = getattr(torch, resolve_generator_dtype(dtype, device))
     key = (model, str(torch_dtype), device)
     if key not in _LOADED:
         t0 = time.monotonic()

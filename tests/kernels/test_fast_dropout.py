@@ -6,18 +6,10 @@ import math
 
 import pytest
 import torch
-from probe_verdicts import make_verdict
 from transformers import BertConfig, BertModel
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-from sycl.modeling import fast_dropout as fd
-from sycl.modeling import kernel_probe as kp
-
-
-@pytest.fixture(autouse=True)
-def _forget_verdict():
-    yield
-    kp.set_verdict(None)
+from sycl.kernels import fast_dropout as fd
 
 
 def tiny_bert(dropout: float = 0.1) -> BertModel:
@@ -139,11 +131,3 @@ def test_enabled_model_is_unchanged_outside_training_and_drops_inside():
     assert torch.equal(a, b) and not torch.equal(a, c)
     a.sum().backward()  # the custom attention and dropout are differentiable end to end
     assert all(p.grad is not None for p in fast.encoder.parameters())
-
-
-def test_auto_follows_the_measurement_and_stays_off_on_gpus():
-    kp.set_verdict(make_verdict(dropout_fast=2.5))
-    assert fd.wanted("auto", "cpu") and not fd.wanted("auto", "cuda")
-    kp.set_verdict(make_verdict(dropout_fast=0.8))  # a CPU where torch's own draw is faster
-    assert not fd.wanted("auto", "cpu")
-    assert fd.wanted("on", "cpu") and not fd.wanted("off", "cpu")

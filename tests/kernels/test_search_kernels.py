@@ -1,6 +1,6 @@
 import numpy as np
 
-from sycl.retrieval.search_kernels import half_bits_at_or_below, half_value, quantize_rows, select_tile_f32
+from sycl.kernels.search_kernels import half_bits_at_or_below, half_value, quantize_rows, select_tile_f32
 
 
 def test_half_value_decodes_every_non_negative_float16():

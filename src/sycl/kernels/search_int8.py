@@ -6,7 +6,7 @@ quantised per row to int8 (one scale per document). oneDNN's quantised matrix pr
 AMX-INT8 kernels) scores a block of queries against a tile of documents and writes
 ``f * score + 1`` as float16, with ``f`` chosen per tile so that every value lies in ``[0, 2]``.
 Non-negative float16 values order like their int16 bit patterns, so the compiled selection
-(:func:`sycl.retrieval.search_kernels.select_tile`) works on int16 while the tile (16 MB for
+(:func:`sycl.kernels.search_kernels.select_tile`) works on int16 while the tile (16 MB for
 2,048 queries) is still in the CPU caches.
 
 The scores are approximate (int8 inputs, float16 output: about 1e-3 of the largest score);
@@ -46,7 +46,7 @@ class QuantizedTile:
     SIZE = 4096  # documents per tile: 16 MB of float16 scores for 2,048 queries
 
     def __init__(self, d: np.ndarray, start: int, q_max_norm: float, query_block: int):
-        from sycl.retrieval.search_kernels import group_layout, quantize_rows
+        from sycl.kernels.search_kernels import group_layout, quantize_rows
 
         self.start, self.n = start, d.shape[0]
         self.g, width = group_layout(self.n)
@@ -81,6 +81,6 @@ class QuantizedTile:
 
     def select(self, qx: torch.Tensor, skip: np.ndarray, heap_s: np.ndarray, heap_r: np.ndarray) -> None:
         """Offer the tile to the heaps of the queries ``qx`` (scores in scaled-query units)."""
-        from sycl.retrieval.search_kernels import select_tile
+        from sycl.kernels.search_kernels import select_tile
 
         select_tile(self.scores(qx), self.n, self.g, self.f, self.start, skip, heap_s, heap_r)

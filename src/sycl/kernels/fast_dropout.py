@@ -9,7 +9,8 @@ dropout rate is ``p`` to within 1/131072), then scaled by ``1 / (1 - p)``: the s
 expectation and gradient as :func:`torch.nn.functional.dropout`, a different random stream.
 
 Two pieces, switched on by :func:`enable` (the trainer does so where ``train.fast_dropout``
-says, which by default follows the kernel probe's measurement of this CPU):
+says, which by default follows the kernel probe's measurement of this CPU:
+:func:`sycl.kernels.decisions.resolve_fast_dropout`):
 
 * :class:`FastDropout` replaces every ``nn.Dropout`` of the encoder (embeddings, attention and
   feed-forward outputs);
@@ -135,17 +136,6 @@ def _register() -> None:
 
     AttentionInterface.register(ATTENTION, fast_dropout_attention)
     ALL_MASK_ATTENTION_FUNCTIONS.register(ATTENTION, sdpa_mask)
-
-
-def wanted(setting: str, device: torch.device | str) -> bool:
-    """``train.fast_dropout`` resolved: ``on``/``off`` as said; ``auto`` on a CPU that measured it faster."""
-    if setting != "auto":
-        return setting == "on"
-    if torch.device(device).type != "cpu":
-        return False
-    from sycl.modeling.kernel_probe import verdict
-
-    return verdict().dropout == "fast"
 
 
 def enable(transformer: nn.Module) -> int:

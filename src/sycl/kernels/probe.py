@@ -19,18 +19,18 @@ kernel             work                                         used by
                    float16 out) on ``[8, 384] x [384, 128]``,
                    on ``[256, 384] x [384, 2048]`` unless that
                    screen is over 50x slower than fp32
-``dropout_fast``   :mod:`sycl.modeling.fast_dropout` against    ``train.fast_dropout: auto``
+``dropout_fast``   :mod:`sycl.kernels.fast_dropout` against    ``train.fast_dropout: auto``
                    torch's dropout on ``[4, 12, 256, 320]``
 =================  ===========================================  ===================================
 
 Every kernel's ``speedup`` is fp32 time over its time for the same multiply-adds (above 1:
-faster). A kernel is chosen automatically only when it is accurate (row cosine to fp32 >=
-:data:`MIN_COSINE`) and its speedup is at least :data:`MIN_SPEEDUP` (search paths:
-:data:`MIN_SEARCH_SPEEDUP`, since they also rescore extra candidates in fp32). The whole probe
+faster); a kernel is accurate when its row cosine to fp32 is at least :data:`MIN_COSINE`. What
+``auto`` takes from these figures is decided in :mod:`sycl.kernels.decisions`. The whole probe
 takes about 0.4 s of CPU on a 2-core EPYC; a kernel that is slow is timed once, not repeated.
 
 The verdict is written to ``<cache root>/kernel_probe/<cpu>-torch<version>.json`` and read
-back by later processes; ``sycl info`` shows it and ``sycl info --remeasure`` measures again.
+back by later processes (:class:`KernelState` holds it in memory; :func:`default_state` is the
+process's); ``sycl info`` shows it and ``sycl info --remeasure`` measures again.
 """
 
 from __future__ import annotations
@@ -48,8 +48,6 @@ import torch
 import torch.nn.functional as F
 
 PROBE_VERSION = 3  # 2: int8 screened against a catastrophic ratio only (v1 screened out AMX's fast int8); 3: dropout
-MIN_SPEEDUP = 1.1  # autocast/decode candidates must beat fp32 by this factor to be chosen by ``auto``
-MIN_SEARCH_SPEEDUP = 1.5  # search candidates: their tile product must beat fp32's by this factor
 # int8 is first timed on a tiny tile, where oneDNN's per-call overhead (~30 us) dominates: on an AMX
 # Xeon that tile extrapolates to 0.12x fp32 while the real 256x2048 tile runs at 4x. The screen only
 # has to keep a reference-speed kernel (AMD Zen 4: ~0.0005x, seconds per tile) off the full shape.
@@ -62,8 +60,6 @@ def worth_full_timing(t_small: float, scale: float, t32: float) -> bool:
 
 
 MIN_COSINE = 0.999  # smallest row cosine to fp32's output for a kernel to count as accurate
-
-_VERDICT: Verdict | None = None
 
 
 @dataclass(frozen=True)
@@ -90,7 +86,7 @@ class KernelTiming:
 
 @dataclass
 class Verdict:
-    """Measured kernels of one CPU model + torch version, and the paths ``auto`` takes from them."""
+    """Measured kernels of one CPU model + torch version (the paths ``auto`` takes: :mod:`sycl.kernels.decisions`)."""
 
     cpu: str
     torch: str
@@ -104,59 +100,6 @@ class Verdict:
     def speedup(self, kernel: str) -> float | None:
         t = self.timings.get(kernel)
         return t.speedup if t is not None else None
-
-    def fast(self, kernel: str) -> bool:
-        """True when ``kernel`` is accurate and beats fp32 by the margin ``auto`` asks for."""
-        t = self.timings.get(kernel)
-        margin = MIN_SEARCH_SPEEDUP if kernel.startswith("search_") else MIN_SPEEDUP
-        return t is not None and t.accurate and t.speedup >= margin
-
-    @property
-    def autocast(self) -> str:
-        """``bf16`` or ``fp32``: what ``precision: auto`` uses on this CPU (encoding, training)."""
-        return "bf16" if self.fast("autocast_bf16") else "fp32"
-
-    @property
-    def decode(self) -> str:
-        """``bfloat16`` or ``float32``: the embedded generator's weights under ``dtype: auto``."""
-        return "bfloat16" if self.fast("decode_bf16") else "float32"
-
-    @property
-    def search(self) -> str:
-        """``fp32``, ``bf16`` or ``int8``: the fastest accurate search path (fp32 unless one clearly wins)."""
-        fast = [(self.speedup(f"search_{p}"), p) for p in ("bf16", "int8") if self.fast(f"search_{p}")]
-        return max(fast)[1] if fast else "fp32"
-
-    @property
-    def dropout(self) -> str:
-        """``fast`` or ``torch``: the dropout masks ``train.fast_dropout: auto`` draws on this CPU."""
-        return "fast" if self.fast("dropout_fast") else "torch"
-
-    @property
-    def chosen(self) -> set[str]:
-        """The kernels the ``auto`` settings use on this CPU (fp32 paths and torch's dropout are not kernels here)."""
-        used = {
-            "autocast_bf16": self.autocast == "bf16",
-            "decode_bf16": self.decode == "bfloat16",
-            "search_bf16": self.search == "bf16",
-            "search_int8": self.search == "int8",
-            "dropout_fast": self.dropout == "fast",
-        }
-        return {k for k, on in used.items() if on}
-
-    def summary(self) -> dict:
-        """A small dict for ``metrics.json``/``training.json``: a readable line, the chosen paths, speedups."""
-        return {
-            "line": describe(self),
-            "cpu": self.cpu,
-            "torch": self.torch,
-            "auto_precision": self.autocast,
-            "auto_decode": self.decode,
-            "auto_search": self.search,
-            "auto_dropout": self.dropout,
-            "measured_at": self.measured_at,
-            "speedup_vs_fp32": {k: round(t.speedup, 4) for k, t in self.timings.items()},
-        }
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -238,12 +181,12 @@ def _probe_linear(x: torch.Tensor, w: torch.Tensor, dtype: torch.dtype, stored: 
 
 
 def _int8_scores(q: torch.Tensor, d: torch.Tensor) -> tuple[Callable[[], object], Callable[[], torch.Tensor]]:
-    """``(timed, scores)`` for ``q @ d.T`` with oneDNN's quantised linear, as :mod:`sycl.retrieval.search_int8` does.
+    """``(timed, scores)`` for ``q @ d.T`` with oneDNN's quantised linear, as :mod:`sycl.kernels.search_int8` does.
 
     ``timed`` is what the search runs per tile (float16 scores read back as int16 bits for the
     selection kernel); ``scores`` undoes the per-query scaling, for the accuracy check only.
     """
-    from sycl.retrieval.search_int8 import X_SCALE, X_ZERO_POINT, quantize_queries
+    from sycl.kernels.search_int8 import X_SCALE, X_ZERO_POINT, quantize_queries
 
     qx, _ = quantize_queries(q)
     amax = q.abs().amax(1, keepdim=True)
@@ -263,12 +206,12 @@ def _int8_scores(q: torch.Tensor, d: torch.Tensor) -> tuple[Callable[[], object]
 
 
 def _probe_dropout() -> KernelTiming:
-    """torch's dropout against :func:`sycl.modeling.fast_dropout.fast_dropout` on an attention-sized tensor.
+    """torch's dropout against :func:`sycl.kernels.fast_dropout.fast_dropout` on an attention-sized tensor.
 
     The accuracy figure is ``1 - |mean of the output of ones - 1|`` (the expectation the scaling keeps;
     4M elements put its noise at 0.00017). The caller's random stream is left as it was.
     """
-    from sycl.modeling.fast_dropout import fast_dropout
+    from sycl.kernels.fast_dropout import fast_dropout
 
     x = torch.ones(4, 12, 256, 320)
     with torch.random.fork_rng(devices=[]):
@@ -281,7 +224,7 @@ def _probe_dropout() -> KernelTiming:
 
 def measure() -> Verdict:
     """Time every candidate kernel against fp32 on one thread (well under a second) and return the verdict."""
-    from sycl.retrieval.search_int8 import int8_available
+    from sycl.kernels.search_int8 import int8_available
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -341,54 +284,60 @@ def measure() -> Verdict:
     )
 
 
-def verdict(remeasure: bool = False) -> Verdict:
-    """This machine's verdict: from memory, else from the cache file, else measured and cached."""
-    global _VERDICT
-    if _VERDICT is not None and not remeasure:
-        return _VERDICT
-    path = cache_path()
-    v = None
-    if path.is_file() and not remeasure:
-        try:
-            v = Verdict.from_dict(json.loads(path.read_text()))
-        except (ValueError, KeyError, TypeError):
-            v = None  # a damaged or older cache file: measure again
-    if v is None:
-        from sycl.io.atomic import atomic_write_json
-        from sycl.log import get_logger
+class KernelState:
+    """One process's knowledge of its CPU's kernels: the verdict, and the warnings already given.
 
-        v = measure()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_json(path, v.to_dict())
-        except OSError as err:  # a read-only cache still gets the verdict for this process
-            get_logger(__name__).warning("could not cache the kernel verdict in %s: %s", path, err)
-        get_logger(__name__).info("measured this CPU's kernels in %.2f s: %s", v.probe_seconds, describe(v))
-    _VERDICT = v
-    return v
+    The verdict comes from memory, else from the cache file, else from ``measure`` (then cached).
+    A test builds its own state with a ready verdict (``KernelState(make_verdict(...))``) and
+    passes it to the decision it checks; everything else uses :func:`default_state`.
+    """
+
+    def __init__(self, verdict: Verdict | None = None, measure: Callable[[], Verdict] | None = None):
+        self._verdict = verdict
+        self._measure = measure
+        self._warned: set[str] = set()
+
+    def verdict(self, remeasure: bool = False) -> Verdict:
+        """This machine's verdict: from memory, else from the cache file, else measured and cached."""
+        if self._verdict is not None and not remeasure:
+            return self._verdict
+        path = cache_path()
+        v = None
+        if path.is_file() and not remeasure:
+            try:
+                v = Verdict.from_dict(json.loads(path.read_text()))
+            except (ValueError, KeyError, TypeError):
+                v = None  # a damaged or older cache file: measure again
+        if v is None:
+            from sycl.io.atomic import atomic_write_json
+            from sycl.log import get_logger
+
+            v = (self._measure or measure)()
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_json(path, v.to_dict())
+            except OSError as err:  # a read-only cache still gets the verdict for this process
+                get_logger(__name__).warning("could not cache the kernel verdict in %s: %s", path, err)
+            get_logger(__name__).info("measured this CPU's kernels in %.2f s: %s", v.probe_seconds, speedups(v))
+        self._verdict = v
+        return v
+
+    def first_warning(self, key: str) -> bool:
+        """True the first time ``key`` (e.g. ``"search int8"``) is asked about: its warning is due."""
+        if key in self._warned:
+            return False
+        self._warned.add(key)
+        return True
 
 
-def kernels_entry(device: torch.device | str) -> dict | None:
-    """The verdict's summary for a report written by a run on ``device`` (``None`` off the CPU)."""
-    return verdict().summary() if torch.device(device).type == "cpu" else None
+_DEFAULT_STATE = KernelState()
 
 
-def set_verdict(v: Verdict | None) -> None:
-    """Use ``v`` for this process (tests inject timings this way); ``None`` forgets it."""
-    global _VERDICT
-    _VERDICT = v
+def default_state() -> KernelState:
+    """The state this process shares: one verdict, each warning once."""
+    return _DEFAULT_STATE
 
 
-def describe(v: Verdict) -> str:
-    """One line: the paths ``auto`` takes and the speedups behind them."""
-
-    def sp(k):
-        s = v.speedup(k)
-        return "n/a" if s is None else f"{s:.3g}x"
-
-    return (
-        f"{v.cpu}, torch {v.torch}: precision auto -> {v.autocast} (bf16 autocast {sp('autocast_bf16')} fp32), "
-        f"generator auto -> {v.decode} (bf16 {sp('decode_bf16')}), search auto -> {v.search} "
-        f"(bf16 {sp('search_bf16')}, int8 {sp('search_int8')}), dropout auto -> {v.dropout} "
-        f"({sp('dropout_fast')} torch's)"
-    )
+def speedups(v: Verdict) -> str:
+    """One line: each measured kernel's speed against fp32 (``autocast_bf16 2.08x, ...``)."""
+    return ", ".join(f"{k} {t.speedup:.3g}x" for k, t in v.timings.items()) + " the speed of fp32"

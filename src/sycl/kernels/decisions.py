@@ -1,0 +1,228 @@
+"""Every ``auto`` decision about the machine's kernels, one function each, read from the probe's verdict.
+
+=======================  ==============================  ===============================================
+setting                  decided by                      ``auto`` on a CPU
+=======================  ==============================  ===============================================
+``precision``            :func:`resolve_precision`       ``bf16`` autocast where it measured >= 1.1x fp32
+(encoding, training)                                     (CUDA: bf16 where supported, else fp16)
+generator ``dtype``      :func:`resolve_generator_dtype` ``bfloat16`` weights where bf16 decoding measured
+                                                         >= 1.1x fp32 (CUDA: bfloat16)
+``search_precision``     :func:`resolve_search_precision` the faster of ``bf16`` and ``int8`` among those
+                                                         that measured >= 1.5x fp32 on a search tile, else
+                                                         ``fp32`` (candidates cost a rescoring)
+``train.fast_dropout``   :func:`resolve_fast_dropout`    on where :mod:`sycl.kernels.fast_dropout` drew
+                                                         masks >= 1.1x as fast as torch (GPUs: off)
+=======================  ==============================  ===============================================
+
+A kernel is used by ``auto`` only when it is also accurate (row cosine to fp32 >= ``MIN_COSINE``
+of :mod:`sycl.kernels.probe`): a list of CPU flags does not say which kernels are fast (bf16
+autocast ran at 0.72x fp32 on a Xeon whose hypervisor hid AMX, at 3-4.5x on an AMD EPYC with
+AVX512-BF16 and no AMX, where oneDNN's int8 product ran about 2,000x slower than fp32).
+
+An explicit request is honoured. One that measured slower than fp32 gets a warning naming the
+ratio (once per :class:`~sycl.kernels.probe.KernelState`); an explicit search path whose slow
+product alone is estimated to take over :data:`MAX_SLOW_SECONDS` is refused with
+:class:`SlowKernelError`, suggesting ``fp32``. Every function takes an optional ``kernels`` state
+(default: the process's, :func:`~sycl.kernels.probe.default_state`).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from sycl.io.errors import DataError
+from sycl.kernels.probe import KernelState, Verdict, default_state
+from sycl.log import get_logger
+
+MIN_SPEEDUP = 1.1  # autocast/decode/dropout candidates must beat fp32 (torch's dropout) by this factor
+MIN_SEARCH_SPEEDUP = 1.5  # search candidates: their tile product must beat fp32's by this factor
+MAX_SLOW_SECONDS = 3600.0  # an explicit slow search path estimated to take longer than this is refused
+_log = get_logger(__name__)
+
+
+class SlowKernelError(DataError):
+    """An explicitly requested search precision that would take hours on this CPU (names the setting)."""
+
+    def __init__(self, problem: str):
+        super().__init__("search_precision", problem)
+
+
+def is_fast(v: Verdict, kernel: str) -> bool:
+    """True when ``kernel`` was measured accurate and faster than fp32 by the margin ``auto`` asks for."""
+    t = v.timings.get(kernel)
+    margin = MIN_SEARCH_SPEEDUP if kernel.startswith("search_") else MIN_SPEEDUP
+    return t is not None and t.accurate and t.speedup >= margin
+
+
+def _warn_if_slow(kernels: KernelState, kernel: str, setting: str, value: str, auto: str) -> None:
+    """Warn once per state when ``kernel``, asked for explicitly as ``setting: value``, measured slower than fp32."""
+    v = kernels.verdict()
+    speedup = v.speedup(kernel)
+    if speedup is not None and speedup < 1.0 and kernels.first_warning(f"{setting} {value}"):
+        _log.warning(
+            "%s %s was requested, but on this CPU (%s) its kernel (%s) measured %.2fx the speed of fp32 "
+            "(%.1f%% slower); %s auto would use %s",
+            setting,
+            value,
+            v.cpu,
+            kernel,
+            speedup,
+            100 * (1 - speedup),
+            setting,
+            auto,
+        )
+
+
+def resolve_precision(precision: str, device: torch.device | str, kernels: KernelState | None = None) -> str:
+    """``fp32``, ``bf16`` or ``fp16``: the autocast of encoding and training for ``precision`` on ``device``."""
+    device = torch.device(device)
+    kernels = kernels or default_state()
+    if precision == "fp32":
+        return precision
+    if precision in ("bf16", "fp16"):
+        if device.type == "cpu":
+            auto = resolve_precision("auto", device, kernels)
+            _warn_if_slow(kernels, f"autocast_{precision}", "precision", precision, auto)
+        return precision
+    if precision != "auto":
+        raise ValueError(f"unknown precision {precision!r}; use auto, fp32, bf16 or fp16")
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if device.type == "cpu":
+        return "bf16" if is_fast(kernels.verdict(), "autocast_bf16") else "fp32"
+    return "fp32"
+
+
+def resolve_generator_dtype(dtype: str, device: str, kernels: KernelState | None = None) -> str:
+    """``float32`` or ``bfloat16``: the weights of a local generator for ``dtype`` (``auto`` or either) on ``device``."""
+    if dtype == "float32":
+        return dtype
+    if device.startswith("cuda"):
+        return "bfloat16"
+    kernels = kernels or default_state()
+    auto = "bfloat16" if is_fast(kernels.verdict(), "decode_bf16") else "float32"
+    if dtype == "bfloat16":
+        _warn_if_slow(kernels, "decode_bf16", "dtype", dtype, auto)
+        return dtype
+    return auto
+
+
+def resolve_fast_dropout(setting: str, device: torch.device | str, kernels: KernelState | None = None) -> bool:
+    """``train.fast_dropout`` resolved: ``on``/``off`` as said; ``auto`` on a CPU that measured it faster."""
+    if setting != "auto":
+        return setting == "on"
+    if torch.device(device).type != "cpu":
+        return False
+    return is_fast((kernels or default_state()).verdict(), "dropout_fast")
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.1f} s"
+
+
+def resolve_search_precision(
+    precision: str, n_queries: int, n_docs: int, dim: int, kernels: KernelState | None = None
+) -> str:
+    """``fp32``, ``bf16`` or ``int8`` for a search of ``n_queries x n_docs`` vectors of ``dim`` floats.
+
+    ``auto``: the measured choice. ``bf16``/``int8``: returned as asked, with a warning when the
+    kernel measured slower than fp32, or :class:`SlowKernelError` when the slow product alone is
+    estimated to take over :data:`MAX_SLOW_SECONDS`.
+    """
+    if precision == "fp32":
+        return precision
+    kernels = kernels or default_state()
+    v = kernels.verdict()
+    fast = [(v.speedup(f"search_{p}"), p) for p in ("bf16", "int8") if is_fast(v, f"search_{p}")]
+    auto = max(fast)[1] if fast else "fp32"
+    if precision == "auto":
+        return auto
+    speedup = v.speedup(f"search_{precision}")
+    if speedup is None or speedup >= 1.0:
+        return precision
+    threads = max(1, torch.get_num_threads())
+    fp32_s = 2.0 * n_queries * n_docs * dim / (v.fp32_search_gflops * 1e9 * threads)
+    slow_s = fp32_s / speedup
+    ratio = f"measured {speedup:.3g}x the speed of fp32 on this CPU ({v.cpu}, torch {v.torch})"
+    if slow_s > MAX_SLOW_SECONDS:
+        raise SlowKernelError(
+            f"search precision {precision} {ratio}: {n_queries:,} queries x {n_docs:,} documents "
+            f"would take about {_duration(slow_s)} against {_duration(fp32_s)} in fp32; use "
+            f"search precision auto ({auto}) or fp32"
+        )
+    if kernels.first_warning(f"search precision {precision}"):
+        _log.warning(
+            "search precision %s %s: this search should take about %s against %s in fp32; "
+            "search precision auto would use %s",
+            precision,
+            ratio,
+            _duration(slow_s),
+            _duration(fp32_s),
+            auto,
+        )
+    return precision
+
+
+def auto_paths(kernels: KernelState | None = None) -> dict[str, str]:
+    """What each ``auto`` takes on this CPU: ``precision``, ``generator_dtype``, ``search``, ``dropout``."""
+    kernels = kernels or default_state()
+    return {
+        "precision": resolve_precision("auto", "cpu", kernels),
+        "generator_dtype": resolve_generator_dtype("auto", "cpu", kernels),
+        "search": resolve_search_precision("auto", 0, 0, 0, kernels),
+        "dropout": "fast" if resolve_fast_dropout("auto", "cpu", kernels) else "torch",
+    }
+
+
+def chosen(kernels: KernelState | None = None) -> set[str]:
+    """The kernels the ``auto`` settings use on this CPU (fp32 paths and torch's dropout are not kernels here)."""
+    paths = auto_paths(kernels)
+    used = {
+        "autocast_bf16": paths["precision"] == "bf16",
+        "decode_bf16": paths["generator_dtype"] == "bfloat16",
+        "search_bf16": paths["search"] == "bf16",
+        "search_int8": paths["search"] == "int8",
+        "dropout_fast": paths["dropout"] == "fast",
+    }
+    return {k for k, on in used.items() if on}
+
+
+def describe(kernels: KernelState | None = None) -> str:
+    """One line: the paths ``auto`` takes and the speedups behind them."""
+    kernels = kernels or default_state()
+    v, paths = kernels.verdict(), auto_paths(kernels)
+
+    def sp(k):
+        s = v.speedup(k)
+        return "n/a" if s is None else f"{s:.3g}x"
+
+    return (
+        f"{v.cpu}, torch {v.torch}: precision auto -> {paths['precision']} (bf16 autocast {sp('autocast_bf16')} "
+        f"fp32), generator auto -> {paths['generator_dtype']} (bf16 {sp('decode_bf16')}), search auto -> "
+        f"{paths['search']} (bf16 {sp('search_bf16')}, int8 {sp('search_int8')}), dropout auto -> "
+        f"{paths['dropout']} ({sp('dropout_fast')} torch's)"
+    )
+
+
+def summary(kernels: KernelState | None = None) -> dict:
+    """A small dict for ``metrics.json``/``training.json``: a readable line, the chosen paths, speedups."""
+    kernels = kernels or default_state()
+    v, paths = kernels.verdict(), auto_paths(kernels)
+    return {
+        "line": describe(kernels),
+        "cpu": v.cpu,
+        "torch": v.torch,
+        "auto_precision": paths["precision"],
+        "auto_decode": paths["generator_dtype"],
+        "auto_search": paths["search"],
+        "auto_dropout": paths["dropout"],
+        "measured_at": v.measured_at,
+        "speedup_vs_fp32": {k: round(t.speedup, 4) for k, t in v.timings.items()},
+    }
+
+
+def kernels_entry(device: torch.device | str, kernels: KernelState | None = None) -> dict | None:
+    """The :func:`summary` for a report written by a run on ``device`` (``None`` off the CPU)."""
+    return summary(kernels) if torch.device(device).type == "cpu" else None
