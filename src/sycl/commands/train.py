@@ -63,9 +63,9 @@ def run(args: argparse.Namespace) -> int:
         raise DataError(None, "give an experiment file with --config (see configs/local/)")
     config = load_experiment(args.config, overrides)
     out = train(config, resume=args.resume)
-    import os
+    from sycl.distributed import is_main_process
 
-    if int(os.environ.get("RANK", "0")) == 0:  # the card reads training.json, written by rank 0
+    if is_main_process():  # the card reads training.json, written by rank 0
         from sycl.reporting import write_model_card
 
         write_model_card(out)

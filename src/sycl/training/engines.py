@@ -29,6 +29,7 @@ from pathlib import Path
 
 import torch
 
+from sycl.distributed import DistContext
 from sycl.io.errors import DataError
 from sycl.training.checkpoint import (
     checkpoint_dir,
@@ -41,7 +42,7 @@ from sycl.training.checkpoint import (
     set_rng_state,
 )
 from sycl.training.deepspeed_config import engine_dtype, read_deepspeed_config, resolve_deepspeed_config
-from sycl.training.distributed import DistContext, all_reduce_gradients
+from sycl.training.distributed import all_reduce_gradients
 
 
 class TorchEngine:

@@ -31,6 +31,7 @@ import yaml
 
 from sycl.data.collator import Collator, batch_order, local_slice
 from sycl.data.sets import build_training_set
+from sycl.distributed import DistContext
 from sycl.io.atomic import atomic_write_json, atomic_write_text, check_output_folder
 from sycl.io.errors import DataError
 from sycl.log import get_logger, progress
@@ -41,7 +42,7 @@ from sycl.modeling.kernel_probe import kernels_entry
 from sycl.modeling.precision import autocast, resolve_dtype
 from sycl.training.checkpoint import latest_checkpoint, list_checkpoints, remove_checkpoints
 from sycl.training.config import ExperimentConfig
-from sycl.training.distributed import DistContext, gather_tensor, gather_with_grad
+from sycl.training.distributed import gather_tensor, gather_with_grad
 from sycl.training.engines import DeepSpeedEngine, TorchEngine
 from sycl.training.grad_cache import GradCache
 from sycl.training.guard import CollapseGuard, batch_statistics
