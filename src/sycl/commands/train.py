@@ -62,12 +62,5 @@ def resolve_config(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from sycl.training import train
 
-    out = train(resolve_config(args), resume=args.resume)
-    from sycl.distributed import is_main_process
-
-    if is_main_process():  # the card reads training.json, written by rank 0
-        from sycl.reporting import write_model_card
-
-        write_model_card(out)
-    print(out)
+    print(train(resolve_config(args), resume=args.resume))
     return 0
