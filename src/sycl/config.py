@@ -5,7 +5,9 @@ Every option of sycl is a field of a ``...Config`` model; that field is its one 
 help all come from the model), and :func:`flag_values` hands the parsed values back as a
 mapping of dotted keys to typed values, applied to the YAML data before validation: a flag sets
 its field directly, never through a string that is parsed again. ``--set key.path=value`` is the
-one generic form that parses a value (as YAML), because it has no field type to go by.
+one generic form that parses a value (as YAML), because it has no field type to go by; every
+command that takes it declares it with :func:`add_set_option` and reads the command line with
+:func:`command_overrides`, so one precedence holds everywhere: file < ``--set`` < flag.
 
 Errors name the file and the offending key path (``train.loss.temperature``).
 """
@@ -231,3 +233,30 @@ def set_items(items: list[str]) -> dict[str, Any]:
         keys, value = parse_override(item)
         out[".".join(keys)] = value
     return out
+
+
+def add_set_option(parser, example: str) -> None:
+    """Declare the repeatable ``--set KEY=VALUE`` option (dest ``overrides``); ``example`` is a dotted key=value."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override any setting by its dotted key, e.g. --set {example} (repeatable; "
+        "a flag for the same setting wins over --set)",
+    )
+
+
+def command_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The command line's settings as ``{dotted key: value}``, in the order they are applied.
+
+    One precedence for every command: the file's values, then ``--set`` items (in the order
+    given), then the flags derived from fields. So a flag beats a ``--set`` of the same field
+    (``--lr 1e-5 --set train.lr=2e-5`` trains at 1e-5), and also a ``--set`` of a section that
+    holds it (``--set train={lr: 2e-5}``), because every flag is applied after every ``--set``.
+    """
+    flags = flag_values(args)
+    merged = {k: v for k, v in set_items(getattr(args, "overrides", [])).items() if k not in flags}
+    merged.update(flags)
+    return merged

@@ -12,21 +12,6 @@ from sycl.data import DataConfig, PassagePool, SourceConfig
 from sycl.data.tables import read_qrels_table
 from sycl.io.errors import DataError
 
-write_beir = None  # set per test from the shared ``beir_writer`` fixture (tests/conftest.py)
-
-
-@pytest.fixture(autouse=True)
-def _beir_writer(beir_writer):
-    global write_beir
-    write_beir = beir_writer
-
-
-def graded(tmp_path, name="g", n_queries=4, levels=(3, 2, 1, 0), prefix=""):
-    queries = {f"q{i}": f"query {prefix}{i}" for i in range(n_queries)}
-    docs = [{"_id": f"d{i}-{lev}", "text": f"{prefix}doc {i} level {lev}"} for i in range(n_queries) for lev in levels]
-    qrels = {"train": {f"q{i}": {f"d{i}-{lev}": lev for lev in levels} for i in range(n_queries)}}
-    return write_beir(tmp_path / name, docs, queries, qrels)
-
 
 def per_query(pool: PassagePool, epoch: int = 0) -> dict[str, dict[str, float]]:
     g = pool.groups(epoch)
@@ -39,14 +24,14 @@ def per_query(pool: PassagePool, epoch: int = 0) -> dict[str, dict[str, float]]:
     return out
 
 
-def test_score_filter_is_min_inclusive_max_exclusive(tmp_path):
-    pool = PassagePool.load([SourceConfig(path=str(graded(tmp_path)), min_score=1, max_score=3)])
+def test_score_filter_is_min_inclusive_max_exclusive(graded_beir):
+    pool = PassagePool.load([SourceConfig(path=str(graded_beir()), min_score=1, max_score=3)])
     got = per_query(pool)
     assert got["q0"] == {"d0-2": 2.0, "d0-1": 1.0}
 
 
-def test_score_transform_constant_floor_ceil(tmp_path):
-    root = graded(tmp_path)
+def test_score_transform_constant_floor_ceil(tmp_path, graded_beir):
+    root = graded_beir()
     const = per_query(PassagePool.load([SourceConfig(path=str(root), score_transform=3)]))
     assert set(const["q1"].values()) == {3.0}
     qrels = tmp_path / "frac.tsv"
@@ -60,14 +45,14 @@ def test_score_transform_constant_floor_ceil(tmp_path):
     assert ceil["q0"] == {"d0-3": 3.0, "d0-2": 2.0} and ceil["q1"] == {"d1-1": 1.0}
 
 
-def test_filter_happens_before_selection_and_relabel_after(tmp_path):
+def test_filter_happens_before_selection_and_relabel_after(graded_beir):
     # top-1 among labels < 3 is the level-2 passage; it is then relabelled to 1
-    pool = PassagePool.load([SourceConfig(path=str(graded(tmp_path)), max_score=3, group_top_k=1, score_transform=1)])
+    pool = PassagePool.load([SourceConfig(path=str(graded_beir()), max_score=3, group_top_k=1, score_transform=1)])
     assert per_query(pool)["q2"] == {"d2-2": 1.0}
 
 
-def test_top_bottom_first_selection(tmp_path):
-    root = graded(tmp_path, levels=(1, 3, 0, 2))  # file order 1, 3, 0, 2
+def test_top_bottom_first_selection(graded_beir):
+    root = graded_beir(levels=(1, 3, 0, 2))  # file order 1, 3, 0, 2
     top = per_query(PassagePool.load([SourceConfig(path=str(root), group_top_k=2)]))["q0"]
     bottom = per_query(PassagePool.load([SourceConfig(path=str(root), group_bottom_k=2)]))["q0"]
     first = per_query(PassagePool.load([SourceConfig(path=str(root), group_first_k=2)]))["q0"]
@@ -76,8 +61,8 @@ def test_top_bottom_first_selection(tmp_path):
     assert list(first) == ["d0-1", "d0-3"]
 
 
-def test_random_k_is_resampled_per_epoch_and_reproducible(tmp_path):
-    root = graded(tmp_path, n_queries=6, levels=tuple(range(8)))
+def test_random_k_is_resampled_per_epoch_and_reproducible(graded_beir):
+    root = graded_beir(n_queries=6, levels=tuple(range(8)))
     spec = SourceConfig(path=str(root), group_random_k=3)
     pool = PassagePool.load([spec], seed=5)
     e0, e1 = per_query(pool, 0), per_query(pool, 1)
@@ -86,18 +71,18 @@ def test_random_k_is_resampled_per_epoch_and_reproducible(tmp_path):
     assert per_query(PassagePool.load([spec], seed=5), 1) == e1
 
 
-def test_query_subset(tmp_path):
-    root = graded(tmp_path)
+def test_query_subset(tmp_path, graded_beir):
+    root = graded_beir()
     subset = tmp_path / "subset.txt"
     subset.write_text("q1\nq3\n")
     pool = PassagePool.load([SourceConfig(path=str(root), query_subset=str(subset))])
     assert sorted(per_query(pool)) == ["q1", "q3"]
 
 
-def test_clashing_doc_ids_are_namespaced_and_queries_merged(tmp_path):
-    a = graded(tmp_path, "a", prefix="A")
+def test_clashing_doc_ids_are_namespaced_and_queries_merged(tmp_path, graded_beir, beir_writer):
+    a = graded_beir("a", prefix="A")
     # same document ids, other texts; the same queries (same ids and texts) through a copy of a's queries
-    b = write_beir(
+    b = beir_writer(
         tmp_path / "b",
         [{"_id": f"d0-{lev}", "text": f"B doc level {lev}"} for lev in range(4)],
         {"q0": "query A0"},
@@ -112,8 +97,8 @@ def test_clashing_doc_ids_are_namespaced_and_queries_merged(tmp_path):
     assert texts[0] == "Adoc 0 level 3" and texts[4] == "B doc level 3"
 
 
-def test_same_corpus_shares_passages_and_keeps_highest_label(tmp_path):
-    root = graded(tmp_path)
+def test_same_corpus_shares_passages_and_keeps_highest_label(tmp_path, graded_beir):
+    root = graded_beir()
     neg = tmp_path / "neg.jsonl"  # grouped JSONL as written by `sycl mine`
     neg.write_text(json.dumps({"qid": "q0", "docid": ["d1-3", "d0-3"], "score": [0, 0]}) + "\n")
     pool = PassagePool.load([SourceConfig(path=str(root)), SourceConfig(path=str(root), qrels=str(neg))])
@@ -123,15 +108,15 @@ def test_same_corpus_shares_passages_and_keeps_highest_label(tmp_path):
     assert float(g.label_min[g.indptr[0]]) == 0.0  # the merged pair remembers its lower label
 
 
-def test_same_query_id_other_text_stays_separate(tmp_path):
-    a = graded(tmp_path, "a", n_queries=1, prefix="A")
-    b = graded(tmp_path, "b", n_queries=1, prefix="B")
+def test_same_query_id_other_text_stays_separate(graded_beir):
+    a = graded_beir("a", n_queries=1, prefix="A")
+    b = graded_beir("b", n_queries=1, prefix="B")
     pool = PassagePool.load([SourceConfig(path=str(a)), SourceConfig(path=str(b))])
     assert pool.n_queries == 2 and pool.query_text([0, 1]) == ["query A0", "query B0"]
 
 
-def test_unknown_ids_name_the_qrels_file(tmp_path):
-    root = graded(tmp_path)
+def test_unknown_ids_name_the_qrels_file(tmp_path, graded_beir):
+    root = graded_beir()
     bad = tmp_path / "bad.tsv"
     bad.write_text("q0\tnope\t1\n")
     with pytest.raises(DataError, match="bad.tsv.*not in corpus.*nope"):
@@ -169,8 +154,8 @@ def test_spec_errors_name_keys():
         validate(DataConfig, {"sources": [{"corpus": "c.jsonl"}]})
 
 
-def test_cached_pool_is_mapped_and_invalidated_by_edits(tmp_path):
-    root = graded(tmp_path)
+def test_cached_pool_is_mapped_and_invalidated_by_edits(graded_beir):
+    root = graded_beir()
     spec = [SourceConfig(path=str(root), max_score=3)]
     first = per_query(PassagePool.load(spec))
     again = PassagePool.load(spec)

@@ -11,17 +11,9 @@ from sycl.data import BinarySet, Collator, MultiLevelSet, PassagePool, SourceCon
 from sycl.data.collator import local_slice
 from sycl.io.errors import DataError
 
-write_beir = None  # set per test from the shared ``beir_writer`` fixture (tests/conftest.py)
-
-
-@pytest.fixture(autouse=True)
-def _beir_writer(beir_writer):
-    global write_beir
-    write_beir = beir_writer
-
 
 @pytest.fixture
-def beir(tmp_path):
+def beir(tmp_path, beir_writer):
     queries = {"q0": "alpha query", "q1": "beta query", "q2": "gamma query"}
     docs = [{"_id": f"{q}-{lev}", "text": f"{q} passage at level {lev}"} for q in queries for lev in range(4)]
     qrels = {
@@ -31,7 +23,7 @@ def beir(tmp_path):
             "q2": {"q2-3": 3},
         }
     }  # one passage
-    return write_beir(tmp_path / "b", docs, queries, qrels)
+    return beir_writer(tmp_path / "b", docs, queries, qrels)
 
 
 def labels_of(ds, i):
@@ -123,11 +115,11 @@ def test_batch_order_global_batches_split_by_rank():
     assert not np.array_equal(np.concatenate(batch_order(10, 4, 3, 1)), np.concatenate(one))
 
 
-def test_binary_with_random_k_keeps_both_sides(tmp_path):
+def test_binary_with_random_k_keeps_both_sides(tmp_path, beir_writer):
     queries = {"q0": "only query"}
     docs = [{"_id": f"d{j}", "text": f"passage {j}"} for j in range(6)]
     qrels = {"train": {"q0": {"d0": 1, **{f"d{j}": 0 for j in range(1, 6)}}}}
-    root = write_beir(tmp_path / "r", docs, queries, qrels)
+    root = beir_writer(tmp_path / "r", docs, queries, qrels)
     pool = PassagePool.load([SourceConfig(path=str(root), group_random_k=2)])
     ds = BinarySet(pool, group_size=3)
     for epoch in range(6):  # some epochs draw two negatives only; the positive must still come first

@@ -45,6 +45,8 @@ def test_outputs_follow_the_contract(tiny, tmp_path):
         assert 0 < r["own_group_prob"] <= 1 and -1 <= r["passage_mean_cos"] <= 1
     assert log[-1]["epoch"] == 2.0 and log[-1]["lr"] == 0.0  # linear decay to zero
     assert (out / "experiment.yaml").read_text().startswith("name: tiny")
+    card = (out / "README.md").read_text()  # train() itself writes the model card, from training.json
+    assert card.startswith("---") and "sycl" in card
     before, after = weights(model), weights(out)
     assert any(not torch.equal(before[k], after[k]) for k in after if k in before)
 

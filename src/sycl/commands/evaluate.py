@@ -48,8 +48,8 @@ def run(args: argparse.Namespace) -> int:
         values.setdefault("max_passage_length", args.max_length)
     config = validate(EvaluationConfig, values, "<command line>")
     evaluate(args.model, args.dataset, args.out, config)
-    import os
+    from sycl.distributed import is_main_process
 
-    if int(os.environ.get("RANK", "0")) == 0:
+    if is_main_process():
         print((args.out / "summary.md").read_text(encoding="utf-8"), end="")
     return 0

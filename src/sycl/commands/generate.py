@@ -54,7 +54,7 @@ RENAMED = {
 
 
 def register(subparsers) -> None:
-    from sycl.config import add_flags
+    from sycl.config import add_flags, add_set_option
     from sycl.generation.config import GenerationConfig
 
     p = subparsers.add_parser(
@@ -63,14 +63,10 @@ def register(subparsers) -> None:
         description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--config", help="YAML file (the whole file or its 'generate:' section); flags override it")
     p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override any config key, e.g. --set sampling.top_p=0.9 (repeatable)",
+        "--config", help="YAML file (the whole file or its 'generate:' section); --set and flags override it"
     )
+    add_set_option(p, "sampling.top_p=0.9")
     add_flags(p, GenerationConfig, FIELDS)
     add_flags(p, GenerationConfig, RENAMED)
     p.set_defaults(func=run)
@@ -116,12 +112,18 @@ def summary_lines(manifest: dict) -> list[str]:
     return lines
 
 
-def run(args: argparse.Namespace) -> int:
-    from sycl.config import flag_values, set_items
-    from sycl.generation import load_config, run_generate
+def resolve_config(args: argparse.Namespace):
+    """The :class:`GenerationConfig` of the command line: the file, then ``--set``, then the flags."""
+    from sycl.config import command_overrides
+    from sycl.generation import load_config
 
-    overrides = {**flag_values(args), **set_items(args.set)}
-    cfg = load_config(args.config, overrides)
+    return load_config(args.config, command_overrides(args))
+
+
+def run(args: argparse.Namespace) -> int:
+    from sycl.generation import run_generate
+
+    cfg = resolve_config(args)
     if cfg.queries is None or cfg.out is None:
         print(
             "sycl generate: error: --queries and --out are required (or 'queries'/'out' in --config)", file=sys.stderr

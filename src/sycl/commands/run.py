@@ -8,7 +8,7 @@ from sycl.pipeline.config import STAGES
 
 
 def register(subparsers) -> None:
-    from sycl.config import add_flags
+    from sycl.config import add_flags, add_set_option
     from sycl.pipeline.config import RunConfig
 
     p = subparsers.add_parser(
@@ -20,25 +20,24 @@ def register(subparsers) -> None:
     )
     p.add_argument("config", help="experiment YAML file")
     p.add_argument("--from", dest="force_from", choices=STAGES, help="redo this stage and every later one")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override any setting by its dotted key, e.g. --set train.ws2.train.lr=1e-5",
-    )
+    add_set_option(p, "train.ws2.train.lr=1e-5")
     add_flags(p, RunConfig, ["out", "seed"])
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from sycl.config import flag_values, set_items
+def resolve_config(args: argparse.Namespace):
+    """The :class:`RunConfig` of the command line: the file, then ``--set``, then the flags."""
+    from sycl.config import command_overrides
     from sycl.pipeline.config import load_run_config
+
+    return load_run_config(args.config, command_overrides(args))
+
+
+def run(args: argparse.Namespace) -> int:
     from sycl.pipeline.runner import Runner
     from sycl.pipeline.summary import print_summary
 
-    cfg = load_run_config(args.config, {**set_items(args.overrides), **flag_values(args)})
+    cfg = resolve_config(args)
     manifest = Runner(cfg, force_from=args.force_from, source=str(args.config)).run()
     print_summary(cfg.run_dir(), manifest)
     return 0

@@ -2,7 +2,8 @@
 
 Flags override the file: ``--loss``, ``--lr``, ``--epochs``, ``--batch-size``, ... are
 shortcuts for ``--set loss.name=...``, ``--set train.lr=...`` and so on; ``--set`` takes any
-dotted key (``--set loss.label_temperature=0.1``). Multi-process: launch the same command with
+dotted key (``--set loss.label_temperature=0.1``). A flag wins over a ``--set`` of the same
+setting (:func:`sycl.config.command_overrides`). Multi-process: launch the same command with
 ``torchrun --nproc_per_node=N -m sycl.cli train ...`` (or ``accelerate launch``); in-batch
 negatives are gathered across processes.
 """
@@ -28,7 +29,7 @@ FLAGS = {
 
 
 def register(subparsers) -> None:
-    from sycl.config import add_flags
+    from sycl.config import add_flags, add_set_option
     from sycl.training.config import ExperimentConfig
 
     p = subparsers.add_parser(
@@ -41,33 +42,25 @@ def register(subparsers) -> None:
     )
     p.add_argument("--config", "-c", help="experiment YAML file (configs/local/*.yaml, configs/paper/*.yaml)")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in the output folder")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override any setting by its dotted key, e.g. --set loss.label_temperature=0.1 (repeatable)",
-    )
+    add_set_option(p, "loss.label_temperature=0.1")
     add_flags(p, ExperimentConfig, FLAGS)
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from sycl.config import flag_values, set_items
+def resolve_config(args: argparse.Namespace):
+    """The :class:`ExperimentConfig` of the command line: the file, then ``--set``, then the flags."""
+    from sycl.config import command_overrides
     from sycl.io.errors import DataError
-    from sycl.training import load_experiment, train
+    from sycl.training import load_experiment
 
-    overrides = {**set_items(args.overrides), **flag_values(args)}
+    overrides = command_overrides(args)
     if not args.config and not any(k.startswith("data.") for k in overrides):
         raise DataError(None, "give an experiment file with --config (see configs/local/)")
-    config = load_experiment(args.config, overrides)
-    out = train(config, resume=args.resume)
-    import os
+    return load_experiment(args.config, overrides)
 
-    if int(os.environ.get("RANK", "0")) == 0:  # the card reads training.json, written by rank 0
-        from sycl.reporting import write_model_card
 
-        write_model_card(out)
-    print(out)
+def run(args: argparse.Namespace) -> int:
+    from sycl.training import train
+
+    print(train(resolve_config(args), resume=args.resume))
     return 0

@@ -35,6 +35,12 @@ def batch_order(
     return batches
 
 
+def count_batches(n_items: int, batch_size: int, world_size: int = 1) -> int:
+    """How many global batches :func:`batch_order` yields per epoch."""
+    size = batch_size * world_size
+    return n_items // size + (1 if n_items % size and world_size == 1 else 0)
+
+
 def local_slice(batch: np.ndarray, rank: int, world_size: int) -> np.ndarray:
     """This process's share of a global batch (contiguous, in rank order)."""
     per = len(batch) // world_size

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from sycl.evaluation import distributed as D
+from sycl.distributed import DistContext
 from sycl.evaluation.config import EvaluationConfig
 from sycl.evaluation.identity import dataset_origin, qrels_fingerprint
 from sycl.evaluation.metrics import compute_metrics
@@ -152,7 +152,7 @@ def evaluate_dataset(
     entry: DatasetEntry,
     s: EvaluationConfig,
     out_dir: Path | None,
-    world: D.World,
+    ctx: DistContext,
     cache: EmbeddingCache | None,
     model_fp: str | None,
 ) -> dict:
@@ -175,10 +175,10 @@ def evaluate_dataset(
     qrels = {q: qrels[q] for q in qids}
     judged = _check_judgements(qrels, corpus, qfile, s.strict)
     identity = {"origin": dataset_origin(files.corpus, files.queries, qfile), "qrels_sha256": qrels_fingerprint(qrels)}
-    show = s.show_progress and world.is_main
+    show = s.show_progress and ctx.is_main
     enc = dict(cache=cache, model_fp=model_fp, batch_size=s.batch_size, precision=s.precision, show_progress=show)
     q_enc = encode(model, ListTexts([queries[q] for q in qids]), "query", **enc)
-    start, stop = world.shard(len(corpus))
+    start, stop = ctx.shard(len(corpus))
     d_enc = encode(model, CorpusTexts(corpus, start, stop), "passage", storage=s.vector_storage, **enc)
     identical = s.ignore_identical_ids if s.ignore_identical_ids is not None else entry.ignore_identical_ids
     exclude = corpus.rows_of(qids, missing="ignore") if identical else None
@@ -193,7 +193,7 @@ def evaluate_dataset(
         )
     t1 = time.perf_counter()
     local = _search(s, np.asarray(q_enc.vectors), d_enc.vectors, exclude, start, show)
-    parts = D.gather(local, world)
+    parts = ctx.gather_objects(local)
     top = parts[0] if len(parts) == 1 else merge_topk(parts, s.k)
     t2 = time.perf_counter()
     # the run: {qid: {docid: score}}
@@ -207,7 +207,7 @@ def evaluate_dataset(
         pos += n
     means, per_query = compute_metrics(qrels, run, s.measures, entry.relevance_level)
     run_file = f"runs/{entry.name}.{entry.split}.trec"
-    if out_dir is not None and world.is_main:
+    if out_dir is not None and ctx.is_main:
         write_run(out_dir / run_file, run, tag="sycl")
     return {
         "dataset": entry.name,
@@ -262,16 +262,16 @@ def evaluate(
     entries = expand([str(x) for x in specs], s.split, s.relevance_level)
     for entry in entries:  # fail on a bad data set or split before loading the model
         locate(entry)
-    world = D.init_world()
+    ctx = DistContext.setup()
     enc = _load_model(model, s)
-    if world.size > 1 or str(enc.device) != str(world.device()):
-        enc.to(world.device())
+    if ctx.world_size > 1 or str(enc.device) != str(ctx.device):
+        enc.to(ctx.device)
     cache = EmbeddingCache(s.cache_dir) if s.cache else None
     model_fp = model_fingerprint(enc) if cache is not None else None
     results = []
     for entry in entries:
         _log.info("evaluating %s (%s, split %s)", entry.name, entry.describe(), entry.split)
-        r = evaluate_dataset(enc, entry, s, out, world, cache, model_fp)
+        r = evaluate_dataset(enc, entry, s, out, ctx, cache, model_fp)
         _log.info("%s: %s", entry.name, ", ".join(f"{k} {v:.4f}" for k, v in r["measures"].items()))
         results.append(r)
     name = str(model.source if isinstance(model, BiEncoder) else model)
@@ -282,13 +282,13 @@ def evaluate(
             **s.model_dump(exclude={"show_progress"}),
             "encoder": dict(enc.settings),
             "model_fingerprint": model_fp or model_fingerprint(enc),
-            "processes": world.size,
+            "processes": ctx.world_size,
         },
         "kernels": kernels_entry(enc.device),
         "results": results,
     }
-    if out is not None and world.is_main:
+    if out is not None and ctx.is_main:
         atomic_write_json(out / "metrics.json", report)
         atomic_write_text(out / "summary.md", render_summary(report))
-    D.barrier(world)
+    ctx.barrier()
     return report

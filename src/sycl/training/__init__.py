@@ -1,7 +1,7 @@
 """Training: the experiment config, the trainer (single- and multi-process), checkpoints, collapse guard.
 
 ``sycl.training.train(config, out=None, resume=False) -> Path`` trains in-process and returns the
-model folder; ``sycl train --config FILE`` is the command-line form.
+model folder (with its model card, ``README.md``); ``sycl train --config FILE`` is the command-line form.
 """
 
 from sycl._lazy import lazy_exports

@@ -39,6 +39,29 @@ def checkpoint_dir(out: Path) -> Path:
     return Path(out) / "checkpoints"
 
 
+def resume_fingerprint(config) -> dict:
+    """The settings of an :class:`~sycl.training.config.ExperimentConfig` that a resumed run must share
+    with its checkpoint: everything but the output folder and logging/saving cadence."""
+    d = config.model_dump(mode="json")
+    d.pop("out", None)
+    cadence = ("log_every", "save_every", "save_total_limit", "keep_checkpoints", "threads", "report_to")
+    d["train"] = {k: v for k, v in d["train"].items() if k not in cadence}
+    return d
+
+
+def resume_step(engine, out: Path, config) -> int:
+    """Load the newest checkpoint in ``out`` into ``engine``; returns its step (0 when there is none)."""
+    ckpt = latest_checkpoint(out)
+    if ckpt is None:
+        _log.warning("--resume: no checkpoint in %s; starting from the beginning", checkpoint_dir(out))
+        return 0
+    state = engine.load(ckpt)
+    if state.get("fingerprint") != resume_fingerprint(config):
+        _log.warning("--resume: the experiment settings differ from those of %s; continuing anyway", ckpt)
+    _log.info("resumed from %s (step %d)", ckpt, int(state["step"]))
+    return int(state["step"])
+
+
 def list_checkpoints(out: Path) -> list[tuple[int, Path]]:
     """Complete checkpoints under ``out`` as ``(step, path)``, oldest first."""
     root = checkpoint_dir(out)
@@ -54,6 +77,21 @@ def list_checkpoints(out: Path) -> list[tuple[int, Path]]:
 def latest_checkpoint(out: Path) -> Path | None:
     ckpts = list_checkpoints(out)
     return ckpts[-1][1] if ckpts else None
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's random generators (the ones :func:`rng_state` saves)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def resume_hint(out: Path) -> str:
+    """Where a stopped run in ``out`` can continue from: its newest checkpoint, or that there is none."""
+    ckpts = list_checkpoints(out)
+    if not ckpts:
+        return "no checkpoint was written yet (train.save_every)"
+    return f"the last good checkpoint is {ckpts[-1][1]} (step {ckpts[-1][0]}); continue from it with --resume"
 
 
 def rng_state() -> dict:

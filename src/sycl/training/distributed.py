@@ -1,4 +1,6 @@
-"""Multi-process plumbing for ``torchrun`` / ``accelerate launch``: process group, gathers, gradient sums.
+"""Tensor collectives of multi-process training: gathers with and without gradients, gradient sums.
+
+The process group and this process's place in it are :class:`sycl.distributed.DistContext`.
 
 In-batch negatives across processes: every process embeds its own ``B`` queries and ``B * k``
 passages, then :func:`gather_with_grad` concatenates all processes' embeddings in rank order
@@ -13,60 +15,10 @@ update a single process makes for the same global batch.
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
-
 import torch
 import torch.distributed as dist
 
-
-@dataclass
-class DistContext:
-    """This process's place in the run: ``rank`` of ``world_size``, its device."""
-
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-    device: torch.device = torch.device("cpu")
-    owns_group: bool = False
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @classmethod
-    def setup(cls, device: str | None = None) -> DistContext:
-        """Join the process group described by ``RANK``/``WORLD_SIZE`` (torchrun) if there is one.
-
-        The backend is NCCL on CUDA and gloo on CPU; the device is ``cuda:<LOCAL_RANK>`` when CUDA
-        is available (or ``device`` when given), else the CPU.
-        """
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        rank = int(os.environ.get("RANK", "0"))
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        if device is not None:
-            dev = torch.device(device)
-        elif torch.cuda.is_available():
-            dev = torch.device("cuda", local)
-        else:
-            dev = torch.device("cpu")
-        if dev.type == "cuda":
-            torch.cuda.set_device(dev)
-        owns = False
-        if world > 1 and not dist.is_initialized():
-            dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
-            owns = True
-        if dist.is_initialized():
-            world, rank = dist.get_world_size(), dist.get_rank()
-        return cls(rank, world, local, dev, owns)
-
-    def teardown(self) -> None:
-        if self.owns_group and dist.is_initialized():
-            dist.destroy_process_group()
-
-    def barrier(self) -> None:
-        if self.world_size > 1:
-            dist.barrier()
+from sycl.distributed import DistContext
 
 
 def gather_with_grad(x: torch.Tensor, ctx: DistContext) -> torch.Tensor:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import torch
 
+from sycl.distributed import DistContext
 from sycl.io.errors import DataError
 from sycl.training.checkpoint import (
     checkpoint_dir,
@@ -41,7 +42,9 @@ from sycl.training.checkpoint import (
     set_rng_state,
 )
 from sycl.training.deepspeed_config import engine_dtype, read_deepspeed_config, resolve_deepspeed_config
-from sycl.training.distributed import DistContext, all_reduce_gradients
+from sycl.training.distributed import all_reduce_gradients
+from sycl.training.optimizer import build_optimizer
+from sycl.training.schedules import resolve_schedule
 
 
 class TorchEngine:
@@ -173,3 +176,33 @@ class DeepSpeedEngine:
 
     def gathered_weights(self):
         return self._ds.zero.GatheredParameters(list(self.model.parameters()), modifier_rank=None)
+
+
+def build_engine(model, ctx: DistContext, tc, dtype: torch.dtype | None, total_steps: int):
+    """The engine of a run of ``total_steps`` optimiser steps for ``tc`` (a :class:`TrainConfig`).
+
+    AdamW (:func:`~sycl.training.optimizer.build_optimizer`) with the configured learning-rate
+    schedule; DeepSpeed when ``tc.deepspeed`` names its config, else plain PyTorch (with a loss
+    scaler for fp16). Returns ``(engine, schedule)``.
+    """
+    optimizer = build_optimizer(model, tc.lr, tc.weight_decay)
+    schedule = resolve_schedule(tc, total_steps)
+    scheduler = schedule.build(optimizer)
+    if not tc.deepspeed:
+        engine = TorchEngine(model, optimizer, scheduler, ctx, tc.max_grad_norm, fp16=dtype == torch.float16)
+        return engine, schedule
+    engine = DeepSpeedEngine(
+        model,
+        optimizer,
+        scheduler,
+        ctx,
+        tc.deepspeed,
+        tc.batch_size,
+        tc.gradient_accumulation,
+        tc.max_grad_norm,
+        dtype=dtype,
+        hidden_size=model.dim,
+        schedule=schedule,
+        weight_decay=tc.weight_decay,
+    )
+    return engine, schedule

@@ -13,7 +13,9 @@ micro-batches; but the loss depends on the encoder only through the embeddings. 
    state and back-propagates ``<e_chunk, dL/de_chunk>``, accumulating the parameter gradients.
 
 By the chain rule the accumulated gradient is the gradient of the whole batch's loss; only one
-chunk's activations are alive at a time. The cost is a second forward pass (about a third more
+chunk's activations are alive at a time. The trainer always goes through :meth:`GradCache.embed`
+and :meth:`GradCache.backward`; with ``chunk=None`` (no caching) ``embed`` keeps the encoder's
+graph and ``backward`` has nothing left to do, so one code path serves both. The cost is a second forward pass (about a third more
 compute for an encoder). With several processes each caches the gradient of its own shard,
 which is exactly what :func:`~sycl.training.distributed.gather_with_grad` gives its backward.
 """
@@ -52,19 +54,32 @@ class GradCache:
     """Chunked two-pass embedding of one side (queries or passages) of a batch.
 
     ``model``: a :class:`~sycl.modeling.BiEncoder`; ``chunk``: texts re-encoded with a graph at a
-    time; ``inner_chunk``: the encoder's own length-sorted chunking within a chunk
+    time, or ``None`` for no caching (one forward pass with its graph); ``inner_chunk``: the encoder's own length-sorted chunking within a chunk
     (:meth:`BiEncoder.embed`); ``autocast``: a callable returning the context both forward passes
     run in (the trainer's mixed precision), so that the two passes compute the same function.
     """
 
-    def __init__(self, model, chunk: int, inner_chunk: int | None = None, autocast=contextlib.nullcontext):
-        if chunk < 1:
+    def __init__(self, model, chunk: int | None, inner_chunk: int | None = None, autocast=contextlib.nullcontext):
+        if chunk is not None and chunk < 1:
             raise ValueError(f"grad cache chunk must be >= 1, got {chunk}")
         self.model, self.chunk, self.inner_chunk, self.autocast = model, chunk, inner_chunk, autocast
         self.states: list[_RandomState] = []
 
     def _device(self, features) -> torch.device:
         return features["input_ids"].device if "input_ids" in features else next(iter(features.values())).device
+
+    def embed(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
+        """``float32 [n, d]`` embeddings for the loss: the encoder's output with its graph (no caching),
+        or leaves that require a gradient, computed without a graph (caching)."""
+        if self.chunk is None:
+            with self.autocast():
+                return self.model.embed(features, self.inner_chunk).float()
+        return self.embed_without_graph(features).requires_grad_()
+
+    def backward(self, features: dict[str, torch.Tensor], emb: torch.Tensor) -> None:
+        """After the loss's backward reached ``emb`` (from :meth:`embed`): carry it into the encoder."""
+        if self.chunk is not None:
+            self.backward_chunks(features, emb.grad)
 
     def embed_without_graph(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
         """``float32 [n, d]`` embeddings of the ``n`` texts in ``features``, with no autograd graph."""

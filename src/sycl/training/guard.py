@@ -157,3 +157,12 @@ class CollapseGuard:
     @property
     def should_stop(self) -> bool:
         return self.config.stop_on_collapse and self.strikes >= self.config.patience
+
+    def stop_reason(self, step: int, warning: str | None) -> str | None:
+        """Why training ends after the check of ``step`` (``guard.stop_on_collapse``), or ``None``."""
+        if not self.should_stop:
+            return None
+        return (
+            f"training stopped at step {step}: the collapse guard fired "
+            f"{self.strikes} times in a row (guard.stop_on_collapse); last: {warning}"
+        )
