@@ -9,7 +9,6 @@ sycl's own ``hf://`` loader from a Hugging Face cache holding the committed file
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -23,6 +22,8 @@ from paper_hub import _write_repo, use_hub_cache
 
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS / "training"))
+sys.path.insert(0, str(TESTS / "generation"))
+from chat_server import ChatServer  # noqa: E402
 from tinyexp import experiment, make_graded_set, make_tiny_model  # noqa: E402
 
 TOKEN = "hf_pushtest9876"
@@ -39,14 +40,6 @@ MODEL_FILES = {
     "1_Pooling/config.json",
 }
 DATASET_FILES = {"README.md", "corpus.jsonl", "queries.jsonl", "qrels/train.tsv"}
-
-
-def _generation_fixtures():
-    """tests/generation/conftest.py as a module of its own (its ChatServer starts the chat server process)."""
-    spec = importlib.util.spec_from_file_location("generation_fixtures", TESTS / "generation" / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +69,7 @@ def generated(tmp_path_factory) -> Path:
     (root / "q.jsonl").write_text(
         "".join(json.dumps({"_id": f"q{i}", "text": f"pushtest {i} how do tides work"}) + "\n" for i in range(4))
     )
-    server = _generation_fixtures().ChatServer(root)
+    server = ChatServer(root)
     try:
         cfg = GenerationConfig(
             queries=root / "q.jsonl",
