@@ -145,7 +145,7 @@ def test_collapse_guard_drift_bounds_use_the_first_check():
     def run(traj):
         guard = CollapseGuard(GuardConfig(every=5))
         return [
-            guard.check(5 * (i + 1), {"own_group_prob": p, "passage_mean_cos": c}, 64, 4)
+            guard.check(5 * (i + 1), {"own_group_prob": p, "passage_mean_cos": c, "prediction_entropy": 1.0}, 64, 4)
             for i, (p, c) in enumerate(traj)
         ]
 
@@ -155,6 +155,7 @@ def test_collapse_guard_drift_bounds_use_the_first_check():
     assert "fell more than 50% from 0.510" in msgs[4]
     assert run(infonce) == [None] * 5
     off = CollapseGuard(GuardConfig(every=5, max_prob_drop=None, max_cos_rise=None))
-    assert [off.check(i, {"own_group_prob": p, "passage_mean_cos": c}, 64, 4) for i, (p, c) in enumerate(kl_ref)] == [
-        None
-    ] * 5
+    assert [
+        off.check(i, {"own_group_prob": p, "passage_mean_cos": c, "prediction_entropy": 1.0}, 64, 4)
+        for i, (p, c) in enumerate(kl_ref)
+    ] == [None] * 5

@@ -202,7 +202,9 @@ class GuardConfig(StrictModel):
 
     The watched probability follows the loss (:mod:`sycl.training.guard`): the mass on the positive
     for InfoNCE (chance ``1 / N``), on the query's own group for list-wise losses (chance ``k / N``).
-    ``min_over_chance``: warn when it falls below this multiple of its chance level.
+    ``min_over_chance`` and ``max_flatness``: warn when it is below this multiple of its chance level
+    while the predicted distribution's entropy is above this share of its maximum ``log N`` (flat
+    predictions; a healthy run on confusable data can sit near chance with peaked predictions).
     ``max_passage_mean_cos``: warn when the mean pairwise cosine of the batch's passage embeddings
     rises above it. Two drift bounds compare with the first check of the run: ``max_prob_drop`` warns
     when the watched probability has fallen by more than that fraction of its first value, and
@@ -213,6 +215,7 @@ class GuardConfig(StrictModel):
 
     every: int = Field(default=10, ge=0, description="0 disables the guard")
     min_over_chance: float | None = Field(default=2.0, ge=0, description="watched probability / its chance level")
+    max_flatness: float = Field(default=0.98, gt=0, le=1, description="prediction entropy / log N")
     max_passage_mean_cos: float | None = Field(default=0.9, ge=-1, le=1)
     max_prob_drop: float | None = Field(default=0.5, gt=0, lt=1)
     max_cos_rise: float | None = Field(default=0.25, gt=0, le=2)

@@ -10,8 +10,10 @@ What it watches follows the loss in use (:func:`signal_for`):
 * all losses: ``passage_mean_cos``, the mean pairwise cosine of the batch's passage embeddings
   (off-diagonal); when every passage maps to the same direction it approaches 1.
 
-The guard warns when the watched probability falls below ``min_over_chance`` times its chance level or
-by more than ``max_prob_drop`` of its value at the first check, or when the passages' mean cosine
+The guard warns when the predictions are flat -- the watched probability below ``min_over_chance``
+times its chance level *and* the predicted distribution's entropy above ``max_flatness`` of its
+maximum ``log N`` -- or when the watched probability falls by more than ``max_prob_drop`` of its
+value at the first check, or when the passages' mean cosine
 rises above ``max_passage_mean_cos`` or by more than ``max_cos_rise`` above its first value (a slow
 collapse starts far from both absolute bounds). The bounds were set on recorded runs
 (``tests/training/guard_logs``, replayed by ``tests/training/test_guard_calibration.py``). Its advice
@@ -21,6 +23,7 @@ names the knob of the loss in use; with ``stop_on_collapse`` it asks the trainer
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -109,12 +112,14 @@ class CollapseGuard:
         cfg, name = self.config, self.signal.statistic
         value, cos = stats[name], stats["passage_mean_cos"]
         found = []
-        if n_columns > k:
+        if n_columns > k and cfg.min_over_chance is not None:
             chance = self.signal.chance(n_columns, k)
-            if cfg.min_over_chance is not None and value < cfg.min_over_chance * chance:
+            flatness = stats["prediction_entropy"] / math.log(n_columns)
+            if value < cfg.min_over_chance * chance and flatness > cfg.max_flatness:
                 found.append(
-                    f"{name} {value:.3f} < {cfg.min_over_chance:g} x its chance level {chance:.3f} "
-                    f"({value / chance:.2f} x)"
+                    f"{name} {value:.3f} is {value / chance:.2f} x its chance level {chance:.3f} "
+                    f"(bound {cfg.min_over_chance:g} x) and the predictions are flat (entropy "
+                    f"{flatness:.3f} of its maximum)"
                 )
         if cfg.max_passage_mean_cos is not None and cos > cfg.max_passage_mean_cos:
             found.append(f"passage_mean_cos {cos:.3f} > {cfg.max_passage_mean_cos:.3f}")
