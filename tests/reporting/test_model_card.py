@@ -16,7 +16,7 @@ from reporting_artefacts import write_metrics, write_model
 
 from sycl.io.errors import DataError
 from sycl.reporting import push_to_hub, write_model_card
-from sycl.reporting.model_card import render_model_card
+from sycl.training.model_card import render_model_card
 
 
 def _front_matter(text: str) -> dict:

@@ -29,6 +29,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote
 
 from sycl.io.errors import DataError
+from sycl.io.markdown import md_escape
 
 _PREFIX = "hf://datasets/"
 _EXPECTED = "expected hf://datasets/<owner>/<name>[@revision][/path]"
@@ -184,3 +185,50 @@ def not_cached(hp: HubPath, err: Exception | None = None) -> str:
         f"missing file: the cached revision {rev!r} of {hp.repo} has no file {hp.path!r} "
         f"({root / 'snapshots' / commit}), and the hub cannot be asked ({why})"
     )
+
+
+# Exception class names of the HTTP clients (httpx, requests, urllib3, huggingface_hub) for a server not reached
+_NETWORK_ERROR_NAMES = {
+    "TransportError",
+    "NetworkError",
+    "ConnectError",
+    "ConnectTimeout",
+    "TimeoutException",
+    "ConnectionError",
+    "Timeout",
+    "OfflineModeIsEnabled",
+    "NameResolutionError",
+    "MaxRetryError",
+}
+
+
+def is_network_error(err: BaseException | None) -> bool:
+    """Whether ``err`` (or what it wraps) is a failure to reach a server, whichever HTTP client raised it."""
+    seen = 0
+    while err is not None and seen < 10:
+        if isinstance(err, (ConnectionError, TimeoutError)):
+            return True
+        if any(cls.__name__ in _NETWORK_ERROR_NAMES for cls in type(err).__mro__):
+            return True
+        err = err.__cause__ or err.__context__
+        seen += 1
+    return False
+
+
+def data_origin(source: str | None) -> tuple[str, str | None]:
+    """``(origin in Markdown, hub data set id or None)`` of a data set, file or BEIR name (e.g. source queries).
+
+    A local path is shown by its file name only (the card is public; the folder is not).
+    """
+    if not source:
+        return "not recorded", None
+    if is_hub(source):
+        hp = parse_hub_path(source)
+        link = f"[{md_escape(hp.repo)}](https://huggingface.co/datasets/{hp.repo})"
+        where = f" (`{md_escape(hp.path)}`" + (f" at revision `{md_escape(hp.revision)}`)" if hp.revision else ")")
+        return f"the Hugging Face data set {link}{where if hp.path else ''}", hp.repo
+    path = Path(source)
+    if path.exists() or path.is_absolute() or path.suffix or len(path.parts) > 1:
+        kind = "folder" if path.is_dir() or not path.suffix else "file"
+        return f"a local {kind}, `{md_escape(path.name)}`", None
+    return f"the BEIR data set `{md_escape(source)}`", None

@@ -10,7 +10,7 @@ from sycl._lazy import lazy_exports
 
 _EXPORTS = {
     "push_to_hub": "sycl.reporting.publish",
-    "write_model_card": "sycl.reporting.model_card",
+    "write_model_card": "sycl.training.model_card",
     "build_report": "sycl.reporting.report",
 }
 __all__ = list(_EXPORTS)

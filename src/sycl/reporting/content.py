@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 
 from sycl.evaluation.compare import MARK
 from sycl.io.errors import DataError
+from sycl.io.markdown import fmt
 from sycl.reporting import plots
 from sycl.reporting.config import DEFAULT_MEASURE
 from sycl.reporting.differences import ALPHA, paired_rows
@@ -65,19 +66,6 @@ class ReportContent:
 
     def charts(self) -> list[plots.Chart]:
         return [c for s in self.sections for c in s.charts]
-
-
-def fmt(x, digits: int = 4) -> str:
-    """A number for a table cell: floats to ``digits`` places, ints with thousands separators."""
-    if x is None:
-        return "\u2014"
-    if isinstance(x, bool):
-        return str(x)
-    if isinstance(x, int):
-        return f"{x:,}"
-    if isinstance(x, float):
-        return f"{x:.{digits}f}" if math.isfinite(x) else str(x)
-    return str(x)
 
 
 def _best_flags(values: list[list[float | None]]) -> list[list[bool]]:

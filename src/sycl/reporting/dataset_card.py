@@ -17,8 +17,8 @@ from pathlib import Path
 
 from sycl.io.atomic import atomic_write_text
 from sycl.io.errors import DataError
-from sycl.io.hub import is_hub, parse_hub_path
-from sycl.reporting.markdown import md_escape
+from sycl.io.hub import data_origin, is_network_error
+from sycl.io.markdown import md_escape
 
 _SIZES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"))
 
@@ -45,31 +45,10 @@ def read_manifest(dataset_dir: Path) -> dict | None:
     return manifest
 
 
-def data_origin(source: str | None) -> tuple[str, str | None]:
-    """``(origin in Markdown, hub data set id or None)`` of a data set, file or BEIR name (e.g. source queries).
-
-    A local path is shown by its file name only (the card is public; the folder is not).
-    """
-    if not source:
-        return "not recorded", None
-    if is_hub(source):
-        hp = parse_hub_path(source)
-        link = f"[{md_escape(hp.repo)}](https://huggingface.co/datasets/{hp.repo})"
-        where = f" (`{md_escape(hp.path)}`" + (f" at revision `{md_escape(hp.revision)}`)" if hp.revision else ")")
-        return f"the Hugging Face data set {link}{where if hp.path else ''}", hp.repo
-    path = Path(source)
-    if path.exists() or path.is_absolute() or path.suffix or len(path.parts) > 1:
-        kind = "folder" if path.is_dir() or not path.suffix else "file"
-        return f"a local {kind}, `{md_escape(path.name)}`", None
-    return f"the BEIR data set `{md_escape(source)}`", None
-
-
 def hub_license(repo: str, revision: str | None = None) -> str | None:
     """The ``license`` of a hub data set's card, or ``None`` when it states none or cannot be read."""
     from huggingface_hub import DatasetCard, hf_hub_download
     from huggingface_hub.errors import HfHubHTTPError
-
-    from sycl.reporting.publish import is_network_error
 
     try:
         card = DatasetCard.load(hf_hub_download(repo, "README.md", repo_type="dataset", revision=revision))

@@ -7,18 +7,8 @@ neither break a table nor inject HTML.
 
 from __future__ import annotations
 
-import re
-
+from sycl.io.markdown import md_escape
 from sycl.reporting.content import ReportContent, Section, Table
-
-_SPECIAL = re.compile(r"([\\`*_\[\]|#])")
-
-
-def md_escape(text: str) -> str:
-    """``text`` on one line with Markdown specials backslash-escaped and ``<``, ``>``, ``&`` as entities."""
-    text = " ".join(str(text).split())
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _SPECIAL.sub(r"\\\1", text)
 
 
 def figure_path(chart_id: str) -> str:

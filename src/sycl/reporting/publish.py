@@ -21,6 +21,7 @@ from pathlib import Path
 from sycl import __version__
 from sycl.io.atomic import atomic_write_text
 from sycl.io.errors import DataError
+from sycl.io.hub import is_network_error
 from sycl.log import get_logger
 from sycl.reporting.config import PushConfig
 
@@ -52,19 +53,6 @@ MODEL_FILES = (
 MODEL_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
 # The BEIR files of a data set folder and its card.
 DATASET_FILES = ("README.md", "corpus.jsonl", "queries.jsonl", "qrels/[!.]*.tsv")
-
-_NETWORK_ERROR_NAMES = {
-    "TransportError",
-    "NetworkError",
-    "ConnectError",
-    "ConnectTimeout",
-    "TimeoutException",
-    "ConnectionError",
-    "Timeout",
-    "OfflineModeIsEnabled",
-    "NameResolutionError",
-    "MaxRetryError",
-}
 
 
 def model_allow_patterns(model_dir: str | Path) -> list[str]:
@@ -104,19 +92,6 @@ def dataset_allow_patterns(dataset_dir: str | Path) -> list[str]:
     if not sorted((dataset_dir / "qrels").glob("*.tsv")):
         raise DataError(dataset_dir / "qrels", "no qrels/<split>.tsv: a data set to push is a BEIR folder")
     return list(DATASET_FILES)
-
-
-def is_network_error(err: BaseException | None) -> bool:
-    """Whether ``err`` (or what it wraps) is a failure to reach a server, whichever HTTP client raised it."""
-    seen = 0
-    while err is not None and seen < 10:
-        if isinstance(err, (ConnectionError, TimeoutError)):
-            return True
-        if any(cls.__name__ in _NETWORK_ERROR_NAMES for cls in type(err).__mro__):
-            return True
-        err = err.__cause__ or err.__context__
-        seen += 1
-    return False
 
 
 def require_network(folder: Path) -> None:
@@ -197,7 +172,7 @@ def push(folder: str | Path, config: PushConfig) -> str:
     if not folder.is_dir():
         raise DataError(folder, "not found: give a model directory or a BEIR folder")
     if config.repo_type == "model":
-        from sycl.reporting.model_card import render_model_card
+        from sycl.training.model_card import render_model_card
 
         patterns = model_allow_patterns(folder)
         require_network(folder)

@@ -307,7 +307,7 @@ def train(
     trainer = Trainer(config, out=out, callbacks=callbacks)
     folder = trainer.run(resume=resume)
     if trainer.ctx.is_main:  # the card reads training.json, which rank 0 wrote
-        from sycl.reporting.model_card import write_model_card
+        from sycl.training.model_card import write_model_card
 
         write_model_card(folder)
     return folder

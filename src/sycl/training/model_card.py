@@ -20,10 +20,9 @@ from pathlib import Path
 
 from sycl.io.atomic import atomic_write_text
 from sycl.io.errors import DataError
+from sycl.io.hub import data_origin
+from sycl.io.markdown import fmt, md_escape
 from sycl.log import get_logger
-from sycl.reporting.content import fmt
-from sycl.reporting.dataset_card import data_origin
-from sycl.reporting.markdown import md_escape
 
 log = get_logger(__name__)
 
