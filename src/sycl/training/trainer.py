@@ -1,19 +1,11 @@
 """The training loop: groups -> embeddings -> (gathered) score matrix -> loss -> optimiser step.
 
-One optimiser step consumes ``gradient_accumulation`` micro-batches of ``batch_size`` queries
-per process, each query with its ``group_size`` passages. Per micro-batch the encoder embeds
-the queries ``[B, d]`` and passages ``[B * k, d]`` under autocast (bf16 where it measured faster than fp32),
-embeddings are gathered across processes, and the loss sees ``scores [Q, Q * k]`` (in-batch
-negatives) or the own blocks ``[Q, k]``, with ``labels [Q, k]``. With ``train.grad_cache`` the
-embeddings are computed without a graph and the encoder is re-run in chunks after the loss
-(:mod:`sycl.training.grad_cache`), so a large batch trains in the memory of a small one.
-
-Outputs in ``OUT``: ``training_log.jsonl`` (one object per ``log_every`` steps: step, epoch,
-loss, lr, grad_norm, own_group_prob, passage_mean_cos, groups_per_s, seconds),
-``checkpoints/step-N/`` every ``save_every`` steps (``--resume`` continues from the newest and
-reaches the same weights as an uninterrupted run), and at the end the model
-(:meth:`BiEncoder.save`), ``training.json``, ``experiment.yaml`` and the model card (``README.md``). A NaN/inf loss or gradient
-stops training with :class:`TrainingError`, leaving the last good checkpoint untouched.
+One optimiser step takes ``gradient_accumulation`` micro-batches of ``batch_size`` queries per process,
+each with its ``group_size`` passages; the loss sees ``scores [Q, Q * k]`` (in-batch negatives) or the
+own blocks ``[Q, k]`` against ``labels [Q, k]`` (gradient caching: :mod:`sycl.training.grad_cache`).
+Writes ``training_log.jsonl``, ``checkpoints/step-N/`` (``--resume`` reaches the weights of an
+uninterrupted run), then the model, ``training.json``, ``experiment.yaml`` and the model card. A
+NaN/inf loss or gradient stops training with :class:`TrainingError`, the last checkpoint kept.
 """
 
 from __future__ import annotations
@@ -45,6 +37,7 @@ from sycl.training.engines import build_engine
 from sycl.training.grad_cache import GradCache
 from sycl.training.guard import CollapseGuard, batch_statistics
 from sycl.training.loop_log import LogWindow, TrainingLog, log_record
+from sycl.training.model_card import write_model_card
 from sycl.training.record import write_training_record
 from sycl.training.steps import StepPlan
 from sycl.training.trackers import Trackers, check_available
@@ -84,7 +77,7 @@ class Trainer:
         self.ctx = DistContext.setup(device)
         self.model: BiEncoder | None = None
         self.step = 0
-        self.trackers: Trackers | None = None
+        self.trackers = Trackers((), self.out, config.name)  # none until _open_trackers: every call a no-op
 
     # ------------------------------------------------------------------ setup
     def prepare(self) -> None:
@@ -177,12 +170,10 @@ class Trainer:
         """Train, save the model into the output folder and return it."""
         try:
             out = self._run(resume)
-            if self.trackers is not None:
-                self.trackers.close()
+            self.trackers.close()
             return out
         finally:
-            if self.trackers is not None:
-                self.trackers.close(finished=False)  # after a failure (a closed tracker does nothing)
+            self.trackers.close(finished=False)  # after a failure (a closed tracker does nothing)
             self.ctx.teardown()
 
     def _run(self, resume: bool) -> Path:
@@ -230,7 +221,8 @@ class Trainer:
                     record = self._log_step(window, grad_norm, stats, last, started)
                     bar.set_postfix(loss=f"{record['loss']:.4f}", own=f"{record['own_group_prob']:.2f}")
             self._save_checkpoint(epoch)
-            self._notify(record or {"step": self.step, "loss": step_loss})
+            for cb in self.callbacks if self.ctx.is_main else ():
+                cb(self, record or {"step": self.step, "loss": step_loss})
         bar.close()
         return stopped
 
@@ -264,8 +256,7 @@ class Trainer:
             self.step, plan.steps_per_epoch, window, self.engine.lr(), grad_norm, stats, shape, now - started, now
         )
         self.log.append(record)
-        if self.trackers is not None:
-            self.trackers.log(record)
+        self.trackers.log(record)
         window.restart(now)
         return record
 
@@ -274,11 +265,6 @@ class Trainer:
         if tc.save_every and self.step % tc.save_every == 0 and self.step < self.plan.total_steps:
             state = {"epoch": epoch, "fingerprint": resume_fingerprint(self.config)}
             self.engine.save(self.out, self.step, state, tc.save_total_limit)
-
-    def _notify(self, record: dict) -> None:
-        if self.ctx.is_main:
-            for cb in self.callbacks:
-                cb(self, record)
 
     def _save_final(self, seconds: float) -> None:
         with self.engine.gathered_weights():
@@ -307,7 +293,5 @@ def train(
     trainer = Trainer(config, out=out, callbacks=callbacks)
     folder = trainer.run(resume=resume)
     if trainer.ctx.is_main:  # the card reads training.json, which rank 0 wrote
-        from sycl.training.model_card import write_model_card
-
         write_model_card(folder)
     return folder
