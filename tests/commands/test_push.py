@@ -24,21 +24,9 @@ TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS / "training"))
 sys.path.insert(0, str(TESTS / "generation"))
 from chat_server import ChatServer  # noqa: E402
-from tinyexp import experiment, make_graded_set, make_tiny_model  # noqa: E402
+from tinyexp import MODEL_FILES, experiment, make_graded_set, make_tiny_model  # noqa: E402
 
 TOKEN = "hf_pushtest9876"
-MODEL_FILES = {
-    "README.md",
-    "config.json",
-    "model.safetensors",
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "modules.json",
-    "sentence_bert_config.json",
-    "config_sentence_transformers.json",
-    "sycl_model.json",
-    "1_Pooling/config.json",
-}
 DATASET_FILES = {"README.md", "corpus.jsonl", "queries.jsonl", "qrels/train.tsv"}
 
 

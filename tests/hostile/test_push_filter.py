@@ -15,20 +15,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
-from tinyexp import experiment, make_graded_set, make_tiny_model  # noqa: E402
-
-MODEL_FILES = {
-    "README.md",
-    "config.json",
-    "model.safetensors",
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "modules.json",
-    "sentence_bert_config.json",
-    "config_sentence_transformers.json",
-    "sycl_model.json",
-    "1_Pooling/config.json",
-}
+from tinyexp import MODEL_FILES, experiment, make_graded_set, make_tiny_model  # noqa: E402
 
 
 @pytest.fixture(scope="module")

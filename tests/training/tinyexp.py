@@ -8,6 +8,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+# What a trained tiny model's folder holds that sycl push uploads: the model files and the card
+MODEL_FILES = {
+    "README.md",
+    "config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "modules.json",
+    "sentence_bert_config.json",
+    "config_sentence_transformers.json",
+    "sycl_model.json",
+    "1_Pooling/config.json",
+}
+
 
 def make_tiny_model(path: Path, layers: int = 1, hidden: int = 32, seed: int = 0, dropout: float = 0.1) -> Path:
     """A randomly initialised BERT (``layers`` x ``hidden``) with all-MiniLM-L6-v2's tokenizer, saved to ``path``."""
