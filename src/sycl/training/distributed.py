@@ -14,6 +14,7 @@ update a single process makes for the same global batch.
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 
 import torch
@@ -29,17 +30,20 @@ class DistContext:
     local_rank: int = 0
     device: torch.device = torch.device("cpu")
     owns_group: bool = False
+    own_env: tuple[str, ...] = ()  # launcher variables this process set for itself (removed at teardown)
 
     @property
     def is_main(self) -> bool:
         return self.rank == 0
 
     @classmethod
-    def setup(cls, device: str | None = None) -> DistContext:
+    def setup(cls, device: str | None = None, group: bool = False) -> DistContext:
         """Join the process group described by ``RANK``/``WORLD_SIZE`` (torchrun) if there is one.
 
         The backend is NCCL on CUDA and gloo on CPU; the device is ``cuda:<LOCAL_RANK>`` when CUDA
-        is available (or ``device`` when given), else the CPU.
+        is available (or ``device`` when given), else the CPU. ``group`` starts a group for a single
+        process too (DeepSpeed needs one and torchrun's variables): without a launcher, this
+        process sets them for a group of one on 127.0.0.1.
         """
         world = int(os.environ.get("WORLD_SIZE", "1"))
         rank = int(os.environ.get("RANK", "0"))
@@ -52,21 +56,34 @@ class DistContext:
             dev = torch.device("cpu")
         if dev.type == "cuda":
             torch.cuda.set_device(dev)
-        owns = False
-        if world > 1 and not dist.is_initialized():
+        owns, own_env = False, {}
+        if (world > 1 or group) and not dist.is_initialized():
+            if "MASTER_ADDR" not in os.environ:  # one process without a launcher: be its own
+                own_env = {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1"}
+                own_env = {k: v for k, v in own_env.items() if k not in os.environ}
+                os.environ.update(own_env, MASTER_PORT=str(_free_port()))
+                own_env["MASTER_PORT"] = os.environ["MASTER_PORT"]
             dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
             owns = True
         if dist.is_initialized():
             world, rank = dist.get_world_size(), dist.get_rank()
-        return cls(rank, world, local, dev, owns)
+        return cls(rank, world, local, dev, owns, tuple(own_env))
 
     def teardown(self) -> None:
         if self.owns_group and dist.is_initialized():
             dist.destroy_process_group()
+        for k in self.own_env:
+            os.environ.pop(k, None)
 
     def barrier(self) -> None:
         if self.world_size > 1:
             dist.barrier()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def gather_with_grad(x: torch.Tensor, ctx: DistContext) -> torch.Tensor:
