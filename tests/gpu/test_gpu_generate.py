@@ -26,7 +26,7 @@ def test_vllm_backend_writes_a_valid_beir_set(device, tmp_path):
     from sycl.io.validate import validate_folder
 
     model, out = dequantized_dir(generator_path()), tmp_path / "generated"
-    engine = {"max_model_len": 4096, "enforce_eager": "true", "seed": 0}
+    engine = {"max_model_len": 4096, "dtype": "bfloat16", "enforce_eager": "true", "seed": 0}
     if device == "cuda":
         engine["gpu_memory_utilization"] = 0.4
     ran = sycl(
