@@ -17,8 +17,8 @@ test: install
 test-all: install
 	$(VENV)/bin/python -m pytest -q -m ""
 
-# The GPU check (tests/gpu, marker `gpu`): the four paper configs for 20 steps (plain, torchrun on NCCL,
-# DeepSpeed ZeRO-3 in fp32 and bf16), evaluate on SciFact against the CPU's fp32 nDCG@10, and
+# The GPU check (tests/gpu, marker `gpu`): the four paper configs for 20 steps (plain, torchrun,
+# DeepSpeed ZeRO-3 on NCCL in fp32 and bf16), evaluate on SciFact against the CPU's fp32 nDCG@10, and
 # generate --backend vllm when vLLM is installed. Skips without CUDA. Planned for < 8 min on one GPU
 # with the install (not yet timed on a GPU); SYCL_GPU_TESTS_DEVICE=cpu runs it on the CPU (slow).
 test-gpu: install

@@ -4,8 +4,9 @@ Each shipped config runs unchanged but for the model (the embedded MiniLM stands
 Contriever), a small batch, short texts and 20 steps, on the released files' layout: the fake
 Hugging Face cache of ``tests/paper_hub.py`` with ``HF_HUB_OFFLINE=1``, so the configs' own
 ``hf://`` paths resolve. Forms: ``sycl train`` in one process without DeepSpeed;
-``torchrun --nproc_per_node=1`` without DeepSpeed (NCCL on CUDA); the config's DeepSpeed ZeRO-3
-file (``configs/paper/zero3.json``) under ``torchrun`` in fp32 (the paper's precision) and with
+``torchrun --nproc_per_node=1`` without DeepSpeed (the launcher's variables; one process forms no
+group); the config's DeepSpeed ZeRO-3 file (``configs/paper/zero3.json``) under ``torchrun`` (a process
+group of one: NCCL on CUDA, gloo on the CPU) in fp32 (the paper's precision) and with
 ``--set train.precision=bf16``. Every run must finish with 20 finite losses and write a model that
 sentence-transformers loads and that encodes to finite vectors, with weights in the expected dtype.
 """
