@@ -11,6 +11,7 @@ needs (gather, barrier) are methods here.
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,12 @@ def is_main_process() -> bool:
     return _env_int("RANK", 0) == 0
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @dataclass
 class DistContext:
     """This process's place in the run: ``rank`` of ``world_size``, its ``local_rank`` and device."""
@@ -38,17 +45,20 @@ class DistContext:
     local_rank: int = 0
     device: torch.device = torch.device("cpu")
     owns_group: bool = False
+    own_env: tuple[str, ...] = ()  # launcher variables this process set for itself (removed at teardown)
 
     @property
     def is_main(self) -> bool:
         return self.rank == 0
 
     @classmethod
-    def setup(cls, device: str | None = None) -> DistContext:
+    def setup(cls, device: str | None = None, group: bool = False) -> DistContext:
         """Join the process group described by ``RANK``/``WORLD_SIZE`` (the launcher's) if there is one.
 
         The backend is NCCL on CUDA and gloo on CPU; the device is ``device`` when given, else
         ``cuda:<LOCAL_RANK>`` (modulo the visible GPUs) when CUDA is available, else the CPU.
+        ``group`` starts a group for a single process too (DeepSpeed needs one and the launcher's
+        variables): without a launcher, this process sets them for a group of one on 127.0.0.1.
         """
         world = _env_int("WORLD_SIZE", 1)
         rank = _env_int("RANK", 0)
@@ -61,18 +71,25 @@ class DistContext:
             dev = torch.device("cpu")
         if dev.type == "cuda":
             torch.cuda.set_device(dev)
-        owns = False
-        if world > 1 and not dist.is_initialized():
+        owns, own_env = False, {}
+        if (world > 1 or group) and not dist.is_initialized():
+            if "MASTER_ADDR" not in os.environ:  # one process without a launcher: be its own
+                own_env = {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1"}
+                own_env = {k: v for k, v in own_env.items() if k not in os.environ}
+                os.environ.update(own_env, MASTER_PORT=str(_free_port()))
+                own_env["MASTER_PORT"] = os.environ["MASTER_PORT"]
             dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
             owns = True
         if dist.is_initialized():
             world, rank = dist.get_world_size(), dist.get_rank()
-        return cls(rank, world, local, dev, owns)
+        return cls(rank, world, local, dev, owns, tuple(own_env))
 
     def teardown(self) -> None:
         """Destroy the process group if :meth:`setup` started it."""
         if self.owns_group and dist.is_initialized():
             dist.destroy_process_group()
+        for k in self.own_env:
+            os.environ.pop(k, None)
 
     def barrier(self) -> None:
         if self.world_size > 1:

@@ -156,3 +156,24 @@ def test_sycl_train_under_torchrun_matches_single_process(setup, tmp_path):
     for k in w1:
         torch.testing.assert_close(w1[k], w2[k], rtol=1e-3, atol=1e-5)
     shutil.rmtree(tmp_path / "two")
+
+
+def test_one_process_without_a_launcher_gets_a_group_of_its_own_when_asked(monkeypatch):
+    """DeepSpeed needs a process group and torchrun's variables even for one process (`sycl train` with
+    train.deepspeed on one GPU); the context sets them for itself and removes them at teardown."""
+    import torch.distributed as dist
+
+    from sycl.distributed import DistContext
+
+    launcher = ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+    for k in launcher:
+        monkeypatch.delenv(k, raising=False)
+    plain = DistContext.setup("cpu")
+    assert not plain.owns_group and not dist.is_initialized()
+    ctx = DistContext.setup("cpu", group=True)
+    try:
+        assert ctx.owns_group and dist.is_initialized() and dist.get_backend() == "gloo"
+        assert (ctx.world_size, ctx.rank, os.environ["LOCAL_RANK"]) == (1, 0, "0")
+    finally:
+        ctx.teardown()
+    assert not dist.is_initialized() and not set(launcher) & set(os.environ)

@@ -16,10 +16,10 @@ no transformers-style ``"auto"`` reaches DeepSpeed. When the resolved config run
 bf16 or fp16, :attr:`DeepSpeedEngine.model_dtype` says so and the trainer adds no autocast
 around the forward pass. DeepSpeed averages gradients over processes, so the loss is
 multiplied by the world size to obtain the same sum. Launch it with ``deepspeed`` or
-``torchrun``; it needs ``pip install sycl-ir[deepspeed]``. On CPU (DeepSpeed's CPU accelerator,
-gloo) ZeRO stages 1-3 run under ``torchrun`` (tests/training/test_deepspeed.py). With
-DeepSpeed, keep the number of batches per epoch a multiple of ``gradient_accumulation`` so its
-step boundaries match.
+``torchrun``, or as one plain process (the trainer then forms a group of one); it needs
+``pip install sycl-ir[deepspeed]``. On CPU (DeepSpeed's CPU accelerator, gloo) ZeRO stages
+1-3 run under ``torchrun`` (tests/training/test_deepspeed.py). With DeepSpeed, keep the
+number of batches per epoch a multiple of ``gradient_accumulation`` so its step boundaries match.
 """
 
 from __future__ import annotations

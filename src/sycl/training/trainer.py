@@ -74,7 +74,7 @@ class Trainer:
         self.config = config
         self.out = Path(out) if out is not None else config.out_dir()
         self.callbacks = list(callbacks)
-        self.ctx = DistContext.setup(device)
+        self.ctx = DistContext.setup(device, group=bool(config.train.deepspeed))
         self.model: BiEncoder | None = None
         self.step = 0
         self.trackers = Trackers((), self.out, config.name)  # none until _open_trackers: every call a no-op
