@@ -28,6 +28,11 @@ LOGS = Path(__file__).parent / "guard_logs"
 # log file -> (registered loss, held?, outcome and where it was measured)
 RUNS = {
     "cranfield-infonce-t0.05.jsonl": ("infonce", True, "0.4976 (zero-shot 0.4947); this run"),
+    "cranfield-graded.jsonl": (
+        "wasserstein1d",
+        True,
+        "the default recipe (graded); 0.5228 for the same recipe and seed in issue 18 (docs/RESULTS.md)",
+    ),
     "cranfield-infonce-t1.jsonl": ("infonce", False, "0.4759, 1.9 below zero-shot; this run"),
     "scifact-ws2-paper.jsonl": (
         "ws2",
