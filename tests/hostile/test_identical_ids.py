@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
 from sycl.evaluation import evaluate
 from sycl.io import read_qrels, read_run
+
+# tests/conftest.py's SHARED_DATASETS (``from conftest import`` would find tests/hostile/conftest.py)
+SHARED_DATASETS = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets"
 
 # queries that judge their own-id document relevant (label > 0), read from the collections' qrels
 SELF_JUDGED = {"cranfield": {"225"}, "cisi": {"23", "27", "34", "46", "69", "71", "109"}}
@@ -40,8 +44,6 @@ def collections(tmp_path_factory):
     """Each collection with all its queries and judgements, and a corpus cut to the self-judged
     documents plus 40 others (encoding the whole corpus takes minutes on a shared CPU; judged
     documents left out only add a "missing from the corpus" warning)."""
-    from conftest import SHARED_DATASETS
-
     if not SHARED_DATASETS.is_dir():
         pytest.skip(f"real collections not found at {SHARED_DATASETS}")
     root = tmp_path_factory.mktemp("collections")
