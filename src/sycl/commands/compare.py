@@ -33,11 +33,11 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from sycl.config import flag_values, validate
     from sycl.evaluation.compare import CompareConfig, compare_systems, load_system, render_comparison
-    from sycl.io.atomic import atomic_write_json
+    from sycl.io.records import write_record
 
     cfg = validate(CompareConfig, flag_values(args), "<command line>")
     result = compare_systems([load_system(s) for s in args.systems], cfg)
     if args.out is not None:
-        atomic_write_json(args.out, result)
+        write_record(args.out, result)
     print(render_comparison(result), end="")
     return 0

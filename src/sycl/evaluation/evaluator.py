@@ -24,18 +24,21 @@ from sycl.evaluation.config import EvaluationConfig
 from sycl.evaluation.metrics import compute_metrics
 from sycl.evaluation.suites import DatasetEntry, available_suites, expand
 from sycl.evaluation.summary import render_summary
-from sycl.io.atomic import atomic_write_json, atomic_write_text
+from sycl.io.atomic import atomic_write_text
 from sycl.io.beir import qrels_path, read_qrels, read_queries
 from sycl.io.corpus import Corpus
 from sycl.io.errors import DataError
+from sycl.io.records import EvaluationResult, MetricsRecord, write_record
 from sycl.io.sources import resolve_dataset, resolve_location
 from sycl.io.trec import write_run
 from sycl.log import get_logger
 from sycl.modeling.encoder import BiEncoder
 from sycl.modeling.kernel_probe import kernels_entry
+from sycl.modeling.precision import resolve_dtype
 from sycl.retrieval.cache import EmbeddingCache, model_fingerprint
 from sycl.retrieval.encoding import CorpusTexts, ListTexts, encode
 from sycl.retrieval.search import TopK, exact_search, merge_topk
+from sycl.retrieval.search_precision import resolve_search_precision
 
 _log = get_logger(__name__)
 
@@ -80,22 +83,28 @@ def _check_judgements(qrels: dict, corpus: Corpus, qfile: Path, strict: bool) ->
     return info
 
 
-def _search(s: EvaluationConfig, qv: np.ndarray, dv: np.ndarray, exclude, offset: int, show: bool) -> TopK:
+def _search(
+    s: EvaluationConfig, qv: np.ndarray, dv: np.ndarray, exclude, offset: int, show: bool
+) -> tuple[TopK, str | None, str]:
+    """``(top k, search precision used, search path)``: ``auto`` resolved, as ``metrics.json`` records it."""
     if s.index == "exact":
-        return exact_search(
+        precision = resolve_search_precision(s.search_precision, qv.shape[0], dv.shape[0], qv.shape[1])
+        top = exact_search(
             qv,
             dv,
             s.k,
-            precision=s.search_precision,
+            precision=precision,
             exclude=exclude,
             row_offset=offset,
             doc_block=s.doc_block,
             show_progress=show,
         )
+        return top, precision, "fp32 exact" if precision == "fp32" else f"{precision}+rescore"
     if s.index.startswith("faiss:"):
         from sycl.retrieval.faiss_index import faiss_search
 
-        return faiss_search(qv, dv, s.k, s.index.split(":", 1)[1] or "Flat", exclude=exclude, row_offset=offset)
+        factory = s.index.split(":", 1)[1] or "Flat"
+        return faiss_search(qv, dv, s.k, factory, exclude=exclude, row_offset=offset), None, f"faiss:{factory}"
     raise DataError(None, f"unknown index {s.index!r}: use 'exact' or 'faiss:<factory string>'")
 
 
@@ -139,7 +148,7 @@ def evaluate_dataset(
     world: D.World,
     cache: EmbeddingCache | None,
     model_fp: str | None,
-) -> dict:
+) -> EvaluationResult:
     """Evaluate one data set split; returns its ``results`` entry of ``metrics.json``."""
     t0 = time.perf_counter()
     files = locate(entry)
@@ -165,7 +174,7 @@ def evaluate_dataset(
     identical = entry.ignore_identical_ids if entry.ignore_identical_ids is not None else s.ignore_identical_ids
     exclude = corpus.rows_of(qids, missing="ignore") if identical else None
     t1 = time.perf_counter()
-    local = _search(s, np.asarray(q_enc.vectors), d_enc.vectors, exclude, start, show)
+    local, search_precision, search_path = _search(s, np.asarray(q_enc.vectors), d_enc.vectors, exclude, start, show)
     parts = D.gather(local, world)
     top = parts[0] if len(parts) == 1 else merge_topk(parts, s.k)
     t2 = time.perf_counter()
@@ -182,28 +191,32 @@ def evaluate_dataset(
     run_file = f"runs/{entry.name}.{entry.split}.trec"
     if out_dir is not None and world.is_main:
         write_run(out_dir / run_file, run, tag="sycl")
-    return {
-        "dataset": entry.name,
-        "split": entry.split,
-        "source": entry.describe(),
-        "n_queries": len(qids),
-        "n_documents": len(corpus),
-        "relevance_level": entry.relevance_level,
-        "primary": entry.primary,
-        "measures": means,
-        "per_query": per_query,
-        "run_file": run_file,
-        "unknown_queries": unknown,
+    dtype = resolve_dtype(s.precision, model.device)
+    return EvaluationResult(
+        dataset=entry.name,
+        split=entry.split,
+        source=entry.describe(),
+        n_queries=len(qids),
+        n_documents=len(corpus),
+        relevance_level=entry.relevance_level,
+        primary=entry.primary,
+        measures=means,
+        per_query=per_query,
+        run_file=run_file,
+        unknown_queries=unknown,
         **judged,
-        "identical_ids_excluded": int((exclude >= 0).sum()) if exclude is not None else 0,
-        "cache": {"queries": q_enc.cached, "corpus": d_enc.cached},
-        "seconds": {
+        identical_ids_excluded=int((exclude >= 0).sum()) if exclude is not None else 0,
+        precision=str(dtype or "fp32").replace("torch.", ""),
+        search_precision=search_precision,
+        search_path=search_path,
+        cache={"queries": q_enc.cached, "corpus": d_enc.cached},
+        seconds={
             "encode_queries": round(q_enc.seconds, 3),
             "encode_corpus": round(d_enc.seconds, 3),
             "search": round(t2 - t1, 3),
             "total": round(time.perf_counter() - t0, 3),
         },
-    }
+    )
 
 
 def evaluate(
@@ -240,23 +253,22 @@ def evaluate(
     for entry in entries:
         _log.info("evaluating %s (%s, split %s)", entry.name, entry.describe(), entry.split)
         r = evaluate_dataset(enc, entry, s, out, world, cache, model_fp)
-        _log.info("%s: %s", entry.name, ", ".join(f"{k} {v:.4f}" for k, v in r["measures"].items()))
+        _log.info("%s: %s", entry.name, ", ".join(f"{k} {v:.4f}" for k, v in r.measures.items()))
         results.append(r)
     name = str(model.source if isinstance(model, BiEncoder) else model)
-    report = {
-        "kind": "evaluation",
-        "model": name,
-        "settings": {
-            **s.model_dump(exclude={"show_progress"}),
+    record = MetricsRecord(
+        model=name,
+        settings={
+            **s.model_dump(mode="json", exclude={"show_progress"}),
             "encoder": dict(enc.settings),
             "model_fingerprint": model_fp or model_fingerprint(enc),
             "processes": world.size,
         },
-        "kernels": kernels_entry(enc.device),
-        "results": results,
-    }
+        kernels=kernels_entry(enc.device),
+        results=results,
+    )
     if out is not None and world.is_main:
-        atomic_write_json(out / "metrics.json", report)
-        atomic_write_text(out / "summary.md", render_summary(report))
+        write_record(out / "metrics.json", record)
+        atomic_write_text(out / "summary.md", render_summary(record))
     D.barrier(world)
-    return report
+    return record.model_dump(mode="json")

@@ -66,7 +66,9 @@ class TrainingRecord(Record):
     loss_function: str | None = Field(default=None, description="the bare loss the recipe is built on")
     loss_options: dict[str, Any] = Field(default_factory=dict, description="the loss's resolved options")
     n_queries: int = Field(ge=0, description="training queries (groups) in the data set")
-    label_counts: dict[int, int] = Field(default_factory=dict, description="judged passages per relevance label")
+    label_counts: dict[str, int] = Field(
+        default_factory=dict, description='judged passages per relevance label ("3"; "0.5" for a fractional label)'
+    )
     seconds: float = Field(ge=0, description="training time")
     steps: int = Field(ge=0, description="optimiser steps taken")
     world_size: int = Field(default=1, ge=1, description="training processes")
@@ -193,7 +195,10 @@ class ConfusionMatrix(Entry):
 class LLMJudgeSummary(OpenEntry):
     """The LLM judge's grades against the intended levels."""
 
+    backend: str | None = Field(default=None, description="the judging backend")
     model: str | None = Field(default=None, description="the judging model")
+    prompt: dict[str, Any] = Field(default_factory=dict, description="the judge prompt's source and sha256")
+    action: str | None = Field(default=None, description="what disagreeing passages got: keep, drop or relabel")
     passages: int = Field(ge=0, description="passages sent to the judge")
     judged: int = Field(ge=0, description="passages graded")
     unjudged: int = Field(default=0, ge=0)
@@ -204,6 +209,10 @@ class LLMJudgeSummary(OpenEntry):
     per_level_mean_grade: dict[int, float | None] = Field(default_factory=dict)
     contexts: int | None = None
     share_expected_order: float | None = None
+    problems: list[str] = Field(default_factory=list, description="kinds of unusable judge answers")
+    dropped: int = Field(default=0, ge=0, description="passages the action dropped")
+    relabelled: int = Field(default=0, ge=0, description="passages the action relabelled")
+    seconds: float | None = None
 
 
 class GenerationManifest(Record):

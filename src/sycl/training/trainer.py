@@ -31,8 +31,9 @@ import yaml
 
 from sycl.data.collator import Collator, batch_order, local_slice
 from sycl.data.sets import build_training_set
-from sycl.io.atomic import atomic_write_json, atomic_write_text
+from sycl.io.atomic import atomic_write_text
 from sycl.io.errors import DataError
+from sycl.io.records import TrainingRecord, write_record
 from sycl.log import get_logger, progress
 from sycl.losses.targets import target_settings
 from sycl.modeling.encoder import BiEncoder
@@ -369,25 +370,22 @@ class Trainer:
             atomic_write_text(
                 self.out / "experiment.yaml", yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True)
             )
-            atomic_write_json(
-                self.out / "training.json",
-                {
-                    "kind": "training",
-                    "config": resolved,
-                    "base_model": self.model.source,
-                    "loss": cfg.loss.name,
-                    "loss_options": cfg.loss.loss_options(),
-                    "n_queries": len(self.dataset),
-                    "label_counts": self.dataset.label_counts(),
-                    "seconds": round(seconds, 3),
-                    "steps": self.step,
-                    "world_size": self.ctx.world_size,
-                    "precision": str(self.dtype or "fp32").replace("torch.", ""),
-                    "kernels": kernels_entry(self.ctx.device),
-                    "fast_dropout": self.fast_dropout,
-                    "collapse_warnings": self.guard.warnings,
-                },
+            record = TrainingRecord(
+                config=resolved,
+                base_model=self.model.source,
+                loss=cfg.loss.name,
+                loss_options=cfg.loss.loss_options(),
+                n_queries=len(self.dataset),
+                label_counts=self.dataset.label_counts(),
+                seconds=round(seconds, 3),
+                steps=self.step,
+                world_size=self.ctx.world_size,
+                precision=str(self.dtype or "fp32").replace("torch.", ""),
+                kernels=kernels_entry(self.ctx.device),
+                fast_dropout=self.fast_dropout,
+                collapse_warnings=self.guard.warnings,
             )
+            write_record(self.out / "training.json", record)
             if not cfg.train.keep_checkpoints:
                 remove_checkpoints(self.out)
         self.ctx.barrier()
