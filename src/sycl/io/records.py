@@ -23,15 +23,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, StringConstraints, ValidationError
 
 from sycl.config import StrictModel
 from sycl.io.atomic import atomic_write_json
 from sycl.io.errors import DataError
 
 VERSION = 1  # the record shape this sycl writes and reads
+
+Label = Annotated[str, StringConstraints(pattern=r"^-?[0-9]+(\.[0-9]+)?$")]  # a relevance label as a JSON key
 
 
 class Record(StrictModel):
@@ -66,7 +68,7 @@ class TrainingRecord(Record):
     loss_function: str | None = Field(default=None, description="the bare loss the recipe is built on")
     loss_options: dict[str, Any] = Field(default_factory=dict, description="the loss's resolved options")
     n_queries: int = Field(ge=0, description="training queries (groups) in the data set")
-    label_counts: dict[str, int] = Field(
+    label_counts: dict[Label, int] = Field(
         default_factory=dict, description='judged passages per relevance label ("3"; "0.5" for a fractional label)'
     )
     seconds: float = Field(ge=0, description="training time")
@@ -109,7 +111,7 @@ class EvaluationResult(OpenEntry):
     n_documents: int | None = Field(default=None, ge=0, description="corpus size")
     relevance_level: int | None = Field(default=None, description="lowest label counted relevant by binary measures")
     primary: str | None = Field(default=None, description="the headline measure")
-    measures: dict[str, float] = Field(min_length=1, description="mean of each measure over the queries")
+    measures: dict[str, FiniteFloat] = Field(min_length=1, description="mean of each measure over the queries")
     per_query: dict[str, dict[str, float]] = Field(
         default_factory=dict, description="measure -> query id -> value (what sycl compare pairs)"
     )
@@ -162,6 +164,13 @@ class GenerationCounts(OpenEntry):
     transport_retries: int = Field(default=0, ge=0, description="requests repeated after a transport error")
     passages: int = Field(ge=0, description="passages written")
     filtered: int = Field(default=0, ge=0, description="contexts dropped by a judge's filter")
+
+
+class GenerationTimings(OpenEntry):
+    seconds: float | None = Field(default=None, ge=0, description="generation time")
+    tokens_per_s: float | None = Field(default=None, ge=0, description="completion tokens per second")
+    requests_per_s: float | None = Field(default=None, ge=0)
+    total_seconds: float | None = Field(default=None, ge=0, description="including judging and writing")
 
 
 class GenerationFailure(OpenEntry):
@@ -240,7 +249,7 @@ class GenerationManifest(Record):
     counts: GenerationCounts
     counts_per_level: dict[int, int] = Field(default_factory=dict, description="passages per label")
     tokens: dict[str, int] = Field(default_factory=dict, description="prompt and completion tokens")
-    timings: dict[str, float] = Field(default_factory=dict, description="seconds, tokens_per_s, requests_per_s, ...")
+    timings: GenerationTimings = Field(default_factory=GenerationTimings)
     this_run: dict[str, Any] = Field(default_factory=dict, description="counters of the last invocation (resumes)")
     failures: list[GenerationFailure] = Field(default_factory=list, description="contexts that failed")
     quality: QualitySummary | None = Field(default=None, description="the embedding judge's summary")
@@ -355,14 +364,12 @@ def kind_of(model: type[Record]) -> str:
     return model.model_fields["kind"].default
 
 
-def _where(loc) -> str:
-    return ".".join(str(p) for p in loc) or "<root>"
-
-
-def _problems(err: ValidationError) -> tuple[str, str, int]:
-    first = err.errors()[0]
+def describe_error(err: ValidationError) -> str:
+    """``field X: problem`` for the first problem of ``err`` (with how many more there are)."""
+    first, n = err.errors()[0], err.error_count()
     msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
-    return _where(first["loc"]), msg, err.error_count()
+    more = f" (and {n - 1} more problem{'s' * (n > 2)})" if n > 1 else ""
+    return f"field {'.'.join(str(p) for p in first['loc']) or '<root>'}: {msg}{more}"
 
 
 def parse_record(obj: Any, model: type[R], source: str | Path | None = None) -> R:
@@ -386,32 +393,35 @@ def parse_record(obj: Any, model: type[R], source: str | Path | None = None) -> 
     try:
         return model.model_validate(data)
     except ValidationError as err:
-        where, msg, n = _problems(err)
-        more = f" (and {n - 1} more problem{'s' * (n > 2)})" if n > 1 else ""
         if version is None:
             raise DataError(
-                source,
-                f"field version: missing: written by an older sycl; re-run {stage} (field {where}: {msg}{more})",
+                source, f"field version: missing: written by an older sycl; re-run {stage} ({describe_error(err)})"
             ) from None
-        raise DataError(source, f"field {where}: {msg}{more}") from None
+        raise DataError(source, describe_error(err)) from None
 
 
-def read_record(path: str | Path, model: type[R]) -> R:
-    """Read and validate the record at ``path``; every problem is a ``DataError`` naming the file."""
+def load_json(path: str | Path) -> Any:
+    """The JSON value in ``path``; unreadable or malformed files raise ``DataError`` naming the file (and line)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise DataError(path, f"not found: expected a sycl {kind_of(model)} record") from None
+        raise DataError(path, "not found") from None
     except UnicodeDecodeError as err:
         raise DataError(path, f"not valid UTF-8 ({err.reason} at byte {err.start})") from None
     except OSError as err:
         raise DataError(path, f"cannot read: {err.strerror or err}") from None
     try:
-        obj = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as err:
         raise DataError(path, f"malformed JSON: {err.msg} (column {err.colno})", err.lineno) from None
-    return parse_record(obj, model, path)
+
+
+def read_record(path: str | Path, model: type[R]) -> R:
+    """Read and validate the record at ``path``; every problem is a ``DataError`` naming the file."""
+    if not Path(path).is_file():
+        raise DataError(path, f"not found: expected a sycl {kind_of(model)} record")
+    return parse_record(load_json(path), model, path)
 
 
 def peek_kind(path: str | Path) -> str | None:

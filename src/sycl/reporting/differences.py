@@ -21,11 +21,11 @@ def paired_rows(evaluations, key, measure: str) -> tuple[list[list[str]], dict[t
     if len(evaluations) < 2:
         return [], {}, ""
     base = evaluations[0]
-    base_pq = {key(r): r.get("per_query", {}).get(measure) for r in base.results}
+    base_pq = {key(r): r.per_query.get(measure) for r in base.results}
     found = []
     for e in evaluations[1:]:
         for r in e.results:
-            d, pq, ref = key(r), r.get("per_query", {}).get(measure), base_pq.get(key(r))
+            d, pq, ref = key(r), r.per_query.get(measure), base_pq.get(key(r))
             if not pq or not ref or set(pq) != set(ref) or len(ref) < 2:
                 continue
             qids = sorted(ref)

@@ -17,6 +17,7 @@ from typing import Any
 
 from sycl.io.atomic import atomic_write_text
 from sycl.io.errors import DataError
+from sycl.io.records import TrainingRecord, read_record
 from sycl.log import get_logger
 from sycl.reporting.content import fmt
 from sycl.reporting.markdown import md_escape
@@ -144,17 +145,14 @@ def render_model_card(model_dir: str | Path, eval_metrics: list | None = None, r
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise DataError(model_dir, "model directory not found")
-    training = _read_json(model_dir / "training.json")
-    if training is None:
+    if not (model_dir / "training.json").is_file():
         raise DataError(
             model_dir / "training.json", "not found: a model card needs the training record of `sycl train`"
         )
-    if training.get("kind") != "training":
-        raise DataError(model_dir / "training.json", 'expected "kind": "training"')
+    training = read_record(model_dir / "training.json", TrainingRecord)
     sycl_model = _read_json(model_dir / "sycl_model.json") or {}
     results = _results(eval_metrics) if eval_metrics is not None else _results(find_eval_metrics(model_dir))
-    base = str(training.get("base_model") or "")
-    loss = str(training.get("loss") or "")
+    base, loss = training.base_model, training.loss
     tags = ["sentence-transformers", "sentence-similarity", "feature-extraction", "dense-retrieval", "sycl"]
     if loss:
         tags.append(re.sub(r"[^a-z0-9-]+", "-", loss.lower()).strip("-"))
@@ -165,8 +163,8 @@ def render_model_card(model_dir: str | Path, eval_metrics: list | None = None, r
     front.append("---")
 
     name = model_dir.resolve().name
-    counts = training.get("label_counts") or {}
-    n_passages = sum(v for v in counts.values() if isinstance(v, int)) if isinstance(counts, dict) else 0
+    counts = training.label_counts
+    n_passages = sum(counts.values())
     body = [
         f"# {md_escape(name)}",
         "",
@@ -189,19 +187,17 @@ def render_model_card(model_dir: str | Path, eval_metrics: list | None = None, r
     ):
         if key in sycl_model:
             body.append(f"| {label} | {md_escape(_value(sycl_model[key]))} |")
-    flat = [(k, v) for k, v in _flatten(training.get("config") or {}) if v is not None and v != {} and v != []]
-    data_items = [
-        (k, v) for k, v in flat if k.split(".")[0] in ("data", "dataset", "datasets", "train_data", "sources")
-    ]
+    flat = [(k, v) for k, v in _flatten(training.config) if v is not None and v != {} and v != []]
+    data_items = [(k, v) for k, v in flat if k.split(".")[0] == "data"]  # ExperimentConfig.data
     hyper = [(k, v) for k, v in flat if (k, v) not in data_items]
     body += [
         "",
         "## Training data",
         "",
-        f"- queries: {fmt(training.get('n_queries'))}",
+        f"- queries: {fmt(training.n_queries)}",
         f"- judged passages: {fmt(n_passages or None)}",
     ]
-    if isinstance(counts, dict) and counts:
+    if counts:
         per = ", ".join(
             f"level {k}: {fmt(v)}" for k, v in sorted(counts.items(), key=lambda kv: str(kv[0]), reverse=True)
         )
@@ -212,13 +208,12 @@ def render_model_card(model_dir: str | Path, eval_metrics: list | None = None, r
         "## Training procedure",
         "",
         f"- loss: `{loss or 'unknown'}`",
-        f"- optimiser steps: {fmt(training.get('steps'))}"
-        + (f" on {fmt(training.get('world_size'))} process(es)" if training.get("world_size") else "")
-        + (f", precision {md_escape(training.get('precision'))}" if training.get("precision") else ""),
-        f"- training time: {fmt(training.get('seconds'), 1)} s",
+        f"- optimiser steps: {fmt(training.steps)} on {fmt(training.world_size)} process(es), "
+        f"precision {md_escape(training.precision)}",
+        f"- training time: {fmt(training.seconds, 1)} s",
     ]
-    options = training.get("loss_options")
-    if isinstance(options, dict) and options:
+    options = training.loss_options
+    if options:
         body.append(
             "- loss options: " + ", ".join(f"`{md_escape(k)}` = {md_escape(_value(v))}" for k, v in options.items())
         )
