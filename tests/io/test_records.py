@@ -142,3 +142,19 @@ def test_every_record_round_trips(tmp_path, record):
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["kind"] == type(record).model_fields["kind"].default and data["version"] == VERSION
     assert read_record(tmp_path / "r.json", type(record)) == record
+
+
+def test_the_mining_record_round_trips_from_the_real_writer(tmp_path, record_round_trip):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluation"))  # the shared tiny BEIR set
+    from eval_data import make_beir
+
+    from sycl.mining.negatives import mine_negatives, record_path
+
+    out = tmp_path / "neg.jsonl"
+    returned = mine_negatives(make_beir(tmp_path / "tiny", split="train"), out, k=3, show_progress=False)
+    assert record_path(out) == tmp_path / "neg.mining.json"
+    record = record_round_trip(record_path(out), MiningRecord)
+    assert record.model_dump(mode="json") == returned and record.method == "bm25" and record.negatives > 0
