@@ -158,3 +158,28 @@ def test_the_mining_record_round_trips_from_the_real_writer(tmp_path, record_rou
     assert record_path(out) == tmp_path / "neg.mining.json"
     record = record_round_trip(record_path(out), MiningRecord)
     assert record.model_dump(mode="json") == returned and record.method == "bm25" and record.negatives > 0
+
+
+def test_contracts_doc_matches_the_models():
+    from pathlib import Path
+
+    from sycl.io.record_docs import BEGIN, markdown, replace_block
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "CONTRACTS.md"
+    text = doc.read_text(encoding="utf-8")
+    assert BEGIN in text
+    assert replace_block(text) == text, (
+        "docs/CONTRACTS.md is stale: python -m sycl.io.records --write docs/CONTRACTS.md"
+    )
+    # every record and every field of it is documented
+    assert "| `search_path` |" in markdown() and "### MiningRecord" in markdown()
+
+
+def test_the_doc_generator_runs_as_a_module(tmp_path):
+    import subprocess
+    import sys
+
+    doc = tmp_path / "C.md"
+    doc.write_text("# intro\n")
+    subprocess.run([sys.executable, "-m", "sycl.io.records", "--write", str(doc)], check=True, capture_output=True)
+    assert doc.read_text().startswith("# intro\n\n<!-- records:begin") and "### ComparisonRecord" in doc.read_text()

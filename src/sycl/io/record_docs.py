@@ -14,7 +14,7 @@ import typing
 from pathlib import Path
 
 from pydantic import BaseModel
-from pydantic_core import PydanticUndefined
+from pydantic_core import PydanticUndefined, to_jsonable_python
 
 from sycl.io.atomic import atomic_write_text
 from sycl.io.records import RECORDS, VERSION, Record, TrainingLogRow
@@ -34,6 +34,8 @@ _FILES = {
 
 def _type(t) -> str:
     origin, args = typing.get_origin(t), typing.get_args(t)
+    if origin is typing.Annotated:
+        return _type(args[0])
     if origin in (typing.Union, types.UnionType):
         return " \\| ".join(_type(a) for a in args)
     if origin is typing.Literal:
@@ -62,7 +64,7 @@ def _default(info) -> str:
         return ""
     else:
         value = info.default
-    return f"`{json.dumps(value)}`"
+    return f"`{json.dumps(to_jsonable_python(value))}`"
 
 
 def _meaning(name: str, info) -> str:

@@ -175,9 +175,9 @@ class GenerationTimings(OpenEntry):
 
 class GenerationFailure(OpenEntry):
     query_id: str
-    sample: int = 0
-    error: str = ""
-    raw: str = ""
+    sample: int = Field(default=0, ge=0, description="which sample of the query")
+    error: str = Field(default="", description="why the last attempt failed")
+    raw: str = Field(default="", description="the start of the last answer")
 
 
 class QualitySummary(OpenEntry):
@@ -239,17 +239,17 @@ class GenerationManifest(Record):
     model: str = Field(description="generator model")
     structured_output: str | None = Field(default=None, description="JSON-schema mode the backend used")
     mode: str | None = Field(default=None, description="json (one answer per context) or per-level prompts")
-    prompt: PromptInfo | None = None
+    prompt: PromptInfo | None = Field(default=None, description="the generation prompt")
     sampling: dict[str, Any] = Field(default_factory=dict, description="temperature, top_p, max_tokens, seed, ...")
     levels: dict[int, str] = Field(description="label -> definition of the level")
     level_names: dict[int, str] = Field(default_factory=dict, description="label -> short name")
     queries_source: str | None = Field(default=None, description="the queries file or BEIR folder")
     split: str | None = Field(default=None, description="the source split whose judged queries were used")
     output_split: str = Field(default="train", description="the qrels split written")
-    counts: GenerationCounts
+    counts: GenerationCounts = Field(description="what was generated, failed and retried")
     counts_per_level: dict[int, int] = Field(default_factory=dict, description="passages per label")
     tokens: dict[str, int] = Field(default_factory=dict, description="prompt and completion tokens")
-    timings: GenerationTimings = Field(default_factory=GenerationTimings)
+    timings: GenerationTimings = Field(default_factory=GenerationTimings, description="generation speed")
     this_run: dict[str, Any] = Field(default_factory=dict, description="counters of the last invocation (resumes)")
     failures: list[GenerationFailure] = Field(default_factory=list, description="contexts that failed")
     quality: QualitySummary | None = Field(default=None, description="the embedding judge's summary")
@@ -301,7 +301,7 @@ class RunManifest(Record):
     config: dict[str, Any] = Field(description="the resolved RunConfig")
     seed: int
     versions: dict[str, str] = Field(default_factory=dict, description="python and library versions")
-    host: HostInfo | None = None
+    host: HostInfo | None = Field(default=None, description="the machine: platform and CPU count")
     paths: dict[str, str] = Field(default_factory=dict, description="where each stage's outputs are")
     stages: dict[str, StageRecord] = Field(default_factory=dict, description="finished stages by key")
     started: str = Field(description="UTC time, ISO 8601")
