@@ -128,3 +128,18 @@ def beir_writer() -> Callable[..., Path]:
     the tree, the module named ``conftest`` is whichever pytest imported first.
     """
     return write_beir
+
+
+def _round_trip(path: Path, model):
+    """Read the record at ``path`` with ``model``; its dump must equal the file's JSON. Returns the record."""
+    from sycl.io.records import read_record
+
+    record = read_record(path, model)
+    assert record.model_dump(mode="json") == json.loads(Path(path).read_text(encoding="utf-8")), path
+    return record
+
+
+@pytest.fixture
+def record_round_trip() -> Callable:
+    """``record_round_trip(path, Model)``: the file written by a real writer reads back and dumps to the same JSON."""
+    return _round_trip

@@ -9,6 +9,7 @@ from scipy import stats
 from sycl.cli import main
 from sycl.evaluation.compare import CompareConfig, compare_systems, load_system, render_comparison
 from sycl.io.errors import DataError
+from sycl.io.records import ComparisonRecord, read_record
 
 QIDS = [f"q{i}" for i in range(40)]
 
@@ -56,7 +57,8 @@ def test_compare_pools_seeds_and_agrees_with_scipy_on_one_run(systems):
     assert len(good.paths) == 3 and good.paths[0].name == "metrics.json"
     one = load_system(str(root / "good-s1" / "eval" / "metrics.json"))
     res = compare_systems([zero, good, one], CompareConfig(measures=["nDCG@10", "RR@10"]))
-    rows = {(r["dataset"], r["measure"], r["system"]): r for r in res["comparisons"]}
+    comparisons = res.model_dump()["comparisons"]
+    rows = {(r["dataset"], r["measure"], r["system"]): r for r in comparisons}
     assert len(rows) == 8  # 2 data sets x 2 measures x 2 systems against the baseline
     r = rows[("other/test", "nDCG@10", "eval")]
     ref = stats.ttest_rel(seeds[1][1], base)
@@ -68,7 +70,7 @@ def test_compare_pools_seeds_and_agrees_with_scipy_on_one_run(systems):
     assert pooled["wins"] + pooled["ties"] + pooled["losses"] == 40
     assert pooled["significant"] and pooled["ci_low"] > 0
     # Holm over the 4 nDCG@10 comparisons: the smallest p times 4, capped at 1
-    nd = [x for x in res["comparisons"] if x["measure"] == "nDCG@10"]
+    nd = [x for x in comparisons if x["measure"] == "nDCG@10"]
     smallest = min(nd, key=lambda x: x["p"])
     assert smallest["p_adjusted"] == pytest.approx(min(1.0, 4 * smallest["p"]))
     assert not rows[("other/test", "nDCG@10", "good")]["significant"]
@@ -99,6 +101,7 @@ def test_cli_compare_writes_json_and_prints_markers(systems, capsys):
     data = json.loads(out.read_text())
     assert data["kind"] == "comparison" and data["settings"]["test"] == "randomisation"
     assert {r["test"] for r in data["comparisons"]} == {"randomisation"}
+    assert read_record(out, ComparisonRecord).model_dump(mode="json") == data  # the file round-trips
 
 
 def test_different_queries_and_bad_files_are_data_errors(tmp_path, capsys):
@@ -112,6 +115,6 @@ def test_different_queries_and_bad_files_are_data_errors(tmp_path, capsys):
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "metrics.json").write_text(json.dumps({"kind": "training"}))
     assert main(["compare", str(tmp_path / "a"), str(tmp_path / "c")]) == 2
-    assert "not an evaluation output" in capsys.readouterr().err
+    assert 'field kind: expected "evaluation"' in capsys.readouterr().err
     with pytest.raises(DataError, match="no file or folder"):
         load_system(str(tmp_path / "nothing-*"))

@@ -17,6 +17,7 @@ from sycl.generation.llm_judge import (
 )
 from sycl.generation.parsing import AnswerError
 from sycl.io.beir import read_qrels
+from sycl.io.records import GenerationManifest
 
 LABELS = [3, 2, 1, 0]
 
@@ -80,7 +81,9 @@ def judged(server_config):
     )
 
 
-def test_llm_judge_agrees_with_a_faithful_generator_and_reports_it(judged, unique, tmp_path, write_queries):
+def test_llm_judge_agrees_with_a_faithful_generator_and_reports_it(
+    judged, unique, tmp_path, write_queries, record_round_trip
+):
     queries = {f"q{i}": f"{unique} {i} tide tables" for i in range(3)}
     out = tmp_path / "out"
     m = run_generate(judged(write_queries(tmp_path / "q.jsonl", queries), out)).manifest
@@ -92,6 +95,7 @@ def test_llm_judge_agrees_with_a_faithful_generator_and_reports_it(judged, uniqu
     rows = [json.loads(x) for x in (out / "llm_judgements.jsonl").read_text().splitlines()]
     assert len(rows) == 12 and all(r["intended"] == r["judged"] for r in rows)
     assert json.loads((out / "manifest.json").read_text())["llm_judge"]["cohen_kappa"] == 1.0
+    assert record_round_trip(out / "manifest.json", GenerationManifest).llm_judge.cohen_kappa == 1.0
 
 
 def test_disagreeing_judge_relabels_or_drops(judged, unique, tmp_path, write_queries):

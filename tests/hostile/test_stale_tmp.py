@@ -72,7 +72,7 @@ def test_a_killed_sycl_mine_leaves_nothing_after_the_rerun(dataset, tmp_path):
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=_ENV)
     assert done.returncode == 0, done.stderr
     assert _tmps(out.parent) == []
-    assert sorted(p.name for p in out.parent.iterdir()) == ["neg.jsonl", "notes.txt"]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["neg.jsonl", "neg.mining.json", "notes.txt"]  # + its record
     mine_negatives(dataset, tmp_path / "reference.jsonl", k=200, show_progress=False)
     assert out.read_bytes() == (tmp_path / "reference.jsonl").read_bytes()
 

@@ -14,6 +14,7 @@ from topics import TOPICS
 from sycl.cli import main
 from sycl.io import read_qrels, read_queries
 from sycl.io.errors import DataError
+from sycl.io.records import GenerationManifest, MetricsRecord, RunManifest, TrainingRecord
 from sycl.pipeline.config import load_run_config
 from sycl.pipeline.runner import Runner
 
@@ -80,7 +81,7 @@ def write_experiment(tmp_path: Path, server: str, model: Path, **extra) -> Path:
     return path
 
 
-def test_run_stages_skip_and_force(tmp_path, server, tiny_model, capsys):
+def test_run_stages_skip_and_force(tmp_path, server, tiny_model, capsys, record_round_trip):
     exp = write_experiment(tmp_path, server, tiny_model)
     assert main(["--quiet", "run", str(exp)]) == 0
     run = tmp_path / "run"
@@ -103,8 +104,19 @@ def test_run_stages_skip_and_force(tmp_path, server, tiny_model, capsys):
     assert set(read_queries(run / "holdout" / "test" / "queries.jsonl")) == set(split["test"])
     assert set(read_qrels(run / "holdout" / "train" / "qrels" / "train.tsv")) == set(split["train"])
     for name in ("base", "listwise", "infonce"):
-        metrics = json.loads((run / "eval" / name / "metrics.json").read_text())
-        assert metrics["results"][0]["n_queries"] == 3
+        metrics = record_round_trip(run / "eval" / name / "metrics.json", MetricsRecord)
+        res = metrics.results[0]
+        assert res.n_queries == 3 and res.precision == res.precision_used == "fp32"
+        # the request stays "auto"; the result says which search ran
+        assert res.search_precision == "auto" and res.search_precision_used in ("fp32", "bf16", "int8")
+        assert res.search_path == (
+            "fp32 exact" if res.search_precision_used == "fp32" else f"{res.search_precision_used}+rescore"
+        )
+    # every hand-off file the run wrote reads back through its record and dumps to the same JSON
+    record_round_trip(run / "manifest.json", RunManifest)
+    record_round_trip(run / "generated" / "manifest.json", GenerationManifest)
+    for name in ("listwise", "infonce"):
+        assert record_round_trip(run / "models" / name / "training.json", TrainingRecord).steps > 0
     assert "## " in (run / "models" / "listwise" / "README.md").read_text()  # model card with results
     assert (run / "report" / "report.html").stat().st_size > 10_000
     out = capsys.readouterr().out

@@ -157,10 +157,15 @@ def write_run(root: Path) -> Path:
         json.dumps(
             {
                 "kind": "run",
+                "name": "tiny",
                 "versions": {"sycl": "0.1.0", "torch": "2.13.0"},
-                "seeds": {"train": 13},
+                "seed": 13,
                 "config": {"name": "tiny"},
-                "stages": {"generate": {"seconds": 12.5}, "train": {"seconds": 84.0}},
+                "stages": {
+                    name: {"fingerprint": "ab12", "seconds": s, "finished": "2025-01-01T00:00:00+00:00", "output": o}
+                    for name, s, o in (("generate", 12.5, "data/manifest.json"), ("train", 84.0, "models"))
+                },
+                "started": "2025-01-01T00:00:00+00:00",
             }
         )
     )

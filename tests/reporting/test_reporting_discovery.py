@@ -18,8 +18,8 @@ def test_finds_every_kind_and_names_them_by_folder(run_dir):
     assert [g.name for g in art.generations] == ["data"]
     assert [r.name for r in art.runs] == ["run"]
     ws2 = art.trainings[1]
-    assert ws2.info["loss"] == "ws2" and len(ws2.log) == 40
-    assert art.evaluations[0].results[0]["measures"]["nDCG@10"] == pytest.approx(0.645)
+    assert ws2.info.loss == "ws2" and len(ws2.log) == 40
+    assert art.evaluations[0].results[0].measures["nDCG@10"] == pytest.approx(0.645)
 
 
 def test_several_run_dirs_prefix_names(tmp_path):
@@ -57,12 +57,14 @@ def test_malformed_metrics_names_file_and_line(tmp_path):
     assert str(err.value).startswith(f"{p}:2: malformed JSON")
 
 
-def test_non_numeric_measure_is_an_error(tmp_path):
+@pytest.mark.parametrize(("value", "problem"), [("high", "a valid number"), (float("nan"), "a finite number")])
+def test_non_numeric_measure_is_an_error(tmp_path, value, problem):
     p = write_metrics(tmp_path / "e", "base", "m")
     obj = json.loads(p.read_text())
-    obj["results"][0]["measures"]["nDCG@10"] = "high"
+    obj["results"][0]["measures"]["nDCG@10"] = value
+    obj["version"] = 1
     p.write_text(json.dumps(obj))
-    with pytest.raises(DataError, match="measure 'nDCG@10' must be a finite number"):
+    with pytest.raises(DataError, match=f"metrics.json: field results.0.measures.nDCG@10: Input should be {problem}"):
         discover([tmp_path])
 
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sycl.io.records import GenerationManifest
 
 HELP = """Write passages at graded relevance levels (default 3/2/1/0, the TREC DL scale) for each
 query, as a BEIR folder: corpus.jsonl, queries.jsonl, qrels/train.tsv and manifest.json.
@@ -72,41 +76,42 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def summary_lines(manifest: dict) -> list[str]:
-    c, t, r = manifest["counts"], manifest["timings"], manifest["this_run"]
+def summary_lines(manifest: GenerationManifest, path: str) -> list[str]:
+    """What ``sycl generate`` prints about the set it wrote to ``path``."""
+    c, t, r = manifest.counts, manifest.timings, manifest.this_run
     lines = [
-        f"generated {c['passages']} passages for {c['contexts']} contexts in {manifest['_path']}",
-        f"  done {c['done']}, failed {c['failed']}, retried {c['retried']}, transport retries "
-        f"{c['transport_retries']}, filtered {c['filtered']} (this run: {r['done']} done, "
+        f"generated {c.passages} passages for {c.contexts} contexts in {path}",
+        f"  done {c.done}, failed {c.failed}, retried {c.retried}, transport retries "
+        f"{c.transport_retries}, filtered {c.filtered} (this run: {r['done']} done, "
         f"{r['skipped_from_journal']} from the journal)",
-        "  per level: " + ", ".join(f"{k}: {v}" for k, v in manifest["counts_per_level"].items()),
-        f"  tokens: prompt {manifest['tokens']['prompt']}, completion {manifest['tokens']['completion']}; "
-        f"{t['tokens_per_s']} completion tokens/s, {t['requests_per_s']} requests/s over {t['seconds']} s",
+        "  per level: " + ", ".join(f"{k}: {v}" for k, v in manifest.counts_per_level.items()),
+        f"  tokens: prompt {manifest.tokens['prompt']}, completion {manifest.tokens['completion']}; "
+        f"{t.tokens_per_s} completion tokens/s, {t.requests_per_s} requests/s over {t.seconds} s",
     ]
     if r.get("rejections"):
         lines.append("  rejected answers: " + "; ".join(f"{k} x{v}" for k, v in list(r["rejections"].items())[:5]))
-    q = manifest.get("quality")
-    if q:
+    q = manifest.quality
+    if q is not None:
         lines.append(
-            f"  judge {q['judge']}: mean cosine per level "
-            + ", ".join(f"{k}: {v:.3f}" for k, v in q["per_level_mean"].items())
-            + f"; Kendall tau {q['kendall_tau_mean']:.3f}; expected order in "
-            f"{q['share_expected_order']:.1%} of contexts"
-            + (f"; dropped {q['dropped']}" if q.get("filter_inconsistent") else "")
+            f"  judge {q.judge}: mean cosine per level "
+            + ", ".join(f"{k}: {v:.3f}" for k, v in q.per_level_mean.items())
+            + f"; Kendall tau {q.kendall_tau_mean:.3f}; expected order in "
+            f"{q.share_expected_order:.1%} of contexts" + (f"; dropped {q.dropped}" if q.filter_inconsistent else "")
         )
-    j = manifest.get("llm_judge")
-    if j:
+    j = manifest.llm_judge
+    if j is not None:
         lines.append(
-            f"  llm judge {j.get('model')}: Cohen's kappa {j['cohen_kappa']}, exact agreement "
-            f"{j['exact_agreement']}, expected order {j['share_expected_order']}; graded {j['judged']} of "
-            f"{j['passages']} passages"
-            + (f", dropped {j['dropped']}" if j["dropped"] else "")
-            + (f", relabelled {j['relabelled']}" if j["relabelled"] else "")
+            f"  llm judge {j.model}: Cohen's kappa {j.cohen_kappa}, exact agreement "
+            f"{j.exact_agreement}, expected order {j.share_expected_order}; graded {j.judged} of "
+            f"{j.passages} passages"
+            + (f", dropped {j.dropped}" if j.dropped else "")
+            + (f", relabelled {j.relabelled}" if j.relabelled else "")
         )
-    if manifest.get("structured_output_rejections"):
+    rejections = (manifest.model_extra or {}).get("structured_output_rejections")  # the openai backend's
+    if rejections:
         lines.append(
-            f"  structured output: {manifest['structured_output']} (the server rejected: "
-            + ", ".join(r["mode"] for r in manifest.get("structured_output_rejections") or [])
+            f"  structured output: {manifest.structured_output} (the server rejected: "
+            + ", ".join(r["mode"] for r in rejections)
             + ")"
         )
     return lines
@@ -122,6 +127,7 @@ def resolve_config(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from sycl.generation import run_generate
+    from sycl.io.records import GenerationManifest
 
     cfg = resolve_config(args)
     if cfg.queries is None or cfg.out is None:
@@ -130,8 +136,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     result = run_generate(cfg)  # an unavailable backend is a UserError: one line, exit 2 (sycl.cli)
-    manifest = dict(result.manifest, _path=str(result.path))
-    for line in summary_lines(manifest):
+    for line in summary_lines(GenerationManifest.model_validate(result.manifest), str(result.path)):
         print(line)
     if result.too_many_failures:
         print(

@@ -1,7 +1,8 @@
 """``sycl mine --dataset D --split train --k 1000 --out FILE [--model PATH]``: hard negatives.
 
 Writes each judged query's top-k documents (BM25, or dense with ``--model``) without its
-judged positives, as grouped JSONL (``qid``, ``docid`` list, ``score`` list = rank) or TSV.
+judged positives, as grouped JSONL (``qid``, ``docid`` list, ``score`` list = rank) or TSV,
+and the mining record beside it (``FILE`` with the suffix ``.mining.json``); prints the record.
 """
 
 from __future__ import annotations

@@ -15,7 +15,6 @@ when they scored the same data set (:mod:`sycl.evaluation.identity`): the same n
 from __future__ import annotations
 
 import glob
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from sycl.config import StrictModel
 from sycl.evaluation.identity import check_same_dataset
 from sycl.evaluation.significance import Correction, Test, adjust, compare_paired
 from sycl.io.errors import DataError
+from sycl.io.records import ComparisonRecord, EvaluationResult, MetricsRecord, peek_kind, read_record
 
 MARK = "*"
 
@@ -54,11 +54,11 @@ class System:
 
     name: str
     paths: list[Path]
-    reports: list[dict] = field(default_factory=list)
+    reports: list[MetricsRecord] = field(default_factory=list)
 
-    def results(self) -> list[dict[str, dict]]:
+    def results(self) -> list[dict[str, EvaluationResult]]:
         """Per run, ``{"dataset/split": result entry}``."""
-        return [{f"{r['dataset']}/{r.get('split', 'test')}": r for r in rep.get("results", [])} for rep in self.reports]
+        return [{f"{r.dataset}/{r.split}": r for r in rep.results} for rep in self.reports]
 
 
 def _metrics_file(path: Path) -> Path:
@@ -66,7 +66,7 @@ def _metrics_file(path: Path) -> Path:
         return path
     if (path / "metrics.json").is_file():
         return path / "metrics.json"
-    found = sorted(p for p in path.rglob("metrics.json") if _is_evaluation(p))
+    found = sorted(p for p in path.rglob("metrics.json") if peek_kind(p) == "evaluation")
     if len(found) == 1:
         return found[0]
     if not found:
@@ -76,13 +76,6 @@ def _metrics_file(path: Path) -> Path:
         f"{len(found)} evaluation outputs in this folder ({', '.join(str(p) for p in found[:3])}, ...): "
         "name the one to compare, or give the runs of one system as NAME=PATH,PATH",
     )
-
-
-def _is_evaluation(path: Path) -> bool:
-    try:
-        return json.loads(path.read_text(encoding="utf-8")).get("kind") == "evaluation"
-    except (OSError, ValueError, AttributeError):
-        return False
 
 
 def load_system(spec: str) -> System:
@@ -96,15 +89,7 @@ def load_system(spec: str) -> System:
         paths += [_metrics_file(Path(m)) for m in matches]
     if not paths:
         raise DataError(None, f"system {spec!r} names no evaluation output")
-    reports = []
-    for p in paths:
-        try:
-            rep = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as err:
-            raise DataError(p, f"cannot read the evaluation output: {err}") from None
-        if not isinstance(rep, dict) or rep.get("kind") != "evaluation":
-            raise DataError(p, 'not an evaluation output (expected "kind": "evaluation")')
-        reports.append(rep)
+    reports = [read_record(p, MetricsRecord) for p in paths]
     if not name:
         name = paths[0].parent.name if len(paths) == 1 else Path(rest.split(",")[0]).name
     return System(name, paths, reports)
@@ -117,7 +102,7 @@ def per_query_matrix(
     rows = []
     for path, res in zip(system.paths, system.results()):
         entry = res[key]
-        values = entry.get("per_query", {}).get(measure)
+        values = entry.per_query.get(measure)
         if values is None:
             raise DataError(path, f"{key} has no per-query values of {measure} (evaluate with --measure {measure})")
         if qids is None:
@@ -133,8 +118,8 @@ def per_query_matrix(
     return qids, np.asarray(rows, dtype=np.float64)
 
 
-def compare_systems(systems: list[System], config: CompareConfig | None = None) -> dict:
-    """Every comparison (see the module docstring) as ``{"settings", "systems", "comparisons"}``."""
+def compare_systems(systems: list[System], config: CompareConfig | None = None) -> ComparisonRecord:
+    """Every comparison (see the module docstring), as the record ``sycl compare --out`` writes."""
     cfg = config or CompareConfig()
     if len(systems) < 2:
         raise DataError(None, "compare needs at least two systems")
@@ -148,7 +133,12 @@ def compare_systems(systems: list[System], config: CompareConfig | None = None) 
     )
     for key in keys:  # pair queries only of the same data set, not of two that share a name
         check_same_dataset(
-            key, [(path, res[key]) for s in systems for path, res in zip(s.paths, s.results(), strict=True)]
+            key,
+            [
+                (path, res[key].model_dump(exclude_none=True))
+                for s in systems
+                for path, res in zip(s.paths, s.results(), strict=True)
+            ],
         )
     out = []
     for measure in cfg.measures:
@@ -183,18 +173,18 @@ def compare_systems(systems: list[System], config: CompareConfig | None = None) 
             row["p_adjusted"] = p_adj
             row["significant"] = bool(p_adj < cfg.alpha)
         out += family
-    return {
-        "kind": "comparison",
-        "settings": cfg.model_dump(),
-        "systems": {s.name: [str(p) for p in s.paths] for s in systems},
-        "comparisons": out,
-    }
+    return ComparisonRecord(
+        settings=cfg.model_dump(mode="json"),
+        systems={s.name: [str(p) for p in s.paths] for s in systems},
+        comparisons=out,
+    )
 
 
-def undefined_as_null(result: dict) -> tuple[dict, list[str]]:
-    """``result`` with every NaN or infinite number replaced by ``None`` (JSON has no NaN), and one line per
-    comparison that had such values, naming them and why (e.g. an interval of a single query)."""
+def undefined_as_null(record: ComparisonRecord) -> tuple[dict, list[str]]:
+    """``record`` as a JSON object with every NaN or infinite number replaced by ``None`` (JSON has no NaN),
+    and one line per comparison that had such values, naming them and why (e.g. an interval of a single query)."""
     notes: list[str] = []
+    result = record.model_dump()  # python mode: NaN stays NaN here, to be found and named
 
     def clean(obj):
         if isinstance(obj, float) and not math.isfinite(obj):
@@ -221,28 +211,28 @@ def undefined_as_null(result: dict) -> tuple[dict, list[str]]:
     return clean(result), notes
 
 
-def render_comparison(result: dict) -> str:
+def render_comparison(result: ComparisonRecord) -> str:
     """A Markdown table of :func:`compare_systems`' comparisons (differences in points, x100)."""
-    cfg = result["settings"]
-    level = round(cfg["confidence"] * 100)
+    cfg = CompareConfig.model_validate(result.settings)
+    level = round(cfg.confidence * 100)
     test = (
         "paired t-test (query x seed model with several runs)"
-        if cfg["test"] == "t"
+        if cfg.test == "t"
         else "paired randomisation test over queries"
     )
     lines = [
-        f"{test}; p corrected with {cfg['correction']} per measure; {MARK}: corrected p < {cfg['alpha']}; "
+        f"{test}; p corrected with {cfg.correction} per measure; {MARK}: corrected p < {cfg.alpha}; "
         "differences and intervals in points (x100)",
         "",
         f"| data set | measure | system | baseline | system mean | baseline mean | difference | {level}% interval "
         "| p | p corrected | queries +/=/- | runs |",
         "|---|---|---|---|---:|---:|---:|---|---:|---:|---|---:|",
     ]
-    for r in result["comparisons"]:
-        mark = MARK if r["significant"] else ""
+    for r in result.comparisons:
+        mark = MARK if r.significant else ""
         lines.append(
-            f"| {r['dataset']} | {r['measure']} | {r['system']} | {r['baseline']} | {r['mean_a']:.4f} | "
-            f"{r['mean_b']:.4f} | {r['diff'] * 100:+.2f}{mark} | [{r['ci_low'] * 100:+.2f}, {r['ci_high'] * 100:+.2f}] | "
-            f"{r['p']:.4f} | {r['p_adjusted']:.4f} | {r['wins']}/{r['ties']}/{r['losses']} | {r['n_runs']} |"
+            f"| {r.dataset} | {r.measure} | {r.system} | {r.baseline} | {r.mean_a:.4f} | {r.mean_b:.4f} | "
+            f"{r.diff * 100:+.2f}{mark} | [{r.ci_low * 100:+.2f}, {r.ci_high * 100:+.2f}] | "
+            f"{r.p:.4f} | {r.p_adjusted:.4f} | {r.wins}/{r.ties}/{r.losses} | {r.n_runs} |"
         )
     return "\n".join(lines) + "\n"

@@ -25,13 +25,14 @@ from sycl.evaluation.identity import dataset_origin, qrels_fingerprint
 from sycl.evaluation.metrics import compute_metrics
 from sycl.evaluation.suites import DatasetEntry, available_suites, expand
 from sycl.evaluation.summary import render_summary
-from sycl.io.atomic import atomic_write_json, atomic_write_text, check_output_folder
+from sycl.io.atomic import atomic_write_text, check_output_folder
 from sycl.io.beir import qrels_path, read_qrels, read_queries
 from sycl.io.corpus import Corpus
 from sycl.io.errors import DataError
+from sycl.io.records import EvaluationResult, MetricsRecord, write_record
 from sycl.io.sources import resolve_dataset, resolve_location
 from sycl.io.trec import write_run
-from sycl.kernels.decisions import kernels_entry
+from sycl.kernels.decisions import kernels_entry, resolve_precision, resolve_search_precision
 from sycl.log import get_logger
 from sycl.modeling.encoder import BiEncoder, fit_max_lengths
 from sycl.retrieval.cache import EmbeddingCache, model_fingerprint
@@ -96,22 +97,28 @@ def _relevant_identical(qrels: dict, exclude: np.ndarray) -> list[str]:
     return [q for i, q in enumerate(qrels) if exclude[i] >= 0 and qrels[q].get(q, 0) > 0]
 
 
-def _search(s: EvaluationConfig, qv: np.ndarray, dv: np.ndarray, exclude, offset: int, show: bool) -> TopK:
+def _search(
+    s: EvaluationConfig, qv: np.ndarray, dv: np.ndarray, exclude, offset: int, show: bool
+) -> tuple[TopK, str | None, str]:
+    """``(top k, search precision used, search path)``: ``auto`` resolved, as ``metrics.json`` records it."""
     if s.index == "exact":
-        return exact_search(
+        precision = resolve_search_precision(s.search_precision, qv.shape[0], dv.shape[0], qv.shape[1])
+        top = exact_search(
             qv,
             dv,
             s.k,
-            precision=s.search_precision,
+            precision=precision,
             exclude=exclude,
             row_offset=offset,
             doc_block=s.doc_block,
             show_progress=show,
         )
+        return top, precision, "fp32 exact" if precision == "fp32" else f"{precision}+rescore"
     if s.index.startswith("faiss:"):
         from sycl.retrieval.faiss_index import faiss_search
 
-        return faiss_search(qv, dv, s.k, s.index.split(":", 1)[1] or "Flat", exclude=exclude, row_offset=offset)
+        factory = s.index.split(":", 1)[1] or "Flat"
+        return faiss_search(qv, dv, s.k, factory, exclude=exclude, row_offset=offset), None, f"faiss:{factory}"
     raise DataError(None, f"unknown index {s.index!r}: use 'exact' or 'faiss:<factory string>'")
 
 
@@ -155,7 +162,7 @@ def evaluate_dataset(
     ctx: DistContext,
     cache: EmbeddingCache | None,
     model_fp: str | None,
-) -> dict:
+) -> EvaluationResult:
     """Evaluate one data set split; returns its ``results`` entry of ``metrics.json``."""
     t0 = time.perf_counter()
     s = _entry_settings(s, entry)
@@ -192,7 +199,7 @@ def evaluate_dataset(
             ", ".join(f"{q}:{q}" for q in dropped[:5]),
         )
     t1 = time.perf_counter()
-    local = _search(s, np.asarray(q_enc.vectors), d_enc.vectors, exclude, start, show)
+    local, search_precision, search_path = _search(s, np.asarray(q_enc.vectors), d_enc.vectors, exclude, start, show)
     parts = ctx.gather_objects(local)
     top = parts[0] if len(parts) == 1 else merge_topk(parts, s.k)
     t2 = time.perf_counter()
@@ -209,33 +216,36 @@ def evaluate_dataset(
     run_file = f"runs/{entry.name}.{entry.split}.trec"
     if out_dir is not None and ctx.is_main:
         write_run(out_dir / run_file, run, tag="sycl")
-    return {
-        "dataset": entry.name,
-        "split": entry.split,
-        "source": entry.describe(),
+    return EvaluationResult(
+        dataset=entry.name,
+        split=entry.split,
+        source=entry.describe(),
         **identity,
-        "n_queries": len(qids),
-        "n_documents": len(corpus),
-        "relevance_level": entry.relevance_level,
-        "precision": s.precision,
-        "search_precision": s.search_precision,
-        "primary": entry.primary,
-        "measures": means,
-        "per_query": per_query,
-        "run_file": run_file,
-        "unknown_queries": unknown,
+        n_queries=len(qids),
+        n_documents=len(corpus),
+        relevance_level=entry.relevance_level,
+        precision=s.precision,
+        search_precision=s.search_precision,
+        precision_used=resolve_precision(s.precision, model.device),
+        search_precision_used=search_precision,
+        search_path=search_path,
+        primary=entry.primary,
+        measures=means,
+        per_query=per_query,
+        run_file=run_file,
+        unknown_queries=unknown,
         **judged,
-        "ignore_identical_ids": bool(identical),
-        "identical_ids_excluded": int((exclude >= 0).sum()) if exclude is not None else 0,
-        "relevant_identical_dropped": len(dropped),
-        "cache": {"queries": q_enc.cached, "corpus": d_enc.cached},
-        "seconds": {
+        ignore_identical_ids=bool(identical),
+        identical_ids_excluded=int((exclude >= 0).sum()) if exclude is not None else 0,
+        relevant_identical_dropped=len(dropped),
+        cache={"queries": q_enc.cached, "corpus": d_enc.cached},
+        seconds={
             "encode_queries": round(q_enc.seconds, 3),
             "encode_corpus": round(d_enc.seconds, 3),
             "search": round(t2 - t1, 3),
             "total": round(time.perf_counter() - t0, 3),
         },
-    }
+    )
 
 
 def evaluate(
@@ -272,23 +282,22 @@ def evaluate(
     for entry in entries:
         _log.info("evaluating %s (%s, split %s)", entry.name, entry.describe(), entry.split)
         r = evaluate_dataset(enc, entry, s, out, ctx, cache, model_fp)
-        _log.info("%s: %s", entry.name, ", ".join(f"{k} {v:.4f}" for k, v in r["measures"].items()))
+        _log.info("%s: %s", entry.name, ", ".join(f"{k} {v:.4f}" for k, v in r.measures.items()))
         results.append(r)
     name = str(model.source if isinstance(model, BiEncoder) else model)
-    report = {
-        "kind": "evaluation",
-        "model": name,
-        "settings": {
-            **s.model_dump(exclude={"show_progress"}),
+    record = MetricsRecord(
+        model=name,
+        settings={
+            **s.model_dump(mode="json", exclude={"show_progress"}),
             "encoder": dict(enc.settings),
             "model_fingerprint": model_fp or model_fingerprint(enc),
             "processes": ctx.world_size,
         },
-        "kernels": kernels_entry(enc.device),
-        "results": results,
-    }
+        kernels=kernels_entry(enc.device),
+        results=results,
+    )
     if out is not None and ctx.is_main:
-        atomic_write_json(out / "metrics.json", report)
-        atomic_write_text(out / "summary.md", render_summary(report))
+        write_record(out / "metrics.json", record)
+        atomic_write_text(out / "summary.md", render_summary(record))
     ctx.barrier()
-    return report
+    return record.model_dump(mode="json")

@@ -25,6 +25,7 @@ from sycl.generation.units import build_units
 from sycl.io.atomic import atomic_open, check_output_folder
 from sycl.io.beir import qrels_path, read_qrels, read_queries
 from sycl.io.errors import DataError
+from sycl.io.records import GenerationManifest
 from sycl.log import get_logger
 
 log = get_logger(__name__)
@@ -42,7 +43,7 @@ class GenerationFailed(RuntimeError):
 
 @dataclass
 class GenerationResult:
-    """``path`` of the data set, its ``manifest``, and whether failures exceeded the threshold."""
+    """``path`` of the data set, its ``manifest`` (as written), and whether failures exceeded the threshold."""
 
     path: Path
     manifest: dict
@@ -116,11 +117,12 @@ def run_generate(cfg: GenerationConfig, backend: Backend | None = None) -> Gener
     slots = 1 if mode == "json" else len(cfg.levels)
     finished = len(compiled.contexts) + len(compiled.failures)
     failure_rate = len(compiled.failures) / finished if finished else 0.0
-    manifest = _manifest(cfg, backend, template, stats, compiled, contexts, quality, queries, slots, t_start)
-    manifest["llm_judge"] = llm_judge
+    manifest = _manifest(
+        cfg, backend, template, stats, compiled, contexts, (quality, llm_judge), queries, slots, t_start
+    )
     write_dataset(out, contexts, manifest)
     too_many = failure_rate > cfg.max_failure_rate
-    return GenerationResult(out, manifest, failure_rate, too_many)
+    return GenerationResult(out, manifest.model_dump(mode="json"), failure_rate, too_many)
 
 
 def generate(cfg: GenerationConfig) -> Path:
@@ -165,54 +167,57 @@ def _manifest(
     stats: RunStats,
     compiled,
     contexts,
-    quality,
+    judges: tuple[dict | None, dict | None],
     queries,
     slots: int,
     t_start: float,
-) -> dict:
+) -> GenerationManifest:
+    """The manifest; ``judges``: the embedding judge's and the LLM judge's summaries (or None)."""
     labels = [lv.label for lv in cfg.levels]
     finished = len(compiled.contexts) + len(compiled.failures)
     passages = sum(len(c.passages) for c in contexts)
-    return {
-        "kind": "generation",
-        "sycl_version": sycl.__version__,
-        **backend.describe(),
-        "mode": cfg.resolved_mode(),
-        "prompt": {"source": template.source, "template": template.text, "sha256": template.sha256},
-        "sampling": {
-            "temperature": cfg.sampling.temperature,
-            "top_p": cfg.sampling.top_p,
-            "max_tokens": cfg.resolved_max_tokens(),
-            "seed": cfg.seed,
-            "passages_per_level": cfg.passages_per_level,
-            "samples_per_query": cfg.samples_per_query,
-            "passage_words": cfg.passage_words,
-            "max_attempts": cfg.resolved_max_attempts(),
-        },
-        "levels": {str(lv.label): lv.definition for lv in cfg.levels},
-        "level_names": {str(lv.label): lv.name for lv in cfg.levels},
-        "queries_source": str(cfg.queries),
-        "split": cfg.split,
-        "output_split": SPLIT,
-        "counts": {
-            "queries": len(queries),
-            "contexts": len(contexts),
-            "done": len(compiled.contexts),
-            "failed": len(compiled.failures),
-            "retried": max(0, compiled.attempts - slots * finished),
-            "transport_retries": compiled.transport_retries,
-            "passages": passages,
-            "filtered": len(compiled.contexts) - len(contexts),
-        },
-        "counts_per_level": counts_per_level(contexts, labels),
-        "tokens": {"prompt": compiled.prompt_tokens, "completion": compiled.completion_tokens},
-        "timings": {
-            "seconds": round(stats.seconds, 3),
-            "tokens_per_s": round(stats.completion_tokens / stats.seconds, 2) if stats.seconds else 0.0,
-            "requests_per_s": round(stats.requests / stats.seconds, 2) if stats.seconds else 0.0,
-            "total_seconds": round(time.monotonic() - t_start, 3),
-        },
-        "this_run": stats.to_dict(),
-        "failures": compiled.failures,
-        "quality": quality,
-    }
+    return GenerationManifest.model_validate(
+        {
+            "sycl_version": sycl.__version__,
+            **backend.describe(),
+            "mode": cfg.resolved_mode(),
+            "prompt": {"source": template.source, "template": template.text, "sha256": template.sha256},
+            "sampling": {
+                "temperature": cfg.sampling.temperature,
+                "top_p": cfg.sampling.top_p,
+                "max_tokens": cfg.resolved_max_tokens(),
+                "seed": cfg.seed,
+                "passages_per_level": cfg.passages_per_level,
+                "samples_per_query": cfg.samples_per_query,
+                "passage_words": cfg.passage_words,
+                "max_attempts": cfg.resolved_max_attempts(),
+            },
+            "levels": {lv.label: lv.definition for lv in cfg.levels},
+            "level_names": {lv.label: lv.name for lv in cfg.levels},
+            "queries_source": str(cfg.queries),
+            "split": cfg.split,
+            "output_split": SPLIT,
+            "counts": {
+                "queries": len(queries),
+                "contexts": len(contexts),
+                "done": len(compiled.contexts),
+                "failed": len(compiled.failures),
+                "retried": max(0, compiled.attempts - slots * finished),
+                "transport_retries": compiled.transport_retries,
+                "passages": passages,
+                "filtered": len(compiled.contexts) - len(contexts),
+            },
+            "counts_per_level": counts_per_level(contexts, labels),
+            "tokens": {"prompt": compiled.prompt_tokens, "completion": compiled.completion_tokens},
+            "timings": {
+                "seconds": round(stats.seconds, 3),
+                "tokens_per_s": round(stats.completion_tokens / stats.seconds, 2) if stats.seconds else 0.0,
+                "requests_per_s": round(stats.requests / stats.seconds, 2) if stats.seconds else 0.0,
+                "total_seconds": round(time.monotonic() - t_start, 3),
+            },
+            "this_run": stats.to_dict(),
+            "failures": compiled.failures,
+            "quality": judges[0],
+            "llm_judge": judges[1],
+        }
+    )

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from sycl.generation.journal import index_journal, read_records_at
 from sycl.generation.units import Unit
-from sycl.io.atomic import atomic_write_json
 from sycl.io.beir import write_corpus, write_qrels, write_queries
+from sycl.io.records import GenerationManifest, write_record
 
 SPLIT = "train"
 
@@ -101,7 +101,7 @@ def compile_journal(journal_path: str | Path, units: list[Unit], passages_per_le
     return out
 
 
-def write_dataset(out: str | Path, contexts: list[Context], manifest: dict) -> None:
+def write_dataset(out: str | Path, contexts: list[Context], manifest: GenerationManifest) -> None:
     """Write ``corpus.jsonl``, ``queries.jsonl``, ``qrels/train.tsv`` and, last, ``manifest.json``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -118,7 +118,7 @@ def write_dataset(out: str | Path, contexts: list[Context], manifest: dict) -> N
     write_qrels(
         out / "qrels" / f"{SPLIT}.tsv", ((c.query_id, pid, label) for c in contexts for pid, label, _ in c.passages)
     )
-    atomic_write_json(out / "manifest.json", manifest)
+    write_record(out / "manifest.json", manifest)
 
 
 def counts_per_level(contexts: list[Context], labels: list[int]) -> dict[str, int]:

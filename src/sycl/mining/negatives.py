@@ -22,6 +22,7 @@ from sycl.io.atomic import atomic_open
 from sycl.io.beir import qrels_path, read_qrels, read_queries
 from sycl.io.corpus import Corpus
 from sycl.io.errors import DataError
+from sycl.io.records import MiningRecord, write_record
 from sycl.io.sources import resolve_dataset
 from sycl.log import get_logger, progress
 from sycl.mining.config import MiningConfig
@@ -103,7 +104,8 @@ def mine_negatives(
     ``ignore_identical_ids`` the document whose id equals the query id is skipped too (BEIR's rule
     for ArguAna and Quora; off by default). ``model`` selects dense
     mining (a :class:`~sycl.modeling.BiEncoder` or a model path/name); ``None`` is BM25.
-    ``fmt`` defaults from the suffix (``.tsv`` -> TSV, else JSONL). Returns counts.
+    ``fmt`` defaults from the suffix (``.tsv`` -> TSV, else JSONL). Writes and returns the mining
+    record (counts; :func:`record_path`).
     """
     t0 = time.perf_counter()
     out = Path(out)
@@ -172,23 +174,29 @@ def mine_negatives(
     if counts["queries"] == 0:
         out.unlink(missing_ok=True)
         raise DataError(qfile, "no negatives found for any query (empty corpus or no term overlap)")
-    stats = {
-        "kind": "mining",
-        "method": method,
-        "dataset": str(dataset),
-        "split": split,
-        "k": k,
-        "format": fmt,
-        "out": str(out),
+    record = MiningRecord(
+        method=method,
+        model=None if method == "bm25" else str(engine.model.source),
+        dataset=str(dataset),
+        split=split,
+        k=k,
+        format=fmt,
+        out=str(out),
         **counts,
-        "seconds": round(time.perf_counter() - t0, 2),
-    }
+        seconds=round(time.perf_counter() - t0, 2),
+    )
+    write_record(record_path(out), record)
     _log.info(
         "mined %d negatives for %d queries (%s) in %.1f s -> %s",
         counts["negatives"],
         counts["queries"],
         method,
-        stats["seconds"],
+        record.seconds,
         out,
     )
-    return stats
+    return record.model_dump(mode="json")
+
+
+def record_path(out: str | Path) -> Path:
+    """Where the :class:`~sycl.io.records.MiningRecord` of the negatives file ``out`` goes."""
+    return Path(out).with_suffix(".mining.json")

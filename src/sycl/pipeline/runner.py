@@ -14,7 +14,6 @@ Layout of a run directory::
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import platform
 import random
@@ -25,8 +24,9 @@ from typing import Any
 
 from sycl import __version__
 from sycl.data.holdout import split_holdout
-from sycl.io.atomic import atomic_write_json, check_output_folder
+from sycl.io.atomic import check_output_folder
 from sycl.io.errors import DataError
+from sycl.io.records import HostInfo, RunManifest, StageRecord, read_record, write_record
 from sycl.log import get_logger
 from sycl.pipeline.config import STAGES, RunConfig, resolve
 from sycl.pipeline.fingerprint import fingerprint
@@ -60,35 +60,35 @@ class Runner:
         self.paths["data"] = str(self.dir / ("holdout/train" if cfg.holdout else "generated"))
         self.paths["heldout"] = str(self.dir / "holdout" / "test")
         self.manifest_path = self.dir / "manifest.json"
-        self.manifest: dict = {}  # read in run(), after the inputs are checked (versions() imports torch)
+        self.manifest: RunManifest | None = (
+            None  # read in run(), after the inputs are checked (versions() imports torch)
+        )
         self.fps: dict[str, str] = {}
         self.executed: list[str] = []
         self.skipped: list[str] = []
 
     # ------------------------------------------------------------ bookkeeping
-    def _load_manifest(self) -> dict:
-        old = {}
+    def _load_manifest(self) -> RunManifest:
+        stages = {}
         if self.manifest_path.exists():
             try:
-                old = json.loads(self.manifest_path.read_text())
-            except json.JSONDecodeError:
-                old = {}
-        return {
-            "kind": "run",
-            "name": self.cfg.name,
-            "config_file": self.source,
-            "config": self.cfg.model_dump(mode="json"),
-            "seed": self.cfg.seed,
-            "versions": versions(),
-            "host": {"platform": platform.platform(), "cpus": os.cpu_count()},
-            "paths": {},
-            "stages": old.get("stages", {}),
-            "started": dt.datetime.now(dt.timezone.utc).isoformat(),
-        }
+                stages = read_record(self.manifest_path, RunManifest).stages
+            except DataError as err:
+                _log.warning("%s; every stage runs again", err)
+        return RunManifest(
+            name=self.cfg.name,
+            config_file=self.source,
+            config=self.cfg.model_dump(mode="json"),
+            seed=self.cfg.seed,
+            versions=versions(),
+            host=HostInfo(platform=platform.platform(), cpus=os.cpu_count()),
+            stages=stages,
+            started=dt.datetime.now(dt.timezone.utc).isoformat(),
+        )
 
     def _save_manifest(self) -> None:
-        self.manifest["paths"] = self.paths
-        atomic_write_json(self.manifest_path, self.manifest)
+        self.manifest.paths = self.paths
+        write_record(self.manifest_path, self.manifest)
 
     def _forced(self, stage: str) -> bool:
         return self.force_from is not None and STAGES.index(stage) >= STAGES.index(self.force_from)
@@ -98,22 +98,22 @@ class Runner:
     ) -> None:
         fp = fingerprint(settings, [self.fps[u] for u in upstream if u in self.fps], self.dir)
         self.fps[key] = fp
-        rec = self.manifest["stages"].get(key)
-        if not self._forced(stage) and rec and rec.get("fingerprint") == fp and output.exists():
+        rec = self.manifest.stages.get(key)
+        if not self._forced(stage) and rec is not None and rec.fingerprint == fp and output.exists():
             _log.info("stage %s is current, skipped", key)
             self.skipped.append(key)
             return
         _log.info("stage %s: running", key)
         t0 = time.perf_counter()
-        self.manifest["stages"].pop(key, None)
+        self.manifest.stages.pop(key, None)
         self._save_manifest()
         action()
-        self.manifest["stages"][key] = {
-            "fingerprint": fp,
-            "seconds": round(time.perf_counter() - t0, 2),
-            "finished": dt.datetime.now(dt.timezone.utc).isoformat(),
-            "output": str(output),
-        }
+        self.manifest.stages[key] = StageRecord(
+            fingerprint=fp,
+            seconds=round(time.perf_counter() - t0, 2),
+            finished=dt.datetime.now(dt.timezone.utc).isoformat(),
+            output=str(output),
+        )
         self.executed.append(key)
         self._save_manifest()
 
@@ -211,7 +211,7 @@ class Runner:
             lambda: build_report([self.dir], out, title=f"SyCL run: {self.cfg.name}"),
         )
 
-    def run(self) -> dict:
+    def run(self) -> RunManifest:
         """Run every configured stage in order; returns the provenance manifest.
 
         Every input of every stage is checked first (:func:`~sycl.pipeline.inputs.check_inputs`), so a
@@ -235,9 +235,9 @@ class Runner:
             self._evaluate(models)
         if self.cfg.report:
             self._report()
-        self.manifest["finished"] = dt.datetime.now(dt.timezone.utc).isoformat()
-        self.manifest["seconds"] = round(time.perf_counter() - t0, 2)
-        self.manifest["executed"], self.manifest["skipped"] = self.executed, self.skipped
+        self.manifest.finished = dt.datetime.now(dt.timezone.utc).isoformat()
+        self.manifest.seconds = round(time.perf_counter() - t0, 2)
+        self.manifest.executed, self.manifest.skipped = self.executed, self.skipped
         self._save_manifest()
         return self.manifest
 

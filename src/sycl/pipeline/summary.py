@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from sycl.io.records import MetricsRecord, RunManifest, read_record
 
 HEADLINE = "nDCG@10"
 
@@ -13,14 +14,13 @@ def headline_table(run_dir: Path, measure: str = HEADLINE) -> str:
     rows: dict[str, dict[str, float]] = {}
     datasets: list[str] = []
     for metrics in sorted((run_dir / "eval").glob("*/metrics.json")):
-        data = json.loads(metrics.read_text())
         name = metrics.parent.name
-        for r in data.get("results", []):
-            col = f"{r['dataset']} ({r['split']})"
+        for r in read_record(metrics, MetricsRecord).results:
+            col = f"{r.dataset} ({r.split})"
             if col not in datasets:
                 datasets.append(col)
-            if measure in r.get("measures", {}):
-                rows.setdefault(name, {})[col] = r["measures"][measure]
+            if measure in r.measures:
+                rows.setdefault(name, {})[col] = r.measures[measure]
     if not rows:
         return "(no evaluation results)"
     order = sorted(rows, key=lambda n: (n != "base", n))
@@ -31,7 +31,7 @@ def headline_table(run_dir: Path, measure: str = HEADLINE) -> str:
     return f"{measure}\n\n" + "\n".join(lines)
 
 
-def print_summary(run_dir: Path, manifest: dict) -> None:
+def print_summary(run_dir: Path, manifest: RunManifest) -> None:
     run_dir = Path(run_dir)
     print(f"\nrun directory: {run_dir}")
     for label, rel in (
@@ -44,9 +44,9 @@ def print_summary(run_dir: Path, manifest: dict) -> None:
     ):
         if (run_dir / rel).exists():
             print(f"  {label:16s} {run_dir / rel}")
-    done, skipped = manifest.get("executed", []), manifest.get("skipped", [])
+    done, skipped = manifest.executed, manifest.skipped
     print(
         f"  stages run: {', '.join(done) or 'none'}" + (f"; current, skipped: {', '.join(skipped)}" if skipped else "")
     )
-    print(f"  total time: {manifest.get('seconds', 0):.0f} s\n")
+    print(f"  total time: {manifest.seconds or 0:.0f} s\n")
     print(headline_table(run_dir))

@@ -26,11 +26,13 @@ def paired_rows(evaluations, key, measure: str) -> tuple[list[list[str]], dict[t
     found = []
     for e in evaluations[1:]:
         for r in e.results:
-            d, pq = key(r), r.get("per_query", {}).get(measure)
-            ref = base_entries[d].get("per_query", {}).get(measure) if d in base_entries else None
+            d, pq = key(r), r.per_query.get(measure)
+            ref = base_entries[d].per_query.get(measure) if d in base_entries else None
             if not pq or not ref or set(pq) != set(ref) or len(ref) < 2:
                 continue
-            if same_dataset(r, base_entries[d]) is False:  # another data set under the same name
+            if (
+                same_dataset(r.model_dump(exclude_none=True), base_entries[d].model_dump(exclude_none=True)) is False
+            ):  # another data set under the same name
                 continue
             qids = sorted(ref)
             res = compare_paired([pq[q] for q in qids], [ref[q] for q in qids], "t")

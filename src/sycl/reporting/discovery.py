@@ -15,14 +15,27 @@ the common leading folder of its kind dropped (``eval/ws2`` and ``eval/base`` re
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from sycl.io.beir import iter_lines
 from sycl.io.errors import DataError
+from sycl.io.records import (
+    GenerationManifest,
+    MetricsRecord,
+    RunManifest,
+    TrainingLogRow,
+    TrainingRecord,
+    describe_error,
+    load_json,
+    parse_record,
+    read_record,
+)
 
+MANIFESTS = {"generation": GenerationManifest, "run": RunManifest}  # the kinds a manifest.json can be
 # Folders never worth descending into: caches, VCS, HF checkpoints, report outputs' figures.
 _PRUNE_PREFIXES = (".", "__pycache__", "checkpoint-")
 
@@ -33,7 +46,7 @@ class Generation:
 
     name: str
     path: Path
-    manifest: dict
+    manifest: GenerationManifest
 
 
 @dataclass
@@ -42,28 +55,30 @@ class Training:
 
     name: str
     path: Path
-    info: dict | None
-    log: list[dict] = field(default_factory=list)
+    info: TrainingRecord | None
+    log: list[TrainingLogRow] = field(default_factory=list)
 
 
 @dataclass
 class Evaluation:
-    """One ``metrics.json``: ``results`` is the list of per-(dataset, split) entries."""
+    """One ``metrics.json``."""
 
     name: str
     path: Path
-    metrics: dict
+    metrics: MetricsRecord
 
     @property
-    def results(self) -> list[dict]:
-        return self.metrics["results"]
+    def results(self):
+        return self.metrics.results
 
 
 @dataclass
-class RunManifest:
+class Run:
+    """The manifest at the top of a run directory."""
+
     name: str
     path: Path
-    manifest: dict
+    manifest: RunManifest
 
 
 @dataclass
@@ -74,36 +89,21 @@ class Artefacts:
     generations: list[Generation] = field(default_factory=list)
     trainings: list[Training] = field(default_factory=list)
     evaluations: list[Evaluation] = field(default_factory=list)
-    runs: list[RunManifest] = field(default_factory=list)
+    runs: list[Run] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def empty(self) -> bool:
         return not (self.generations or self.trainings or self.evaluations or self.runs)
 
 
-def _load_json(path: Path) -> object:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise DataError(path, f"not valid UTF-8 ({err.reason} at byte {err.start})") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        raise DataError(path, f"malformed JSON: {err.msg} (column {err.colno})", err.lineno) from None
-
-
-def _is_number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def read_training_log(path: Path, notes: list[str]) -> list[dict]:
+def read_training_log(path: Path, notes: list[str]) -> list[TrainingLogRow]:
     """Rows of ``training_log.jsonl`` in file order.
 
     A malformed *last* line (a log cut off by an interrupted run) is skipped with a note; a
     malformed line elsewhere raises :class:`DataError` naming the line.
     """
     lines = list(iter_lines(path))
-    rows: list[dict] = []
+    rows: list[TrainingLogRow] = []
     for i, (lineno, line) in enumerate(lines):
         try:
             obj = json.loads(line)
@@ -112,31 +112,11 @@ def read_training_log(path: Path, notes: list[str]) -> list[dict]:
                 notes.append(f"{path}:{lineno}: skipped a cut-off last line of the training log")
                 continue
             raise DataError(path, f"malformed JSON: {err.msg} (column {err.colno})", lineno) from None
-        if not isinstance(obj, dict):
-            raise DataError(path, f"expected a JSON object, got {type(obj).__name__}", lineno)
-        if "step" in obj and not _is_number(obj["step"]):
-            raise DataError(path, f"field 'step' must be a number, got {obj['step']!r}", lineno)
-        rows.append(obj)
+        try:
+            rows.append(TrainingLogRow.model_validate(obj))
+        except ValidationError as err:
+            raise DataError(path, describe_error(err), lineno) from None
     return rows
-
-
-def _check_evaluation(path: Path, obj: dict) -> None:
-    results = obj.get("results")
-    if not isinstance(results, list):
-        raise DataError(path, "field 'results' must be a list of per-dataset results")
-    for i, r in enumerate(results):
-        if not isinstance(r, dict):
-            raise DataError(path, f"results[{i}] must be an object")
-        if not isinstance(r.get("dataset"), str) or not r["dataset"]:
-            raise DataError(path, f"results[{i}] needs a non-empty string 'dataset'")
-        measures = r.get("measures")
-        if not isinstance(measures, dict) or not measures:
-            raise DataError(path, f"results[{i}] ({r['dataset']}) needs a non-empty object 'measures'")
-        for k, v in measures.items():
-            if not _is_number(v):
-                raise DataError(
-                    path, f"results[{i}] ({r['dataset']}): measure {k!r} must be a finite number, got {v!r}"
-                )
 
 
 def _walk(root: Path):
@@ -176,19 +156,17 @@ def discover(run_dirs: list[str | Path]) -> Artefacts:
         for d, files in _walk(root):
             rel = d.relative_to(root)
             if "metrics.json" in files:
-                obj = _load_json(d / "metrics.json")
+                obj = load_json(d / "metrics.json")
                 if isinstance(obj, dict) and obj.get("kind") == "evaluation":
-                    _check_evaluation(d / "metrics.json", obj)
-                    found["evaluation"].append((rel, d / "metrics.json", obj))
+                    found["evaluation"].append(
+                        (rel, d / "metrics.json", parse_record(obj, MetricsRecord, d / "metrics.json"))
+                    )
                 else:
                     art.notes.append(f'{d / "metrics.json"}: no "kind": "evaluation"; skipped')
             if "training.json" in files or "training_log.jsonl" in files:
                 info = None
                 if "training.json" in files:
-                    obj = _load_json(d / "training.json")
-                    if not isinstance(obj, dict) or obj.get("kind") != "training":
-                        raise DataError(d / "training.json", 'expected an object with "kind": "training"')
-                    info = obj
+                    info = read_record(d / "training.json", TrainingRecord)
                 else:
                     art.notes.append(f"{d}: training_log.jsonl without training.json (training unfinished?)")
                 log = read_training_log(d / "training_log.jsonl", art.notes) if "training_log.jsonl" in files else []
@@ -197,13 +175,13 @@ def discover(run_dirs: list[str | Path]) -> Artefacts:
                 found["training"].append((rel, d, (info, log)))
             if "manifest.json" in files:
                 try:
-                    obj = _load_json(d / "manifest.json")
+                    obj = load_json(d / "manifest.json")
                 except DataError as err:
                     art.notes.append(f"{err}; skipped")
                     continue
                 kind = obj.get("kind") if isinstance(obj, dict) else None
-                if kind in ("generation", "run"):
-                    found[kind].append((rel, d, obj))
+                if kind in MANIFESTS:
+                    found[kind].append((rel, d, parse_record(obj, MANIFESTS[kind], d / "manifest.json")))
         prefix = f"{root_name}/" if multi else ""
         for kind, items in found.items():
             names = _names([rel for rel, _, _ in items], root_name)
@@ -216,7 +194,7 @@ def discover(run_dirs: list[str | Path]) -> Artefacts:
                 elif kind == "evaluation":
                     art.evaluations.append(Evaluation(name, path, obj))
                 else:
-                    art.runs.append(RunManifest(name, path, obj))
+                    art.runs.append(Run(name, path, obj))
     if art.empty():
         listed = ", ".join(str(d) for d in dirs)
         raise DataError(

@@ -4,7 +4,8 @@ The card is ``huggingface_hub.ModelCard`` rendered from ``resources/cards/model_
 typed ``ModelCardData`` (``library_name``, ``pipeline_tag``, ``tags``, ``base_model``, and
 ``datasets``: the hub data sets the training sources came from, which the hub links to their
 cards), as sentence-transformers writes its cards. The content comes from the files ``sycl
-train`` leaves in the directory: ``training.json`` (its ``config`` is the resolved
+train`` leaves in the directory: ``training.json`` (read as a
+:class:`~sycl.io.records.TrainingRecord`; its ``config`` is the resolved
 :class:`~sycl.training.config.ExperimentConfig`), ``sycl_model.json``,
 ``config_sentence_transformers.json``, and, when known, evaluation results (``metrics.json``
 of kind ``evaluation``). Local paths appear by their last component only.
@@ -22,6 +23,7 @@ from sycl.io.atomic import atomic_write_text
 from sycl.io.errors import DataError
 from sycl.io.hub import data_origin
 from sycl.io.markdown import fmt, md_escape
+from sycl.io.records import TrainingRecord, read_record
 from sycl.log import get_logger
 
 log = get_logger(__name__)
@@ -177,13 +179,11 @@ def _sources(config) -> tuple[list[dict], list[str]]:
     return rows, repos
 
 
-def _experiment(path: Path, training: dict):
+def _experiment(path: Path, training: TrainingRecord):
     from sycl.config import validate
     from sycl.training.config import ExperimentConfig
 
-    if not isinstance(training.get("config"), dict):
-        raise DataError(path, "no experiment config (the 'config' of sycl train)")
-    return validate(ExperimentConfig, training["config"], f"{path}: config")
+    return validate(ExperimentConfig, training.config, f"{path}: config")
 
 
 def render_model_card(model_dir: str | Path, eval_metrics: list | None = None, repo_id: str | None = None) -> str:
@@ -194,16 +194,14 @@ def render_model_card(model_dir: str | Path, eval_metrics: list | None = None, r
     if not model_dir.is_dir():
         raise DataError(model_dir, "model directory not found")
     record = model_dir / "training.json"
-    training = _read_json(record)
-    if training is None:
+    if not record.is_file():
         raise DataError(record, "not found: a model card needs the training record of `sycl train`")
-    if training.get("kind") != "training":
-        raise DataError(record, 'expected "kind": "training"')
+    training = read_record(record, TrainingRecord)
     config = _experiment(record, training)
     sycl_model = _read_json(model_dir / "sycl_model.json") or {}
     results = _results(eval_metrics) if eval_metrics is not None else _results(find_eval_metrics(model_dir))
-    base = str(training.get("base_model") or config.model.model)
-    loss = str(training.get("loss") or config.loss.name)
+    base = training.base_model or config.model.model
+    loss = training.loss or config.loss.name
     sources, repos = _sources(config)
     tags = ["sentence-transformers", "sentence-similarity", "feature-extraction", "dense-retrieval", "sycl"]
     tags.append(re.sub(r"[^a-z0-9-]+", "-", loss.lower()).strip("-"))
@@ -214,7 +212,7 @@ def render_model_card(model_dir: str | Path, eval_metrics: list | None = None, r
         base_model=_hub_id(base),
         datasets=repos or None,
     )
-    counts = training.get("label_counts") or {}
+    counts = training.label_counts
     model_rows = [("base model", md_escape(_short(base))), ("loss", md_escape(loss))]
     for key, label in (
         ("pooling", "pooling"),
@@ -236,15 +234,15 @@ def render_model_card(model_dir: str | Path, eval_metrics: list | None = None, r
         measures += [m for m in r.get("measures", {}) if m not in measures]
     prompts = _prompts(model_dir, sycl_model)
     query_kw, passage_kw = _prompt_kwargs(prompts)
-    options = training.get("loss_options") or {}
+    options = training.loss_options
     card = ModelCard.from_template(
         data,
         template_path=str(resources.files("sycl").joinpath("resources", "cards", "model_card.md")),
         title=md_escape(model_dir.resolve().name),
         base_model_text=f"`{base}`" if _hub_id(base) else f"`{_short(base)}`",
         model_rows=model_rows,
-        n_queries=fmt(training.get("n_queries")),
-        n_passages=fmt(sum(v for v in counts.values() if isinstance(v, int)) or None),
+        n_queries=fmt(training.n_queries),
+        n_passages=fmt(sum(counts.values()) or None),
         per_label=", ".join(
             f"level {k}: {fmt(v)}" for k, v in sorted(counts.items(), key=lambda kv: str(kv[0]), reverse=True)
         ),
@@ -254,11 +252,11 @@ def render_model_card(model_dir: str | Path, eval_metrics: list | None = None, r
         selection=config.data.passage_selection_strategy.replace("_", " "),
         loss=md_escape(loss),
         loss_options=", ".join(f"`{md_escape(k)}` = {md_escape(_value(v))}" for k, v in options.items()),
-        steps=fmt(training.get("steps")),
-        world_size=fmt(training.get("world_size") or 1),
-        precision=md_escape(training.get("precision") or config.train.precision),
-        seconds=fmt(training.get("seconds"), 1),
-        collapse_warnings=len(training.get("collapse_warnings") or []),
+        steps=fmt(training.steps),
+        world_size=fmt(training.world_size),
+        precision=md_escape(training.precision),
+        seconds=fmt(training.seconds, 1),
+        collapse_warnings=training.collapse_warnings,
         hyperparameters=hyper,
         measures=[md_escape(m) for m in measures],
         results=[
