@@ -22,18 +22,12 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from sycl.io.errors import DataError
-
-
-class StrictModel(BaseModel):
-    """Base of every config section: unknown keys are errors, values are validated."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
-
+from sycl.strict import StrictModel
 
 M = TypeVar("M", bound=StrictModel)
 

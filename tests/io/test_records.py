@@ -169,7 +169,7 @@ def test_contracts_doc_matches_the_models():
     text = doc.read_text(encoding="utf-8")
     assert BEGIN in text
     assert replace_block(text) == text, (
-        "docs/CONTRACTS.md is stale: python -m sycl.io.records --write docs/CONTRACTS.md"
+        "docs/CONTRACTS.md is stale: python -m sycl.io.record_docs --write docs/CONTRACTS.md"
     )
     # every record and every field of it is documented
     assert "| `search_path` |" in markdown() and "### MiningRecord" in markdown()
@@ -181,5 +181,5 @@ def test_the_doc_generator_runs_as_a_module(tmp_path):
 
     doc = tmp_path / "C.md"
     doc.write_text("# intro\n")
-    subprocess.run([sys.executable, "-m", "sycl.io.records", "--write", str(doc)], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "sycl.io.record_docs", "--write", str(doc)], check=True, capture_output=True)
     assert doc.read_text().startswith("# intro\n\n<!-- records:begin") and "### ComparisonRecord" in doc.read_text()

@@ -16,7 +16,7 @@ naming it), except the generation manifest, whose backend adds its own settings.
 other stages grow (an evaluation's per-data-set result, the generation counts, a training log
 row, the quality and judge summaries) keep unknown keys as they are.
 
-``python -m sycl.io.records --markdown`` prints the field tables of ``docs/CONTRACTS.md``.
+``python -m sycl.io.record_docs --markdown`` prints the field tables of ``docs/CONTRACTS.md``.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, StringConstraints, ValidationError
 
-from sycl.config import StrictModel
 from sycl.io.atomic import atomic_write_json
 from sycl.io.errors import DataError
+from sycl.strict import StrictModel
 
 VERSION = 1  # the record shape this sycl writes and reads
 
@@ -453,9 +453,3 @@ def peek_kind(path: str | Path) -> str | None:
 def write_record(path: str | Path, record: Record) -> None:
     """Write ``record`` to ``path`` atomically as JSON."""
     atomic_write_json(path, record.model_dump(mode="json"))
-
-
-if __name__ == "__main__":  # pragma: no cover - exercised through tests/io/test_records.py
-    from sycl.io.record_docs import main
-
-    raise SystemExit(main())
