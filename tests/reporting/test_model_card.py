@@ -190,3 +190,14 @@ def test_push_refused_by_the_hub_is_a_clear_error(st_model_dir):
     assert "the hub refused the upload to 'someone/sycl-test'" in proc.stdout
     assert "set HF_TOKEN to a token with write access" in proc.stdout
     assert "hf_dummy" not in proc.stdout + proc.stderr  # the token is never printed
+
+
+def test_card_of_a_run_the_guard_warned_on(tmp_path):
+    """training.json counts the guard's warnings as an int (older sycl: a list); the card shows the count.
+    The quickstart's ws2 run (temperature 1 on a cosine model) warns, and its card crashed on len(int)."""
+    m = write_model(tmp_path / "m", "ws2", 20, 1.0)
+    info = json.loads((m / "training.json").read_text())
+    info["collapse_warnings"] = 3
+    (m / "training.json").write_text(json.dumps(info))
+    text = write_model_card(m).read_text()
+    assert "- collapse guard warnings: 3" in text
