@@ -95,6 +95,8 @@ class Peers:
 
     def _exported(self, backend: str, kwargs: dict, marker: str):
         """The fp32 export of ``backend``, written once into the model copy (``marker``: its file)."""
+        if (self.dir / marker).is_file():  # name it: the int8 exports lie next to it
+            kwargs = {**kwargs, "file_name": marker}
         m = self._st(backend, kwargs)
         if not (self.dir / marker).is_file():
             log(f"saving the {backend} export into {self.dir}")
