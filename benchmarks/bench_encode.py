@@ -239,11 +239,13 @@ def run_quality(enc: Encoders, args, corpus) -> dict:
 
 
 def strongest_peer(rows: dict, quality: dict) -> tuple[str | None, str]:
-    """The fastest peer (passages per CPU-second) whose nDCG@10 is within 0.002 of st-torch's."""
-    ref = quality.get("st-torch", {}).get("ndcg10")
+    """The fastest peer (passages per CPU-second) whose nDCG@10 is within 0.002 of fp32's.
+
+    fp32's nDCG@10 is st-torch's, else sycl-fp32's (the same vectors: cosine 1 to st-torch's)."""
+    ref = quality.get("st-torch", quality.get("sycl-fp32", {})).get("ndcg10")
     peers = [n for n in rows if n.startswith("st-")]
     if ref is None:
-        return None, "no nDCG@10 of st-torch yet (run --quality)"
+        return None, "no fp32 nDCG@10 yet (run --quality with st-torch or sycl-fp32)"
     ok = [n for n in peers if n in quality and abs(quality[n]["ndcg10"] - ref) <= QUALITY_TOLERANCE]
     if not ok:
         return None, "no peer with a measured nDCG@10 within 0.002 of fp32"
