@@ -2,7 +2,7 @@
 # Both install what they need first (scripts/install.sh, idempotent) into ./.venv.
 VENV ?= .venv
 
-.PHONY: install quickstart test test-all test-gpu test-servers lint format bench
+.PHONY: install quickstart test test-all test-gpu test-servers lint format bench bench-peers-env
 
 install:
 	bash scripts/install.sh
@@ -37,3 +37,10 @@ format: install
 # time); opt-in, not part of `make test` or CI. See scripts/test_servers.sh.
 test-servers: install
 	SYCL_PY=$(VENV)/bin/python bash scripts/test_servers.sh
+
+# The peers of benchmarks/bench_encode.py (sentence-transformers' ONNX Runtime and OpenVINO backends) need
+# transformers < 4.58, so they get their own venv; benchmarks/peers/requirements.txt says why.
+PEERS_VENV ?= .venv-peers
+bench-peers-env:
+	[ -x $(PEERS_VENV)/bin/python ] || python3 -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r benchmarks/peers/requirements.txt

@@ -9,6 +9,14 @@ process CPU) and a few outputs so a broken dtype shows. ``--pipeline N`` also ti
 ``run_generate`` end to end on the first N SciFact queries (the quickstart's workload;
 retries of rejected answers included). ``--peer`` runs the same batches through transformers'
 ``model.generate`` in the same process. Target: >= 200 tokens/s on a quiet 2-core machine.
+
+``--llamacpp`` also decodes the same prompts (the chat template applied by the same tokenizer) with
+llama-cpp-python in this process, on the same GGUF file (llama.cpp runs its Q4_1 weights as they are;
+sycl de-quantises them once to torch), with the same sampling settings (temperature, top-p, no top-k,
+EOS stops, ``--max-tokens``) and ``--threads`` threads. llama-cpp-python's ``Llama`` decodes one sequence
+at a time, so the like-for-like comparison is ``--batch-size 1`` for sycl (one sequence in flight each);
+a run at sycl's default batch 64 shows what batching adds. Install: the ``llamacpp`` extra, built with
+``CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"``.
 """
 
 from __future__ import annotations
@@ -79,6 +87,53 @@ def peer_generate(backend, reqs, batch_size: int) -> dict:
     }
 
 
+def peer_llamacpp(backend, reqs, threads: int) -> dict:
+    """The same prompts through llama-cpp-python on the same GGUF file, one sequence at a time."""
+    from llama_cpp import Llama, __version__
+
+    t0 = time.perf_counter()
+    llm = Llama(
+        model_path=str(backend.gguf_path),
+        n_ctx=2048,
+        n_batch=512,
+        n_threads=threads or os.cpu_count(),
+        n_threads_batch=threads or os.cpu_count(),
+        verbose=False,
+    )
+    load_s = time.perf_counter() - t0
+    prompts = [backend._prompt(r) for r in reqs]
+    llm.create_completion(prompts[0], max_tokens=4)  # warm-up
+    tokens, t0, c0 = 0, time.perf_counter(), time.process_time()
+    samples = {}
+    for r, prompt in zip(reqs, prompts):
+        out = llm.create_completion(
+            prompt,
+            max_tokens=r.max_tokens,
+            temperature=r.temperature,
+            top_p=r.top_p,
+            top_k=0,
+            min_p=0.0,
+            repeat_penalty=1.0,
+            seed=r.seed or 0,
+        )
+        tokens += out["usage"]["completion_tokens"]
+        if len(samples) < 4:
+            samples[r.id] = out["choices"][0]["text"][:160]
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {
+        "llama_cpp_python": __version__,
+        "model_file": backend.gguf_path.name,
+        "load_s": round(load_s, 1),
+        "sequences_in_flight": 1,
+        "wall_s": round(wall, 1),
+        "cpu_s": round(cpu, 1),
+        "completion_tokens": tokens,
+        "tokens_per_s": round(tokens / wall, 1),
+        "tokens_per_cpu_s": round(tokens / cpu, 1),
+        "samples": samples,
+    }
+
+
 def main() -> None:
     import torch
 
@@ -98,6 +153,7 @@ def main() -> None:
     ap.add_argument(
         "--peer", action="store_true", help="also run the same batches through transformers' model.generate (the peer)"
     )
+    ap.add_argument("--llamacpp", action="store_true", help="also decode the same prompts with llama-cpp-python")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -148,6 +204,14 @@ def main() -> None:
             report["runs"][-1]["speedup_vs_generate"] = round(
                 report["runs"][-1]["tokens_per_s"] / report["runs"][-1]["peer_generate"]["tokens_per_s"], 2
             )
+        if args.llamacpp:
+            run = report["runs"][-1]
+            run["llamacpp"] = peer_llamacpp(backend, reqs, args.threads)
+            run["load_avg_1m_after_llamacpp"] = round(os.getloadavg()[0], 2)
+            run["sycl_vs_llamacpp"] = {
+                "wall": round(run["tokens_per_s"] / run["llamacpp"]["tokens_per_s"], 2),
+                "cpu_time": round(run["tokens_per_cpu_s"] / run["llamacpp"]["tokens_per_cpu_s"], 2),
+            }
     if args.pipeline:
         scifact = REPO / ".." / "shared" / "datasets" / "scifact"
         with tempfile.TemporaryDirectory() as tmp:
