@@ -55,7 +55,7 @@ CONTRASTIVE = Signal(
 LISTWISE = Signal(
     "own_group_prob",
     False,
-    "the predictions are flattening or the embeddings converge: sharpen the target (a smaller "
+    "The predictions are flattening or the embeddings converge: sharpen the target (a smaller "
     "loss.label_temperature), set loss.in_batch to lowest or exclude, or lower train.lr",
 )
 
