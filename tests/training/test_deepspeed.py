@@ -144,19 +144,8 @@ def _paper_with(edit):
     ],
 )
 def test_contradictions_and_unresolvable_values_name_the_key(edit, needle):
-    raw = {**read_deepspeed_config(ZERO3), **edit}
     with pytest.raises(DataError) as err:
-        resolve_deepspeed_config(
-            raw,
-            micro_batch=16,
-            accumulation=4,
-            world_size=4,
-            max_grad_norm=1.0,
-            dtype=None,
-            hidden_size=768,
-            schedule=PAPER_SCHEDULE,
-            source="z.json",
-        )
+        _paper_with(edit)
     assert err.value.path == "z.json" and needle in err.value.problem
 
 
