@@ -41,16 +41,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import xxhash
-from filelock import FileLock, Timeout
 
 from sycl.io.atomic import atomic_write_json
 from sycl.io.corpus import cache_root
+from sycl.io.integrity import checksum, exclusive
 from sycl.log import get_logger
 
 _log = get_logger(__name__)
 _FORMAT = "embeddings-v1"
-_HASH_BLOCK = 64 << 20  # bytes hashed per call: a memory-mapped entry is read a block at a time
 
 
 def model_fingerprint(model) -> str:
@@ -103,15 +101,6 @@ def entry_key(model_fp: str, settings: dict, kind: str, dtype: str, texts_fp: st
         sort_keys=True,
     )
     return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def checksum(vectors: np.ndarray) -> str:
-    """``xxh3_128:<hex>`` of the bytes of a C-contiguous array (memory-mapped ones read in 64 MiB blocks)."""
-    flat = np.ascontiguousarray(vectors).reshape(-1).view(np.uint8)
-    h = xxhash.xxh3_128()
-    for s in range(0, flat.size, _HASH_BLOCK):
-        h.update(flat[s : s + _HASH_BLOCK])
-    return f"xxh3_128:{h.hexdigest()}"
 
 
 class EmbeddingCache:
@@ -203,18 +192,9 @@ class EmbeddingCache:
             yield entry
             self._publish(entry, meta)
 
-    @contextlib.contextmanager
-    def _lock(self, key: str) -> Iterator[None]:
-        lock = FileLock(str(self.path(key).with_name(f".{key}.lock")))
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            _log.info("waiting for another process writing the embedding cache entry %s", self.path(key))
-            lock.acquire()
-        try:
-            yield
-        finally:
-            lock.release()
+    def _lock(self, key: str):
+        """The key's writer lock (:func:`sycl.io.integrity.exclusive`)."""
+        return exclusive(self.path(key).with_name(f".{key}.lock"), f"the embedding cache entry {self.path(key)}")
 
     def _open_partial(self, key: str, n: int, dim: int, dtype: np.dtype) -> PartialEntry:
         """Under the lock: the partial file the progress record names, if it fits, else a new one."""
