@@ -60,7 +60,13 @@ def test_chosen_names_the_kernel_each_auto_setting_uses():
 
 def test_missing_kernel_counts_as_not_fast():
     paths = auto_paths(state(autocast_bf16=3.0))
-    assert paths == {"precision": "bf16", "generator_dtype": "float32", "search": "fp32", "dropout": "torch"}
+    assert paths == {
+        "precision": "bf16",
+        "generator_dtype": "float32",
+        "search": "fp32",
+        "dropout": "torch",
+        "encoder": "torch",
+    }
 
 
 def test_summary_line_names_cpu_choices_and_ratios():

@@ -6,7 +6,13 @@ from typing import Literal
 
 from pydantic import Field
 
-from sycl.kernels.options import Precision, SearchPrecision
+from sycl.kernels.options import (
+    DEFAULT_ENCODE_BACKEND,
+    ENCODE_BACKEND_HELP,
+    EncodeBackend,
+    Precision,
+    SearchPrecision,
+)
 from sycl.modeling.config import EncodingConfig
 
 DEFAULT_MEASURES = ("nDCG@10", "RR@10", "R@100", "R@1000", "AP@1000")
@@ -40,6 +46,7 @@ class EvaluationConfig(EncodingConfig):
         description="encoding autocast (default: the suite entry's, else auto; auto: bf16 on GPUs and on CPUs "
         "where it measured faster than fp32, see sycl info; else fp32; the paper suite: fp32)",
     )
+    encode_backend: EncodeBackend = Field(default=DEFAULT_ENCODE_BACKEND, description=ENCODE_BACKEND_HELP)
     search_precision: SearchPrecision | None = Field(
         default=None,
         description="default: the suite entry's, else auto (the paper suite: fp32); auto: the path measured fastest on this "

@@ -32,7 +32,7 @@ from sycl.io.errors import DataError
 from sycl.io.records import EvaluationResult, MetricsRecord, write_record
 from sycl.io.sources import resolve_dataset, resolve_location
 from sycl.io.trec import write_run
-from sycl.kernels.decisions import kernels_entry, resolve_precision, resolve_search_precision
+from sycl.kernels.decisions import kernels_entry, require_encode_backend, resolve_search_precision
 from sycl.log import get_logger
 from sycl.modeling.encoder import BiEncoder, fit_max_lengths
 from sycl.retrieval.cache import EmbeddingCache, model_fingerprint
@@ -183,7 +183,14 @@ def evaluate_dataset(
     judged = _check_judgements(qrels, corpus, qfile, s.strict)
     identity = {"origin": dataset_origin(files.corpus, files.queries, qfile), "qrels_sha256": qrels_fingerprint(qrels)}
     show = s.show_progress and ctx.is_main
-    enc = dict(cache=cache, model_fp=model_fp, batch_size=s.batch_size, precision=s.precision, show_progress=show)
+    enc = dict(
+        cache=cache,
+        model_fp=model_fp,
+        batch_size=s.batch_size,
+        precision=s.precision,
+        backend=s.encode_backend,
+        show_progress=show,
+    )
     q_enc = encode(model, ListTexts([queries[q] for q in qids]), "query", **enc)
     start, stop = ctx.shard(len(corpus))
     d_enc = encode(model, CorpusTexts(corpus, start, stop), "passage", storage=s.vector_storage, **enc)
@@ -226,7 +233,9 @@ def evaluate_dataset(
         relevance_level=entry.relevance_level,
         precision=s.precision,
         search_precision=s.search_precision,
-        precision_used=resolve_precision(s.precision, model.device),
+        precision_used=d_enc.path.split()[-1],
+        encode_backend=s.encode_backend,
+        encoder_path=d_enc.path,
         search_precision_used=search_precision,
         search_path=search_path,
         primary=entry.primary,
@@ -265,6 +274,7 @@ def evaluate(
     if config is not None and settings:
         raise TypeError("give an EvaluationConfig or its fields as keywords, not both")
     s = config if config is not None else EvaluationConfig(**settings)
+    require_encode_backend(s.encode_backend)
     out = check_output_folder(out_dir) if out_dir is not None else None
     specs = [datasets] if isinstance(datasets, (str, Path)) else list(datasets)
     if not specs:

@@ -137,7 +137,13 @@ class EvaluationResult(OpenEntry):
     search_precision: str | None = Field(
         default=None, description="search precision requested (auto, fp32, bf16, int8)"
     )
-    precision_used: str | None = Field(default=None, description="encoding autocast that ran (auto resolved)")
+    precision_used: str | None = Field(
+        default=None, description="encoding precision that ran (auto resolved; OpenVINO: the precision it computed in)"
+    )
+    encode_backend: str | None = Field(default=None, description="encoder requested (auto, torch, openvino)")
+    encoder_path: str | None = Field(
+        default=None, description='the encoder that ran, and its precision: "torch bf16", "openvino bf16", ...'
+    )
     search_precision_used: str | None = Field(
         default=None, description="search precision that ran (auto resolved; None for faiss)"
     )

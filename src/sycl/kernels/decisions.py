@@ -12,6 +12,10 @@ generator ``dtype``      :func:`resolve_generator_dtype` ``bfloat16`` weights wh
                                                          ``fp32`` (candidates cost a rescoring)
 ``train.fast_dropout``   :func:`resolve_fast_dropout`    on where :mod:`sycl.kernels.fast_dropout` drew
                                                          masks >= 1.1x as fast as torch (GPUs: off)
+``encode_backend``       :func:`resolve_encode_backend`  ``openvino`` where it is installed and its stand-in
+(evaluation, mining)                                     encoder measured >= 1.1x as fast as torch's path
+                                                         for the precision (bf16 autocast or fp32), else
+                                                         ``torch`` (GPUs: torch)
 =======================  ==============================  ===============================================
 
 A kernel is used by ``auto`` only when it is also accurate (row cosine to fp32 >= ``MIN_COSINE``
@@ -116,6 +120,71 @@ def resolve_fast_dropout(setting: str, device: torch.device | str, kernels: Kern
     return is_fast((kernels or default_state()).verdict(), "dropout_fast")
 
 
+def openvino_speedup(precision: str, kernels: KernelState | None = None) -> tuple[float | None, str]:
+    """``(speed of OpenVINO / speed of torch, torch's path)`` on this CPU's encoder stand-in for ``precision``.
+
+    OpenVINO runs f32 for ``fp32`` and its default precision otherwise; torch runs ``precision``
+    resolved (``fp32``: 1.0, ``bf16``: the probe's bf16 autocast). ``None`` when either was not
+    measured, OpenVINO measured inaccurate, or torch's path is fp16 autocast (OpenVINO has no match).
+    """
+    kernels = kernels or default_state()
+    v = kernels.verdict()
+    torch_path = resolve_precision(precision, "cpu", kernels)
+    ov = v.timings.get("encode_openvino_fp32" if precision == "fp32" else "encode_openvino")
+    torch_speedup = {"fp32": 1.0, "bf16": v.speedup("encode_torch_bf16")}.get(torch_path)
+    if ov is None or not ov.accurate or not torch_speedup:
+        return None, torch_path
+    return ov.speedup / torch_speedup, torch_path
+
+
+def require_encode_backend(backend: str) -> None:
+    """Raise :class:`~sycl.kernels.openvino_encoder.OpenVinoUnavailable` (a user error) for ``openvino``
+    without the package: checked when the settings are read, before any work."""
+    from sycl.kernels.openvino_encoder import OpenVinoUnavailable, available
+
+    if backend not in ("auto", "torch", "openvino"):
+        raise ValueError(f"unknown encode_backend {backend!r}; use auto, torch or openvino")
+    if backend == "openvino" and not available():
+        raise OpenVinoUnavailable()
+
+
+def resolve_encode_backend(
+    backend: str, precision: str, device: torch.device | str, kernels: KernelState | None = None
+) -> str:
+    """``torch`` or ``openvino``: what encodes texts for retrieval for ``encode_backend`` and ``precision``.
+
+    ``auto``: OpenVINO on a CPU where it is installed and measured :data:`MIN_SPEEDUP` times as fast
+    as torch's path (:func:`openvino_speedup`). ``openvino``: as asked on a CPU (a warning once when it
+    measured slower than torch; not installed: a user error); on other devices torch, with a warning.
+    """
+    from sycl.kernels.openvino_encoder import available
+
+    require_encode_backend(backend)
+    if backend == "torch":
+        return backend
+    kernels = kernels or default_state()
+    if torch.device(device).type != "cpu":
+        if backend == "openvino" and kernels.first_warning("encode_backend openvino off the CPU"):
+            _log.warning(
+                "encode_backend openvino runs on the CPU only; the model is on %s: encoding with torch", device
+            )
+        return "torch"
+    if not available():
+        return "torch"
+    ratio, torch_path = openvino_speedup(precision, kernels)
+    if backend == "openvino":
+        if ratio is not None and ratio < 1.0 and kernels.first_warning("encode_backend openvino"):
+            _log.warning(
+                "encode_backend openvino was requested, but on this CPU (%s) it measured %.2fx the speed of "
+                "torch %s; encode_backend auto would use torch",
+                kernels.verdict().cpu,
+                ratio,
+                torch_path,
+            )
+        return backend
+    return "openvino" if ratio is not None and ratio >= MIN_SPEEDUP else "torch"
+
+
 def _duration(seconds: float) -> str:
     if seconds >= 3600:
         return f"{seconds / 3600:.1f} h"
@@ -166,27 +235,31 @@ def resolve_search_precision(
 
 
 def auto_paths(kernels: KernelState | None = None) -> dict[str, str]:
-    """What each ``auto`` takes on this CPU: ``precision``, ``generator_dtype``, ``search``, ``dropout``."""
+    """What each ``auto`` takes on this CPU: ``precision``, ``generator_dtype``, ``search``, ``dropout``, ``encoder``."""
     kernels = kernels or default_state()
     return {
         "precision": resolve_precision("auto", "cpu", kernels),
         "generator_dtype": resolve_generator_dtype("auto", "cpu", kernels),
         "search": resolve_search_precision("auto", 0, 0, 0, kernels),
         "dropout": "fast" if resolve_fast_dropout("auto", "cpu", kernels) else "torch",
+        "encoder": resolve_encode_backend("auto", "auto", "cpu", kernels),
     }
 
 
 def chosen(kernels: KernelState | None = None) -> set[str]:
     """The kernels the ``auto`` settings use on this CPU (fp32 paths and torch's dropout are not kernels here)."""
-    paths = auto_paths(kernels)
+    kernels = kernels or default_state()
+    paths, measured = auto_paths(kernels), kernels.verdict().timings
     used = {
         "autocast_bf16": paths["precision"] == "bf16",
         "decode_bf16": paths["generator_dtype"] == "bfloat16",
         "search_bf16": paths["search"] == "bf16",
         "search_int8": paths["search"] == "int8",
         "dropout_fast": paths["dropout"] == "fast",
+        "encode_openvino": paths["encoder"] == "openvino",
+        "encode_torch_bf16": paths["encoder"] == "torch" and paths["precision"] == "bf16",
     }
-    return {k for k, on in used.items() if on}
+    return {k for k, on in used.items() if on and k in measured}
 
 
 def describe(kernels: KernelState | None = None) -> str:
@@ -202,8 +275,23 @@ def describe(kernels: KernelState | None = None) -> str:
         f"{v.cpu}, torch {v.torch}: precision auto -> {paths['precision']} (bf16 autocast {sp('autocast_bf16')} "
         f"fp32), generator auto -> {paths['generator_dtype']} (bf16 {sp('decode_bf16')}), search auto -> "
         f"{paths['search']} (bf16 {sp('search_bf16')}, int8 {sp('search_int8')}), dropout auto -> "
-        f"{paths['dropout']} ({sp('dropout_fast')} torch's)"
+        f"{paths['dropout']} ({sp('dropout_fast')} torch's), encoder auto -> {paths['encoder']} "
+        f"({encoder_reason(kernels)})"
     )
+
+
+def encoder_reason(kernels: KernelState | None = None, precision: str = "auto") -> str:
+    """Why ``encode_backend auto`` takes its path for ``precision``: the measured ratio, or what is missing."""
+    from sycl.kernels.openvino_encoder import available
+
+    kernels = kernels or default_state()
+    if not available():
+        return "openvino is not installed"
+    ratio, torch_path = openvino_speedup(precision, kernels)
+    if ratio is None:
+        why = kernels.verdict().unavailable.get("encode_openvino")
+        return why or f"OpenVINO not measured accurate against torch {torch_path}"
+    return f"OpenVINO {ratio:.3g}x the speed of torch {torch_path}, {MIN_SPEEDUP}x needed"
 
 
 def summary(kernels: KernelState | None = None) -> dict:
@@ -218,6 +306,7 @@ def summary(kernels: KernelState | None = None) -> dict:
         "auto_decode": paths["generator_dtype"],
         "auto_search": paths["search"],
         "auto_dropout": paths["dropout"],
+        "auto_encoder": paths["encoder"],
         "measured_at": v.measured_at,
         "speedup_vs_fp32": {k: round(t.speedup, 4) for k, t in v.timings.items()},
     }

@@ -14,3 +14,12 @@ Precision = Literal["auto", "fp32", "bf16", "fp16"]
 # auto: the path measured fastest on this CPU (sycl info); fp32: exact; int8 / bf16: candidates chosen in
 # reduced precision, rescored in fp32 (sycl.retrieval.search).
 SearchPrecision = Literal["auto", "fp32", "int8", "bf16"]
+
+# The implementation that encodes texts for retrieval (evaluation, dense mining; training stays on torch):
+# auto: OpenVINO where the kernel probe measured it faster than torch's path (sycl info), else torch.
+EncodeBackend = Literal["auto", "torch", "openvino"]
+DEFAULT_ENCODE_BACKEND: EncodeBackend = "auto"
+ENCODE_BACKEND_HELP = (
+    "what encodes texts for retrieval: auto (OpenVINO where installed and measured faster than torch "
+    "on this CPU, see sycl info; else torch), torch, or openvino (pip install 'sycl-ir[openvino]')"
+)

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from sycl.config import StrictModel
-from sycl.kernels.options import Precision
+from sycl.kernels.options import DEFAULT_ENCODE_BACKEND, ENCODE_BACKEND_HELP, EncodeBackend, Precision
 
 
 class MiningConfig(StrictModel):
@@ -35,4 +35,5 @@ class MiningConfig(StrictModel):
         default=None, ge=1, description="encoding batch size (dense; default: 16 on CPU, 128 on GPU)"
     )
     precision: Precision = Field(default="auto", description="encoding autocast (dense)")
+    encode_backend: EncodeBackend = Field(default=DEFAULT_ENCODE_BACKEND, description=ENCODE_BACKEND_HELP)
     cache: bool = Field(default=True, description="use the embedding cache (dense)")

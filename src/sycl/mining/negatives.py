@@ -24,6 +24,7 @@ from sycl.io.corpus import Corpus
 from sycl.io.errors import DataError
 from sycl.io.records import MiningRecord, write_record
 from sycl.io.sources import resolve_dataset
+from sycl.kernels.decisions import require_encode_backend
 from sycl.log import get_logger, progress
 from sycl.mining.config import MiningConfig
 from sycl.retrieval.search import TopK, exact_search
@@ -34,7 +35,9 @@ _log = get_logger(__name__)
 class _Dense:
     """Dense retrieval for mining: the corpus is encoded once (cached), queries per chunk."""
 
-    def __init__(self, model, corpus: Corpus, batch_size: int | None, precision: str, cache: bool, show: bool):
+    def __init__(
+        self, model, corpus: Corpus, batch_size: int | None, precision: str, backend: str, cache: bool, show: bool
+    ):
         from sycl.modeling.encoder import BiEncoder
         from sycl.retrieval.cache import EmbeddingCache, model_fingerprint
         from sycl.retrieval.encoding import CorpusTexts, encode
@@ -42,7 +45,7 @@ class _Dense:
         self.model = model if isinstance(model, BiEncoder) else BiEncoder.from_pretrained(str(model))
         self.cache = EmbeddingCache() if cache else None
         self.fp = model_fingerprint(self.model) if cache else None
-        self.opts = dict(batch_size=batch_size, precision=precision)
+        self.opts = dict(batch_size=batch_size, precision=precision, backend=backend)
         self.docs = encode(
             self.model,
             CorpusTexts(corpus),
@@ -56,7 +59,7 @@ class _Dense:
     def search(self, queries: list[str], k: int, exclude: np.ndarray | None) -> TopK:
         from sycl.retrieval.encoding import ListTexts, encode
 
-        qv = encode(self.model, ListTexts(queries), "query", cache=None, **self.opts).vectors
+        qv = encode(self.model, ListTexts(queries), "query", cache=None, model_fp=self.fp, **self.opts).vectors
         return exact_search(qv, self.docs, k, exclude=exclude)
 
 
@@ -75,6 +78,7 @@ def mine(config: MiningConfig, out: str | Path, show_progress: bool = True) -> d
         b=config.b,
         batch_size=config.batch_size,
         precision=config.precision,
+        encode_backend=config.encode_backend,
         cache=config.cache,
         show_progress=show_progress,
     )
@@ -94,6 +98,7 @@ def mine_negatives(
     b: float = 0.4,
     batch_size: int | None = None,
     precision: str = "auto",
+    encode_backend: str = "auto",
     cache: bool = True,
     query_chunk: int = 10_000,
     show_progress: bool = True,
@@ -108,6 +113,7 @@ def mine_negatives(
     record (counts; :func:`record_path`).
     """
     t0 = time.perf_counter()
+    require_encode_backend(encode_backend)
     out = Path(out)
     fmt = fmt or ("tsv" if out.suffix == ".tsv" else "jsonl")
     if fmt not in ("jsonl", "tsv"):
@@ -130,7 +136,7 @@ def mine_negatives(
         engine = BM25Index(corpus, k1=k1, b=b, show_progress=show_progress)
         method = "bm25"
     else:
-        engine = _Dense(model, corpus, batch_size, precision, cache, show_progress)
+        engine = _Dense(model, corpus, batch_size, precision, encode_backend, cache, show_progress)
         method = "dense"
     counts = {"queries": 0, "negatives": 0, "short": 0, "skipped_empty": 0}
     bar = progress(total=len(qids), desc=f"mine ({method})", unit="q", disable=not show_progress or None)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -233,7 +233,11 @@ class BiEncoder(nn.Module):
     def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
         features = {k: v.to(self.device) for k, v in features.items()}
         out = self.transformer(**features)
-        emb = self.pool(out.last_hidden_state, features["attention_mask"])
+        return self.head(out.last_hidden_state, features["attention_mask"])
+
+    def head(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Token embeddings ``hidden [B, T, d]`` -> the text embeddings ``[B, d]``: pooled, normalised if set."""
+        emb = self.pool(hidden, mask)
         if self.settings["normalize"]:
             emb = torch.nn.functional.normalize(emb, dim=-1)
         return emb
@@ -290,10 +294,14 @@ class BiEncoder(nn.Module):
         batch_size: int = 64,
         precision: Precision = "auto",
         show_progress: bool = False,
+        runner: Callable[[dict[str, torch.Tensor]], torch.Tensor] | None = None,
     ) -> np.ndarray:
         """Embed ``texts`` -> ``float32 [len(texts), d]``, batching texts of similar length together.
 
         Cosine similarity applies normalisation here, so search can always use a dot product.
+        ``runner``: another implementation of the transformer (tokenised batch -> token embeddings
+        ``[B, T, d]``, e.g. :class:`sycl.kernels.openvino_encoder.CompiledEncoder`) used instead of
+        this one under ``precision``'s autocast; pooling and normalisation are the same.
         """
         was_training = self.training
         self.eval()
@@ -304,8 +312,11 @@ class BiEncoder(nn.Module):
             for start in range(0, len(texts), batch_size):
                 idx = order[start : start + batch_size]
                 feats = self.tokenize([texts[i] for i in idx], kind)
-                with autocast(precision, self.device):
-                    emb = self(feats)
+                if runner is not None:
+                    emb = self.head(runner(feats), feats["attention_mask"])
+                else:
+                    with autocast(precision, self.device):
+                        emb = self(feats)
                 if self.settings["similarity"] == "cosine" and not self.settings["normalize"]:
                     emb = torch.nn.functional.normalize(emb, dim=-1)
                 out[idx] = emb.float().cpu().numpy()

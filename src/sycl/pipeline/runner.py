@@ -215,10 +215,16 @@ class Runner:
         """Run every configured stage in order; returns the provenance manifest.
 
         Every input of every stage is checked first (:func:`~sycl.pipeline.inputs.check_inputs`), so a
-        missing evaluation data set fails now rather than after generating and training.
+        missing evaluation data set fails now rather than after generating and training, as does an
+        ``encode_backend: openvino`` without OpenVINO installed.
         """
         check_output_folder(self.dir)
         check_inputs(self.cfg)
+        from sycl.kernels.decisions import require_encode_backend
+
+        for stage in (self.cfg.mine, self.cfg.evaluate):
+            if stage is not None:
+                require_encode_backend(stage.encode_backend)
         self.manifest = self._load_manifest()
         self.dir.mkdir(parents=True, exist_ok=True)
         random.seed(self.cfg.seed)

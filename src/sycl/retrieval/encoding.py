@@ -22,7 +22,8 @@ import numpy as np
 import pyarrow.compute as pc
 
 from sycl.io.corpus import Corpus
-from sycl.kernels.options import Precision
+from sycl.kernels.decisions import resolve_encode_backend, resolve_precision
+from sycl.kernels.options import DEFAULT_ENCODE_BACKEND, EncodeBackend, Precision
 from sycl.kernels.precision import resolve_dtype
 from sycl.log import get_logger, progress
 from sycl.retrieval.cache import EmbeddingCache, entry_key, model_fingerprint, texts_fingerprint
@@ -85,12 +86,45 @@ class CorpusTexts:
 
 @dataclass
 class Encoded:
-    """Vectors ``float32 [n, d]`` (possibly memory-mapped), whether they came from the cache, and seconds."""
+    """Vectors ``float32 [n, d]`` (possibly memory-mapped), whether they came from the cache, seconds, and
+    the encoder path that made them (``torch bf16``, ``openvino bf16``, ...)."""
 
     vectors: np.ndarray
     cached: bool
     seconds: float
     key: str | None = None
+    path: str = "torch fp32"
+
+
+@dataclass(frozen=True)
+class EncoderPath:
+    """What encodes: ``backend`` (``torch``/``openvino``) computing in ``precision`` (``fp32``/``bf16``/``fp16``)."""
+
+    backend: str
+    precision: str
+
+    def __str__(self) -> str:
+        return f"{self.backend} {self.precision}"
+
+
+def encoder_path(model, backend: EncodeBackend, precision: Precision) -> EncoderPath:
+    """The path that encodes for ``model`` with ``encode_backend`` and ``precision`` (both resolved; no work)."""
+    if resolve_encode_backend(backend, precision, model.device) == "openvino":
+        from sycl.kernels.openvino_encoder import inference_precision
+
+        return EncoderPath("openvino", inference_precision(precision))
+    return EncoderPath("torch", resolve_precision(precision, model.device))
+
+
+def openvino_runner(model, model_fp: str | None, precision: Precision, path: EncoderPath):
+    """``model``'s transformer exported (or read from the model cache) and compiled for OpenVINO."""
+    from sycl.kernels.openvino_encoder import compiled_encoder
+
+    example = model.tokenize(["an example text"], "passage")
+    runner = compiled_encoder(model.transformer, model_fp or model_fingerprint(model), example, precision)
+    if runner.precision != path.precision:
+        raise RuntimeError(f"OpenVINO compiled the encoder for {runner.precision}, {path.precision} was expected")
+    return runner
 
 
 VectorStorage = Literal["fp32", "fp16"]
@@ -125,6 +159,7 @@ def encode(
     chunk: int | None = None,
     storage: VectorStorage = "fp32",
     shard_rows: int = SHARD_ROWS,
+    backend: EncodeBackend = DEFAULT_ENCODE_BACKEND,
 ) -> Encoded:
     """Embed every text of ``source`` with ``model`` (a :class:`~sycl.modeling.BiEncoder`).
 
@@ -132,29 +167,29 @@ def encode(
     texts) and written there on a miss; ``model_fp`` saves re-hashing the weights. ``storage``
     ``fp16`` keeps the cached vectors at half precision (returned as stored; without a cache the
     vectors are float32 in memory). With a cache, a run interrupted after some shards of
-    ``shard_rows`` rows resumes with the next one.
+    ``shard_rows`` rows resumes with the next one. ``backend``: the ``encode_backend`` setting
+    (:func:`sycl.kernels.decisions.resolve_encode_backend`); the path that ran is part of the cache
+    key (torch's keys are those of sycl before OpenVINO) and of the result.
     """
     if storage not in STORAGE_DTYPES:
         raise ValueError(f"unknown vector storage {storage!r}; use fp32 or fp16")
     t0 = time.perf_counter()
     n, dim = len(source), model.dim
     dtype = resolve_dtype(precision, model.device)
+    path = encoder_path(model, backend, precision)
     key = None
     if cache is not None:
         model_fp = model_fp or model_fingerprint(model)
         texts_fp, _ = texts_fingerprint(source.batches())
-        key = entry_key(
-            model_fp,
-            encoding_settings(model, kind),
-            kind,
-            str(dtype or "float32"),
-            texts_fp,
-            **({"storage": storage} if storage != "fp32" else {}),
-        )
+        extra = {"storage": storage} if storage != "fp32" else {}
+        if path.backend != "torch":
+            extra["encoder"] = str(path)
+        key = entry_key(model_fp, encoding_settings(model, kind), kind, str(dtype or "float32"), texts_fp, **extra)
         hit = cache.load(key, n, dim, STORAGE_DTYPES[storage])
         if hit is not None:
-            _log.info("%d %s vectors from the cache (%s)", n, kind, cache.path(key).name[:12])
-            return Encoded(hit, True, time.perf_counter() - t0, key)
+            _log.info("%d %s vectors from the cache (%s, %s)", n, kind, path, cache.path(key).name[:12])
+            return Encoded(hit, True, time.perf_counter() - t0, key, str(path))
+    runner = openvino_runner(model, model_fp, precision, path) if path.backend == "openvino" else None
     lengths = source.lengths()
     batch_size = batch_size or default_batch_size(model.device)
     chunk = chunk or max(batch_size * 16, 1024)
@@ -169,7 +204,9 @@ def encode(
             order = s + np.argsort(-lengths[s:e], kind="stable")
             for c in range(0, e - s, chunk):
                 idx = np.sort(order[c : c + chunk])
-                out[idx] = model.encode(source.texts(idx), kind, batch_size=batch_size, precision=precision)
+                out[idx] = model.encode(
+                    source.texts(idx), kind, batch_size=batch_size, precision=precision, runner=runner
+                )
                 bar.update(len(idx))
             if mark is not None:
                 mark(shard)
@@ -182,6 +219,7 @@ def encode(
                 "model": str(getattr(model, "source", "")),
                 "settings": encoding_settings(model, kind),
                 "dtype": str(dtype or "float32"),
+                "encoder": str(path),
             }
             with cache.writer(key, n, dim, meta, dtype=STORAGE_DTYPES[storage]) as part:
                 waited = part is None  # another process wrote the entry while this one waited for it
@@ -208,5 +246,5 @@ def encode(
     if waited:
         _log.info("%d %s vectors from the cache, written by another process (%s)", n, kind, cache.path(key).name[:12])
     else:
-        _log.info("encoded %d %ss in %.1f s (%.1f/s)", n, kind, secs, n / secs if secs else 0.0)
-    return Encoded(vectors, waited, secs, key)
+        _log.info("encoded %d %ss in %.1f s (%.1f/s, %s)", n, kind, secs, n / secs if secs else 0.0, path)
+    return Encoded(vectors, waited, secs, key, str(path))
