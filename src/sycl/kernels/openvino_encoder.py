@@ -155,6 +155,14 @@ def model_key(weights_fp: str, config: dict, inputs: list[str]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def _config(transformer: torch.nn.Module) -> dict:
+    """A Hugging Face model's full config (a plain module: its class name)."""
+    config = getattr(transformer, "config", None)
+    if config is None:
+        return {"module": type(transformer).__qualname__}
+    return json.loads(config.to_json_string(use_diff=False))
+
+
 class ModelCache:
     """A folder of exported models, one ``<key>/`` each (default ``<cache root>/openvino``).
 
@@ -174,8 +182,7 @@ class ModelCache:
 
     def load(self, transformer: torch.nn.Module, weights_fp: str, example: dict[str, torch.Tensor]):
         """The exported ``transformer`` (``openvino.Model``) from the cache, exported and cached on a miss."""
-        config = json.loads(transformer.config.to_json_string(use_diff=False))
-        key = model_key(weights_fp, config, list(example))
+        key = model_key(weights_fp, _config(transformer), list(example))
         model, _ = self._verified(key)
         if model is not None:
             return model
