@@ -43,7 +43,7 @@ class FakeModel:
         return np.stack(rows).astype(np.float32)
 
 
-ENCODE = dict(precision="fp32", batch_size=8, chunk=16, shard_rows=32)  # 96 texts: 3 shards of 2 chunks
+ENCODE = dict(precision="fp32", backend="torch", batch_size=8, chunk=16, shard_rows=32)  # 96 texts: 3 shards
 
 
 def worker(cfg: dict) -> None:

@@ -137,3 +137,72 @@ def test_fast_or_unmeasured_explicit_path_passes_silently(logged):
     assert resolve_search_precision("bf16", 2000, 200_000, 384, kernels) == "bf16"  # not measured: as asked
     assert resolve_search_precision("fp32", 2000, 200_000, 384, kernels) == "fp32"
     assert not [r for r in logged if r.levelno >= logging.WARNING]
+
+
+@pytest.fixture
+def openvino_installed(monkeypatch):
+    """Whether the openvino package is importable, as the decisions see it (set per test)."""
+    from sycl.kernels import openvino_encoder
+
+    def set_installed(installed: bool) -> None:
+        monkeypatch.setattr(openvino_encoder, "available", lambda: installed)
+
+    return set_installed
+
+
+@pytest.mark.parametrize(
+    "openvino, torch_bf16, want",
+    [(2.0, 1.5, "openvino"), (1.6, 1.5, "torch"), (1.2, 1.5, "torch")],  # 1.33x, 1.07x, 0.8x torch's bf16 path
+)
+def test_encoder_auto_takes_openvino_only_when_measured_faster_than_torch(
+    openvino_installed, openvino, torch_bf16, want
+):
+    from sycl.kernels.decisions import resolve_encode_backend
+
+    openvino_installed(True)
+    kernels = state(autocast_bf16=3.0, encode_torch_bf16=torch_bf16, encode_openvino=openvino)
+    assert resolve_encode_backend("auto", "auto", "cpu", kernels) == want
+    assert auto_paths(kernels)["encoder"] == want
+    assert ("encode_openvino" in chosen(kernels)) == (want == "openvino")
+
+
+def test_encoder_auto_compares_fp32_requests_with_openvino_at_f32(openvino_installed):
+    from sycl.kernels.decisions import openvino_speedup, resolve_encode_backend
+
+    openvino_installed(True)
+    # OpenVINO's default (bf16) is fast, but at f32 it is slower than torch fp32: an fp32 request stays on torch
+    kernels = state(autocast_bf16=3.0, encode_torch_bf16=1.5, encode_openvino=2.5, encode_openvino_fp32=0.9)
+    assert resolve_encode_backend("auto", "fp32", "cpu", kernels) == "torch"
+    assert openvino_speedup("fp32", kernels) == (pytest.approx(0.9), "fp32")
+    assert resolve_encode_backend("auto", "auto", "cpu", kernels) == "openvino"
+
+
+def test_encoder_auto_never_takes_an_inaccurate_openvino(openvino_installed):
+    from sycl.kernels.decisions import resolve_encode_backend
+
+    openvino_installed(True)
+    v = make_verdict(autocast_bf16=3.0, encode_torch_bf16=1.5)
+    v.timings["encode_openvino"] = KernelTiming(0.1, 1.0, cosine=0.99, shape="test")  # 10x, but inaccurate
+    assert resolve_encode_backend("auto", "auto", "cpu", KernelState(v)) == "torch"
+
+
+def test_encoder_without_openvino(openvino_installed):
+    from sycl.kernels.decisions import resolve_encode_backend
+    from sycl.kernels.openvino_encoder import OpenVinoUnavailable
+
+    openvino_installed(False)
+    kernels = state(autocast_bf16=3.0, encode_torch_bf16=1.5, encode_openvino=3.0)
+    assert resolve_encode_backend("auto", "auto", "cpu", kernels) == "torch"
+    with pytest.raises(OpenVinoUnavailable, match="pip install 'sycl-ir\\[openvino\\]'"):
+        resolve_encode_backend("openvino", "auto", "cpu", kernels)
+
+
+def test_explicit_openvino_measured_slower_is_honoured_with_a_warning(openvino_installed, logged):
+    from sycl.kernels.decisions import resolve_encode_backend
+
+    openvino_installed(True)
+    kernels = state(autocast_bf16=3.0, encode_torch_bf16=2.0, encode_openvino=1.0)
+    assert resolve_encode_backend("openvino", "auto", "cpu", kernels) == "openvino"
+    assert resolve_encode_backend("openvino", "auto", "cuda", kernels) == "torch"
+    warned = [r.getMessage() for r in logged if r.levelname == "WARNING"]
+    assert any("0.50x the speed of torch bf16" in m for m in warned), warned

@@ -30,14 +30,14 @@ class FakeModel:
 def test_killed_encoding_resumes_at_the_first_unfinished_shard(tmp_path):
     texts = ListTexts([f"passage {i} " + "x" * (i % 7) for i in range(100)])
     cache = EmbeddingCache(tmp_path)
-    kw = dict(cache=cache, model_fp="m", precision="fp32", chunk=10, shard_rows=30)
+    kw = dict(cache=cache, model_fp="m", precision="fp32", backend="torch", chunk=10, shard_rows=30)
     with pytest.raises(KeyboardInterrupt):
         encode(FakeModel(fail_after=4), texts, "passage", **kw)  # shard 0 (3 chunks) done, shard 1 started
     assert not list(tmp_path.rglob("[!.]*.npy"))  # no entry under a valid key yet
     again = FakeModel()
     got = encode(again, texts, "passage", **kw)
     assert not got.cached and len(again.encoded) == 70  # shards 1-3 only
-    full = encode(FakeModel(), texts, "passage", model_fp="m", precision="fp32", chunk=10, shard_rows=30)
+    full = encode(FakeModel(), texts, "passage", precision="fp32", backend="torch", chunk=10, shard_rows=30)
     assert np.array_equal(np.asarray(got.vectors), full.vectors)
     assert not list(tmp_path.rglob(".*partial*"))  # the partial file and its record are gone
     assert encode(FakeModel(fail_after=0), texts, "passage", **kw).cached
@@ -46,8 +46,9 @@ def test_killed_encoding_resumes_at_the_first_unfinished_shard(tmp_path):
 def test_fp16_storage_halves_the_entry_and_searches_the_same(tmp_path):
     texts = ListTexts([f"passage {i}" for i in range(300)])
     cache = EmbeddingCache(tmp_path)
-    f32 = encode(FakeModel(), texts, "passage", cache=cache, model_fp="m", precision="fp32")
-    f16 = encode(FakeModel(), texts, "passage", cache=cache, model_fp="m", precision="fp32", storage="fp16")
+    kw = dict(cache=cache, model_fp="m", precision="fp32", backend="torch")
+    f32 = encode(FakeModel(), texts, "passage", **kw)
+    f16 = encode(FakeModel(), texts, "passage", storage="fp16", **kw)
     assert f16.key != f32.key and f16.vectors.dtype == np.float16 and isinstance(f16.vectors, np.memmap)
     assert cache.path(f16.key).stat().st_size < 0.6 * cache.path(f32.key).stat().st_size
     q = np.random.default_rng(1).standard_normal((20, 8)).astype(np.float32)

@@ -189,7 +189,7 @@ def encode(
         if hit is not None:
             _log.info("%d %s vectors from the cache (%s, %s)", n, kind, path, cache.path(key).name[:12])
             return Encoded(hit, True, time.perf_counter() - t0, key, str(path))
-    runner = openvino_runner(model, model_fp, precision, path) if path.backend == "openvino" else None
+    other = {"runner": openvino_runner(model, model_fp, precision, path)} if path.backend == "openvino" else {}
     lengths = source.lengths()
     batch_size = batch_size or default_batch_size(model.device)
     chunk = chunk or max(batch_size * 16, 1024)
@@ -204,9 +204,7 @@ def encode(
             order = s + np.argsort(-lengths[s:e], kind="stable")
             for c in range(0, e - s, chunk):
                 idx = np.sort(order[c : c + chunk])
-                out[idx] = model.encode(
-                    source.texts(idx), kind, batch_size=batch_size, precision=precision, runner=runner
-                )
+                out[idx] = model.encode(source.texts(idx), kind, batch_size=batch_size, precision=precision, **other)
                 bar.update(len(idx))
             if mark is not None:
                 mark(shard)
