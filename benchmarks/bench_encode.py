@@ -10,8 +10,12 @@ name                what                                                        
 ``st-onnx-int8``    ``export_dynamic_quantized_onnx_model(..., "avx512_vnni")``        ``.venv-peers``
 ``st-openvino``     ``backend="openvino"`` (bf16 inference on AVX512-BF16/AMX CPUs)     ``.venv-peers``
 ``st-openvino-int8`` static int8 (``OVQuantizer``, 300 calibration passages)           ``.venv-peers``
-``sycl-auto``       sycl's evaluation encoder, ``precision: auto`` (the kernel probe)  this venv
-``sycl-fp32``       the same in fp32                                                   this venv
+``sycl-auto``       sycl's evaluation encoder, ``precision`` and ``encode_backend``     this venv
+                    ``auto`` (the kernel probe: torch or OpenVINO)
+``sycl-torch``      the same on torch (``precision: auto``: bf16 autocast where fast)   this venv
+``sycl-fp32``       the same on torch in fp32                                          this venv
+``sycl-openvino``   ``encode_backend: openvino``, ``precision: auto`` (OpenVINO's       this venv
+                    default precision: bf16 on AVX512-BF16/AMX CPUs)
 ==================  =================================================================  ===========================
 
 The peers need transformers < 4.58 (optimum-onnx, optimum-intel) while sycl runs sentence-transformers 6.x
@@ -57,7 +61,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SCIFACT = ROOT / ".." / "shared" / "datasets" / "scifact"
 PEERS_PY = ROOT / ".venv-peers" / "bin" / "python"
 PEERS = ("st-onnx", "st-onnx-int8", "st-openvino", "st-openvino-int8")
-LOCAL = ("st-torch", "sycl-auto", "sycl-fp32")
+LOCAL = ("st-torch", "sycl-auto", "sycl-torch", "sycl-fp32", "sycl-openvino")
+SYCL = {  # (precision, encode_backend)
+    "sycl-auto": ("auto", "auto"),
+    "sycl-torch": ("auto", "torch"),
+    "sycl-fp32": ("fp32", "torch"),
+    "sycl-openvino": ("auto", "openvino"),
+}
 QUALITY_TOLERANCE = 0.002  # nDCG@10 within this of fp32 counts as "the same quality"
 
 
@@ -131,12 +141,25 @@ class Encoders:
             self.st = SentenceTransformer(str(self.model_dir), device="cpu")
             self.st.encode(["warm up"] * 32)
             self.details["st-torch"] = {"sentence_transformers": sentence_transformers.__version__, "batch_size": 32}
-        if any(n.startswith("sycl-") for n in names):
+        if any(n in SYCL for n in names):
+            from sycl.kernels.openvino_encoder import available
+            from sycl.retrieval.encoding import ListTexts, encode
+
             self.ours = BiEncoder.from_pretrained()
             for n in names:
-                if n.startswith("sycl-"):
-                    self.ours.encode(["warm up"] * 32, precision=n.split("-", 1)[1])
-                    self.details[n] = {"precision": n.split("-", 1)[1], "batch_size": args.batch_size or "default"}
+                if n == "sycl-openvino" and not available():
+                    self.unavailable[n] = "openvino is not installed (pip install 'sycl-ir[openvino]')"
+                elif n in SYCL:
+                    precision, backend = SYCL[n]  # the warm-up also exports and compiles OpenVINO's model
+                    path = encode(
+                        self.ours, ListTexts(["warm up"] * 32), "passage", precision=precision, backend=backend
+                    )
+                    self.details[n] = {
+                        "precision": precision,
+                        "encode_backend": backend,
+                        "encoder_path": path.path,
+                        "batch_size": args.batch_size or "default",
+                    }
         wanted = [n for n in names if n in PEERS]
         if wanted:
             python = Path(args.peers_python)
@@ -165,8 +188,10 @@ class Encoders:
         else:
             from sycl.retrieval.encoding import ListTexts, encode
 
-            prec = name.split("-", 1)[1]
-            enc = encode(self.ours, ListTexts(texts), kind, batch_size=self.batch_size, precision=prec)
+            precision, backend = SYCL[name]
+            enc = encode(
+                self.ours, ListTexts(texts), kind, batch_size=self.batch_size, precision=precision, backend=backend
+            )
             vec = np.asarray(enc.vectors)
         return np.asarray(vec, dtype=np.float32), time.perf_counter() - t, time.process_time() - c
 
