@@ -52,6 +52,27 @@ QUERIES = [
 ]
 
 
+def level_requests(queries: int, max_tokens: int) -> list:
+    """``queries x 4`` per-level chat requests (the embedded model's mode), sampled as the pipeline samples."""
+    from sycl.generation.backends.base import ChatRequest
+    from sycl.generation.levels import default_levels
+    from sycl.generation.prompts import load_template, render_level_prompt
+
+    levels, template = default_levels(), load_template("per-level")
+    return [
+        ChatRequest(
+            id=f"{q}|{lv.label}",
+            messages=render_level_prompt(template, q, lv, levels, 1, 60),
+            max_tokens=max_tokens,
+            temperature=0.7,
+            top_p=0.95,
+            seed=1,
+        )
+        for q in (QUERIES * 8)[:queries]
+        for lv in levels
+    ]
+
+
 def peer_generate(backend, reqs, batch_size: int) -> dict:
     """The same prompts, batches and sampling settings through ``model.generate`` (tokens up to EOS counted)."""
     import torch
@@ -138,10 +159,7 @@ def main() -> None:
     import torch
 
     from sycl.generation import GenerationConfig, run_generate
-    from sycl.generation.backends.base import ChatRequest
     from sycl.generation.backends.embedded import EmbeddedBackend
-    from sycl.generation.levels import default_levels
-    from sycl.generation.prompts import load_template, render_level_prompt
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--queries", type=int, default=8)
@@ -157,19 +175,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    levels, template = default_levels(), load_template("per-level")
-    reqs = [
-        ChatRequest(
-            id=f"{q}|{lv.label}",
-            messages=render_level_prompt(template, q, lv, levels, 1, 60),
-            max_tokens=args.max_tokens,
-            temperature=0.7,
-            top_p=0.95,
-            seed=1,
-        )
-        for q in (QUERIES * 8)[: args.queries]
-        for lv in levels
-    ]
+    reqs = level_requests(args.queries, args.max_tokens)
     report = {
         "cpus": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
