@@ -15,7 +15,8 @@ llama-cpp-python in this process, on the same GGUF file (llama.cpp runs its Q4_1
 sycl de-quantises them once to torch), with the same sampling settings (temperature, top-p, no top-k,
 EOS stops, ``--max-tokens``) and ``--threads`` threads. llama-cpp-python's ``Llama`` decodes one sequence
 at a time, so the like-for-like comparison is ``--batch-size 1`` for sycl (one sequence in flight each);
-a run at sycl's default batch 64 shows what batching adds. Install: the ``llamacpp`` extra, built with
+a run at sycl's default batch 64 shows what batching adds. The comparison at the same number of sequences in
+flight for both is ``bench_generation_engines.py``. Install: the ``llamacpp`` extra, built with
 ``CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"``.
 """
 

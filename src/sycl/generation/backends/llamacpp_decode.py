@@ -10,7 +10,10 @@ cells), and refills a slot as soon as its sequence finishes:
   and the prompt of each newly admitted one (logits only at each sequence's last position);
 - each sequence samples from its own sampler chain: greedy at temperature 0, else temperature ->
   top-p -> a draw seeded by the request (sycl's torch engine does the same: no top-k, nucleus of
-  the tempered distribution), so its text does not depend on which others share its batches;
+  the tempered distribution), so its random stream does not depend on which others share its
+  batches. At one or two sequences in flight a greedy text equals ``Llama.create_completion``'s for
+  the same prompt (a test checks it); from four rows up llama.cpp's multi-row matrix kernels sum in
+  another order, so after a near tie a text can differ (2 of 8 greedy 40-token answers did);
 - a sequence ends at an end-of-generation token (``stop``; the token is not part of the text),
   at a stop string (``stop``; the text is cut before it) or after ``max_tokens`` (``length``); its
   cache cells are freed and its slot goes to the next waiting prompt.
