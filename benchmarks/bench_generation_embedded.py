@@ -15,7 +15,8 @@ llama-cpp-python in this process, on the same GGUF file (llama.cpp runs its Q4_1
 sycl de-quantises them once to torch), with the same sampling settings (temperature, top-p, no top-k,
 EOS stops, ``--max-tokens``) and ``--threads`` threads. llama-cpp-python's ``Llama`` decodes one sequence
 at a time, so the like-for-like comparison is ``--batch-size 1`` for sycl (one sequence in flight each);
-a run at sycl's default batch 64 shows what batching adds. Install: the ``llamacpp`` extra, built with
+a run at sycl's default batch 64 shows what batching adds. The comparison at the same number of sequences in
+flight for both is ``bench_generation_engines.py``. Install: the ``llamacpp`` extra, built with
 ``CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"``.
 """
 
@@ -50,6 +51,27 @@ QUERIES = [
     "benefits of green tea",
     "history of the roman empire",
 ]
+
+
+def level_requests(queries: int, max_tokens: int) -> list:
+    """``queries x 4`` per-level chat requests (the embedded model's mode), sampled as the pipeline samples."""
+    from sycl.generation.backends.base import ChatRequest
+    from sycl.generation.levels import default_levels
+    from sycl.generation.prompts import load_template, render_level_prompt
+
+    levels, template = default_levels(), load_template("per-level")
+    return [
+        ChatRequest(
+            id=f"{q}|{lv.label}",
+            messages=render_level_prompt(template, q, lv, levels, 1, 60),
+            max_tokens=max_tokens,
+            temperature=0.7,
+            top_p=0.95,
+            seed=1,
+        )
+        for q in (QUERIES * 8)[:queries]
+        for lv in levels
+    ]
 
 
 def peer_generate(backend, reqs, batch_size: int) -> dict:
@@ -138,10 +160,7 @@ def main() -> None:
     import torch
 
     from sycl.generation import GenerationConfig, run_generate
-    from sycl.generation.backends.base import ChatRequest
     from sycl.generation.backends.embedded import EmbeddedBackend
-    from sycl.generation.levels import default_levels
-    from sycl.generation.prompts import load_template, render_level_prompt
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--queries", type=int, default=8)
@@ -157,19 +176,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    levels, template = default_levels(), load_template("per-level")
-    reqs = [
-        ChatRequest(
-            id=f"{q}|{lv.label}",
-            messages=render_level_prompt(template, q, lv, levels, 1, 60),
-            max_tokens=args.max_tokens,
-            temperature=0.7,
-            top_p=0.95,
-            seed=1,
-        )
-        for q in (QUERIES * 8)[: args.queries]
-        for lv in levels
-    ]
+    reqs = level_requests(args.queries, args.max_tokens)
     report = {
         "cpus": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
