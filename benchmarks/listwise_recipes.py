@@ -16,6 +16,9 @@ Data (fixed, recorded in ``<out>/<dataset>/prep.json``):
   (any grade) as positive + 2 BM25 negatives. Test: the other half.
 * cisi: the same as cranfield on CISI's 76 judged queries (binary judgements: label 1 and
   BM25 negatives at 0; 38 train / 38 test).
+* cranfield-synthetic, cisi-synthetic: the embedded generator's contexts (one passage per level
+  3/2/1/0) for the collection's queries outside its test half, tested on the same test half
+  (:func:`prepare_synthetic`).
 
 ``--batch-size 64 --grad-cache 16`` trains with 64 queries per step (the paper's 16 x 4 GPUs) on
 one process with gradient caching; such runs are stored as ``<recipe>-b64-s<seed>`` and their
@@ -53,6 +56,9 @@ TRAIN = {
     "save_every": 0,
 }
 EPOCHS = {"scifact": 1, "cranfield": 4, "cisi": 4}  # cranfield's train half is 112 queries: 7 steps an epoch
+# synthetic collections: the embedded generator's contexts for a real collection's training queries
+SYNTHETIC = {"cranfield-synthetic": "cranfield", "cisi-synthetic": "cisi"}
+EPOCHS.update({name: EPOCHS[real] for name, real in SYNTHETIC.items()})
 
 # name -> (data variant, loss section). Variants: "binary" (InfoNCE data), "paper" (syn+real
 # relabelling), "graded" (BM25 ranks as weaker levels; scifact only, cranfield has real grades).
@@ -139,6 +145,8 @@ def prepare(dataset: str, work: Path) -> dict:
         _beir_subset(src, test_folder, {q: qrels[q] for q in test_ids}, "test")
         test_split, train_split = "test", "train"
         info = {"split_seed": 0, "train_ids": train_ids, "test_ids": test_ids}
+    elif dataset in SYNTHETIC:
+        return prepare_synthetic(dataset, work)
     else:
         raise SystemExit(f"unknown dataset {dataset}")
     neg = work / "bm25-top100.jsonl"
@@ -165,6 +173,56 @@ def prepare(dataset: str, work: Path) -> dict:
             "paper": {"sources": paper, "format": "multilevel", "group_size": 4},
             "graded": {"sources": graded, "format": "multilevel", "group_size": 4},
             "binary": {"sources": binary, "format": "binary", "positive_threshold": 1, "group_size": 3},
+        },
+    }
+    prep_file.write_text(json.dumps(prep, indent=1))
+    return prep
+
+
+def prepare_synthetic(dataset: str, work: Path) -> dict:
+    """Contexts the embedded generator (SmolLM2-135M) writes for a real collection's training
+    queries, tested on that collection's test half (``prep.json`` of the real collection).
+
+    Queries: every query of the collection outside the test half (Cranfield: the 112 of the train
+    half; CISI: its 38 judged training queries and the 36 it never judged, 74), so no test query
+    is ever shown to the generator. One passage per level 3/2/1/0, per-level prompts, seed 0. The
+    list-wise recipes train on all four levels; InfoNCE on the same contexts binarised as the
+    paper's synthetic-binary run does (label >= 2 positive, 3 passages per query).
+    """
+    from sycl.generation import GenerationConfig, generate
+    from sycl.generation.dataset import SPLIT
+    from sycl.io import read_queries, write_queries
+
+    prep_file = work / "prep.json"
+    if prep_file.exists():
+        return json.loads(prep_file.read_text())
+    real = prepare(SYNTHETIC[dataset], work.parent / SYNTHETIC[dataset])
+    src = SHARED / SYNTHETIC[dataset]
+    queries = read_queries(src / "queries.jsonl")
+    test = set(real["test_ids"])
+    train_queries = {q: t for q, t in queries.items() if q not in test}
+    work.mkdir(parents=True, exist_ok=True)
+    write_queries(work / "generator-queries.jsonl", train_queries)
+    out = work / "synthetic"
+    if not (out / "manifest.json").exists():
+        cfg = GenerationConfig(
+            queries=work / "generator-queries.jsonl",
+            out=out,
+            backend="embedded",
+            seed=0,
+            max_failure_rate=0.5,
+        )
+        generate(cfg)
+    synthetic = {"name": "synthetic", "path": str(out), "qrels": SPLIT}
+    prep = {
+        "dataset": dataset,
+        "test_folder": real["test_folder"],
+        "test_split": real["test_split"],
+        "generator_queries": len(train_queries),
+        "test_ids": real["test_ids"],
+        "data": {
+            "paper": {"sources": [synthetic], "format": "multilevel", "group_size": 4},
+            "binary": {"sources": [synthetic], "format": "binary", "positive_threshold": 2, "group_size": 3},
         },
     }
     prep_file.write_text(json.dumps(prep, indent=1))
