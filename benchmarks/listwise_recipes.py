@@ -237,6 +237,7 @@ def evaluate(model, prep: dict, out: Path) -> dict:
         [prep["test_folder"]],
         out,
         split=prep["test_split"],
+        encode_backend="torch",  # every run of the sweeps encodes as issue 18's did (torch, precision auto)
         show_progress=False,
         max_query_length=EVAL_MAX_LENGTH,
         max_passage_length=EVAL_MAX_LENGTH,
@@ -274,8 +275,13 @@ def run_one(
         "guard": {"every": 5},
     }
     t0 = time.perf_counter()
-    model_dir = train(exp, out=out / "model")
-    t_train = time.perf_counter() - t0
+    model_dir = out / "model"
+    if (model_dir / "training.json").exists() and any(model_dir.glob("*.safetensors")):
+        t_train = None  # trained by an interrupted earlier sweep (train() writes training.json last): evaluate it
+    else:
+        shutil.rmtree(out, ignore_errors=True)  # a half-trained run starts over
+        model_dir = train(exp, out=model_dir)
+        t_train = time.perf_counter() - t0
     measures = evaluate(str(model_dir), prep, out / "eval") if evaluate_model else None
     info = json.loads((model_dir / "training.json").read_text())
     log = [json.loads(line) for line in (model_dir / "training_log.jsonl").read_text().splitlines() if line.strip()]
@@ -294,7 +300,7 @@ def run_one(
         "variant": variant,
         "loss": loss,
         "measures": measures,
-        "train_seconds": round(t_train, 1),
+        "train_seconds": None if t_train is None else round(t_train, 1),
         "total_seconds": round(time.perf_counter() - t0, 1),
         "steps": info.get("steps"),
         "collapse_warnings": _count(info.get("collapse_warnings")),
@@ -356,7 +362,7 @@ def summarize(out: Path) -> str:
             ]
             warn = sum(replay) if all(w is not None for w in replay) else sum(r.get("collapse_warnings", 0) for r in rs)
             own = [r.get("final_own_group_prob") for r in rs if r.get("final_own_group_prob") is not None]
-            secs = [r.get("train_seconds", 0) for r in rs]
+            secs = [r["train_seconds"] for r in rs if r.get("train_seconds") is not None] or [0]
             lines.append(
                 f"| {label} | {mean:.4f} | {', '.join(f'{v:.4f}' for v in vals)} | {delta} | {r100:.4f} | "
                 f"{warn if recipe != 'zero-shot' else ''} | {statistics.mean(own):.3f} |"
