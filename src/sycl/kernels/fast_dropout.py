@@ -106,6 +106,14 @@ def fast_dropout_attention(module, query, key, value, attention_mask, dropout: f
 
     ``query``/``key``/``value`` ``[B, heads, T, d]``; ``attention_mask`` in SDPA's form (boolean,
     True = attend, or additive float, or None). Returns ``([B, T, heads, d], None)``.
+
+    The same function as ``dropout(softmax(q k^T * scale + mask)) v``, arranged so that each
+    ``heads x T x T`` tensor is touched as few times as possible (those passes, not the products,
+    were most of a bf16 training step): the scale multiplies ``q`` (``T x d``), the mask is added
+    in place to the product (its backward is the identity), softmax and the dropout multiply run
+    in the product's dtype (under bf16 autocast the probabilities were rounded to bf16 before the
+    product anyway; torch's CPU softmax computes in float32 inside), and the dropout's
+    ``1 / (1 - p)`` multiplies the ``T x d`` output instead of the probabilities.
     """
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
@@ -117,17 +125,28 @@ def fast_dropout_attention(module, query, key, value, attention_mask, dropout: f
         rep = query.shape[1] // key.shape[1]
         key, value = key.repeat_interleave(rep, dim=1), value.repeat_interleave(rep, dim=1)
     scale = scaling if scaling is not None else query.shape[-1] ** -0.5
-    scores = torch.matmul(query, key.transpose(2, 3)) * scale
+    scores = torch.matmul(query * scale, key.transpose(2, 3))
     if attention_mask is not None:
-        mask = attention_mask[:, :, :, : key.shape[-2]]
-        if mask.dtype == torch.bool:
-            scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
-        else:
-            scores = scores + mask
-    probs = torch.softmax(scores, dim=-1, dtype=torch.float32)  # dropout in float32: an exact scale
-    probs = fast_dropout(probs, dropout, True).to(value.dtype)
-    out = torch.matmul(probs, value).transpose(1, 2).contiguous()
-    return out, None
+        scores = scores.add_(additive_mask(attention_mask[:, :, :, : key.shape[-2]], scores.dtype))
+    probs = torch.softmax(scores, dim=-1)
+    if dropout >= 1.0:
+        return (probs @ value * 0.0).transpose(1, 2).contiguous(), None
+    keep = keep_mask(probs.shape, dropout, probs.device).to(probs.dtype)
+    out = torch.matmul(_Scaled.apply(probs, keep, 1.0), value) * (1.0 / (1.0 - effective_rate(dropout)))
+    return out.transpose(1, 2).contiguous(), None
+
+
+def additive_mask(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """SDPA's attention mask (boolean, True = attend, or additive) as an additive mask in ``dtype``.
+
+    Masked positions get ``dtype``'s most negative finite value: a float32 mask's ``-3.40e38``
+    would round to ``-inf`` in bfloat16, and a row with every key masked would then give NaN
+    instead of the uniform row that finite values give.
+    """
+    low = torch.finfo(dtype).min
+    if mask.dtype == torch.bool:
+        return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill_(~mask, low)
+    return mask.clamp(min=low).to(dtype)
 
 
 def _register() -> None:
