@@ -76,6 +76,15 @@ def test_bfloat16_keeps_the_expectation_too():
     )
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
+def test_a_mask_in_another_dtype_is_the_same_draw(dtype):
+    torch.manual_seed(4)
+    ref = fd.keep_mask((3, 50, 7), 0.2)
+    torch.manual_seed(4)
+    got = fd.keep_mask((3, 50, 7), 0.2, dtype=dtype)
+    assert got.dtype == dtype and got.shape == ref.shape and torch.equal(got, ref.to(dtype))
+
+
 def test_masks_follow_torch_seed_and_eval_is_identity():
     torch.manual_seed(3)
     a = fd.keep_mask((64, 64), 0.1)
@@ -101,7 +110,9 @@ def test_attention_is_sdpa_with_the_mask_applied_to_the_probabilities(monkeypatc
     module = torch.nn.Module().train()
     module.is_causal = False
     ref, _ = sdpa_attention_forward(module, q, k, v, mask, dropout=0.0, scaling=0.25)
-    monkeypatch.setattr(fd, "keep_mask", lambda shape, p, device="cpu": torch.ones(shape, dtype=torch.bool))
+    monkeypatch.setattr(
+        fd, "keep_mask", lambda shape, p, device="cpu", dtype=torch.bool: torch.ones(shape, dtype=dtype)
+    )
     out, _ = fd.fast_dropout_attention(module, q, k, v, mask, dropout=0.1, scaling=0.25)
     torch.testing.assert_close(out, ref / (1 - fd.effective_rate(0.1)), rtol=1e-5, atol=1e-6)
     monkeypatch.undo()
@@ -182,7 +193,7 @@ def test_training_attention_equals_the_eager_formula(monkeypatch, mask_kind, dro
     q, k, v, mask, grad_out = _attention_case(mask_kind, dtype)
     keep = torch.rand(2, 4, 33, 33, generator=torch.Generator().manual_seed(3)) >= p if dropping else None
     keep = keep if keep is not None else torch.ones(2, 4, 33, 33, dtype=torch.bool)
-    monkeypatch.setattr(fd, "keep_mask", lambda shape, rate, device="cpu": keep)
+    monkeypatch.setattr(fd, "keep_mask", lambda shape, rate, device="cpu", dtype=torch.bool: keep.to(dtype))
     p_eff = fd.effective_rate(p)
     module = torch.nn.Module().train()
     bf16 = dtype == torch.bfloat16
