@@ -14,10 +14,12 @@ says, which by default follows the kernel probe's measurement of this CPU:
 
 * :class:`FastDropout` replaces every ``nn.Dropout`` of the encoder (embeddings, attention and
   feed-forward outputs);
-* the attention implementation ``sycl_fast_dropout`` computes attention as transformers' eager
-  path does (scores, mask, softmax, dropout, product) with the cheaper draw when training with
-  dropout, and hands everything else (evaluation, no dropout, GPUs) to PyTorch's
-  ``scaled_dot_product_attention`` unchanged.
+* the attention implementation ``sycl_fast_dropout`` computes the function of transformers' eager
+  path (scores, mask, softmax, dropout, product) with the cheaper draw when training with
+  dropout, arranged to touch each ``heads x T x T`` tensor as few times as it can (after the
+  dropout draw, those elementwise passes cost more than the products in a bf16 step:
+  :func:`fast_dropout_attention`), and hands everything else (evaluation, no dropout, GPUs) to
+  PyTorch's ``scaled_dot_product_attention`` unchanged.
 
 Reproducible under :func:`torch.manual_seed`, and replayed exactly by gradient caching, which
 restores the CPU generator's state.
