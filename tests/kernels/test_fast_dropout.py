@@ -237,3 +237,12 @@ def test_a_fully_masked_row_stays_finite_in_bfloat16():
     assert torch.equal(
         fd.additive_mask(torch.tensor([True, False]), torch.float32), torch.tensor([0.0, -3.4028234663852886e38])
     )
+
+
+def test_attention_with_every_probability_dropped_is_zero_with_zero_gradients():
+    q, k, v = (torch.randn(1, 2, 5, 8, requires_grad=True) for _ in range(3))
+    module = torch.nn.Module().train()
+    out, _ = fd.fast_dropout_attention(module, q, k, v, None, dropout=1.0, scaling=0.35)
+    out.sum().backward()
+    assert out.shape == (1, 5, 2, 8) and torch.equal(out, torch.zeros_like(out))
+    assert all(torch.equal(t.grad, torch.zeros_like(t)) for t in (q, k, v))
