@@ -146,7 +146,8 @@ class TrainConfig(StrictModel):
     fast_dropout: Literal["auto", "on", "off"] = Field(
         default="auto",
         description="draw dropout masks four per 64-bit random number (same distribution and "
-        "gradient, another random stream; sycl.kernels.fast_dropout): auto = on where the "
+        "gradient, another random stream; sycl.kernels.fast_dropout) and compute training "
+        "attention eagerly in the autocast dtype: auto = on where the "
         "kernel probe measured it faster than torch's dropout on this CPU, off on GPUs",
     )
     grad_cache: int | None = Field(
