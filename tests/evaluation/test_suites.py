@@ -18,8 +18,8 @@ def test_paper_suite_has_the_papers_data_sets_and_conventions():
     for dl in ("trec-dl-2019", "trec-dl-2020"):
         # the reference counts label >= 1 as relevant on TREC DL too (sycl's own convention, 2, is --relevance-level 2)
         assert by_name[dl].relevance_level == 1 and by_name[dl].primary == "nDCG@10"
-    assert {(e.precision, e.search_precision, e.ignore_identical_ids) for e in suite.datasets} == {
-        ("fp32", "fp32", False)
+    assert {(e.precision, e.search_precision, e.encode_backend, e.ignore_identical_ids) for e in suite.datasets} == {
+        ("fp32", "fp32", "torch", False)
     }
     beir = {
         "arguana",
@@ -72,3 +72,25 @@ def test_expand_specs(tmp_path):
         load_suite(str(bad))
     with pytest.raises(DataError, match="unknown suite"):
         load_suite("nonexistent-suite")
+
+
+def test_a_suites_encoder_applies_unless_the_evaluation_names_one(tmp_path):
+    """The paper suite encodes with torch as the reference does; a flag (or a config field) still wins."""
+    from sycl.evaluation.config import EvaluationConfig
+    from sycl.evaluation.evaluator import _entry_settings
+
+    paper = load_suite("paper").datasets[0]
+    assert _entry_settings(EvaluationConfig(), paper).encode_backend == "torch"
+    assert _entry_settings(EvaluationConfig(encode_backend="auto"), paper).encode_backend == "auto"
+    f = tmp_path / "mine.yaml"
+    f.write_text(
+        "name: mine\ndatasets:\n  - {name: a, source: /x, encode_backend: openvino}\n  - {name: b, source: /y}\n"
+    )
+    a, b = load_suite(str(f)).datasets
+    assert (
+        _entry_settings(EvaluationConfig(), a).encode_backend,
+        _entry_settings(EvaluationConfig(), b).encode_backend,
+    ) == (
+        "openvino",
+        "auto",
+    )

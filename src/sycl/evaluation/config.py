@@ -46,7 +46,11 @@ class EvaluationConfig(EncodingConfig):
         description="encoding autocast (default: the suite entry's, else auto; auto: bf16 on GPUs and on CPUs "
         "where it measured faster than fp32, see sycl info; else fp32; the paper suite: fp32)",
     )
-    encode_backend: EncodeBackend = Field(default=DEFAULT_ENCODE_BACKEND, description=ENCODE_BACKEND_HELP)
+    encode_backend: EncodeBackend | None = Field(
+        default=None,
+        description=f"default: the suite entry's, else {DEFAULT_ENCODE_BACKEND} (the paper suite: torch, as the "
+        f"reference); {ENCODE_BACKEND_HELP}",
+    )
     search_precision: SearchPrecision | None = Field(
         default=None,
         description="default: the suite entry's, else auto (the paper suite: fp32); auto: the path measured fastest on this "

@@ -84,9 +84,12 @@ def _check_judgements(qrels: dict, corpus: Corpus, qfile: Path, strict: bool) ->
 
 
 def _entry_settings(s: EvaluationConfig, entry: DatasetEntry) -> EvaluationConfig:
-    """``s`` with the encoding and search precision of ``entry`` (or its suite) where ``s`` sets none, else auto."""
+    """``s`` with the encoding precision, encoder and search precision of ``entry`` (or its suite) where ``s``
+    sets none, else auto."""
     update = {
-        key: getattr(entry, key) or "auto" for key in ("precision", "search_precision") if getattr(s, key) is None
+        key: getattr(entry, key) or "auto"
+        for key in ("precision", "search_precision", "encode_backend")
+        if getattr(s, key) is None
     }
     return s.model_copy(update=update) if update else s
 
@@ -274,14 +277,15 @@ def evaluate(
     if config is not None and settings:
         raise TypeError("give an EvaluationConfig or its fields as keywords, not both")
     s = config if config is not None else EvaluationConfig(**settings)
-    require_encode_backend(s.encode_backend)
+    require_encode_backend(s.encode_backend or "auto")
     out = check_output_folder(out_dir) if out_dir is not None else None
     specs = [datasets] if isinstance(datasets, (str, Path)) else list(datasets)
     if not specs:
         raise DataError(None, "no data set to evaluate")
     entries = expand([str(x) for x in specs], s.split, s.relevance_level)
-    for entry in entries:  # fail on a bad data set or split before loading the model
+    for entry in entries:  # fail on a bad data set, split or encoder before loading the model
         locate(entry)
+        require_encode_backend(_entry_settings(s, entry).encode_backend)
     ctx = DistContext.setup()
     enc = _load_model(model, s)
     if ctx.world_size > 1 or str(enc.device) != str(ctx.device):

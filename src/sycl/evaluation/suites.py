@@ -17,8 +17,9 @@ against the MS MARCO corpus. Each replaces that part of ``source``; without ``so
 are needed, and ``split`` only names the run file. ``relevance_level`` is the threshold of the
 binary measures; ``primary`` the headline measure; ``precision`` and ``search_precision`` (per
 entry, or for the whole suite at its top level) fix how it is encoded and searched unless the
-evaluation names one (the ``paper`` suite: fp32 and exact, as the reference ran; ``--precision auto
---search-precision auto`` gives sycl's measured fastest paths); ``ignore_identical_ids: true`` drops a retrieved
+evaluation names one, as does ``encode_backend`` (the ``paper`` suite: torch in fp32 and exact search, as the
+reference ran; ``--precision auto --search-precision auto --encode-backend auto`` gives sycl's measured
+fastest paths); ``ignore_identical_ids: true`` drops a retrieved
 document whose id equals the query id (BEIR's rule, meant for ArguAna and Quora, whose queries are
 themselves documents of the corpus). It is off unless an entry turns it on: the reference toolkit
 never drops, and on other collections an equal id is a coincidence of numbering (Cranfield and CISI
@@ -36,7 +37,7 @@ from pydantic import Field, model_validator
 from sycl.config import StrictModel, read_yaml, validate
 from sycl.io.errors import DataError
 from sycl.io.sources import BEIR_NAMES
-from sycl.kernels.options import Precision, SearchPrecision
+from sycl.kernels.options import EncodeBackend, Precision, SearchPrecision
 
 
 class DatasetEntry(StrictModel):
@@ -60,6 +61,9 @@ class DatasetEntry(StrictModel):
     search_precision: SearchPrecision | None = Field(
         default=None, description="search precision of this entry unless the evaluation names one"
     )
+    encode_backend: EncodeBackend | None = Field(
+        default=None, description="what encodes this entry's texts unless the evaluation names it"
+    )
 
     @model_validator(mode="after")
     def _check_parts(self) -> DatasetEntry:
@@ -82,6 +86,9 @@ class Suite(StrictModel):
     precision: Precision | None = Field(default=None, description="encoding precision of entries that set none")
     search_precision: SearchPrecision | None = Field(
         default=None, description="search precision of entries that set none"
+    )
+    encode_backend: EncodeBackend | None = Field(
+        default=None, description="what encodes the texts of entries that set none"
     )
     datasets: list[DatasetEntry]
 
@@ -113,6 +120,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
     for e in suite.datasets:
         e.precision = e.precision or suite.precision
         e.search_precision = e.search_precision or suite.search_precision
+        e.encode_backend = e.encode_backend or suite.encode_backend
     root = os.environ.get("SYCL_DATASETS_ROOT") if suite.root is not None else None
     root = root or suite.root
     if root:

@@ -224,7 +224,7 @@ class Runner:
 
         for stage in (self.cfg.mine, self.cfg.evaluate):
             if stage is not None:
-                require_encode_backend(stage.encode_backend)
+                require_encode_backend(stage.encode_backend or "auto")
         self.manifest = self._load_manifest()
         self.dir.mkdir(parents=True, exist_ok=True)
         random.seed(self.cfg.seed)
