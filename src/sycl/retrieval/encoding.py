@@ -84,18 +84,6 @@ class CorpusTexts:
             yield self.texts(np.arange(s, min(len(self), s + size)))
 
 
-@dataclass
-class Encoded:
-    """Vectors ``float32 [n, d]`` (possibly memory-mapped), whether they came from the cache, seconds, and
-    the encoder path that made them (``torch bf16``, ``openvino bf16``, ...)."""
-
-    vectors: np.ndarray
-    cached: bool
-    seconds: float
-    key: str | None = None
-    path: str = "torch fp32"
-
-
 @dataclass(frozen=True)
 class EncoderPath:
     """What encodes: ``backend`` (``torch``/``openvino``) computing in ``precision`` (``fp32``/``bf16``/``fp16``)."""
@@ -105,6 +93,18 @@ class EncoderPath:
 
     def __str__(self) -> str:
         return f"{self.backend} {self.precision}"
+
+
+@dataclass
+class Encoded:
+    """Vectors ``float32 [n, d]`` (possibly memory-mapped), whether they came from the cache, seconds, and
+    the encoder path that made them (``str()``: ``torch bf16``, ``openvino bf16``, ...)."""
+
+    vectors: np.ndarray
+    cached: bool
+    seconds: float
+    key: str | None = None
+    path: EncoderPath = EncoderPath("torch", "fp32")
 
 
 def encoder_path(model, backend: EncodeBackend, precision: Precision) -> EncoderPath:
@@ -188,7 +188,7 @@ def encode(
         hit = cache.load(key, n, dim, STORAGE_DTYPES[storage])
         if hit is not None:
             _log.info("%d %s vectors from the cache (%s, %s)", n, kind, path, cache.path(key).name[:12])
-            return Encoded(hit, True, time.perf_counter() - t0, key, str(path))
+            return Encoded(hit, True, time.perf_counter() - t0, key, path)
     other = {"runner": openvino_runner(model, model_fp, precision, path)} if path.backend == "openvino" else {}
     lengths = source.lengths()
     batch_size = batch_size or default_batch_size(model.device)
@@ -245,4 +245,4 @@ def encode(
         _log.info("%d %s vectors from the cache, written by another process (%s)", n, kind, cache.path(key).name[:12])
     else:
         _log.info("encoded %d %ss in %.1f s (%.1f/s, %s)", n, kind, secs, n / secs if secs else 0.0, path)
-    return Encoded(vectors, waited, secs, key, str(path))
+    return Encoded(vectors, waited, secs, key, path)
