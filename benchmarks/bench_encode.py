@@ -157,7 +157,7 @@ class Encoders:
                     self.details[n] = {
                         "precision": precision,
                         "encode_backend": backend,
-                        "encoder_path": path.path,
+                        "encoder_path": str(path.path),
                         "batch_size": args.batch_size or "default",
                     }
         wanted = [n for n in names if n in PEERS]
@@ -257,8 +257,16 @@ def run_quality(enc: Encoders, args, corpus) -> dict:
         print(f"SciFact test nDCG@10 {name}: {score:.4f}", flush=True)
         stored = json.loads(path.read_text()) if path.is_file() else {}  # another --quality run may have written
         stored[name] = {"ndcg10": round(score, 4), "texts_key": key, "queries": len(qids), "documents": len(texts)}
+        if "encoder_path" in enc.details.get(name, {}):  # sycl-auto's path depends on the CPU and the install
+            stored[name]["encoder_path"] = enc.details[name]["encoder_path"]
         atomic_write_json(path, stored)
     return stored
+
+
+def quality_applies(stored: dict, details: dict) -> bool:
+    """Whether a stored nDCG@10 belongs to the encoder as it runs now: a sycl encoder's figure only for the
+    encoder path it was measured on (``sycl-auto`` may have moved from torch to OpenVINO since)."""
+    return "encoder_path" not in details or stored.get("encoder_path") == details["encoder_path"]
 
 
 def strongest_peer(rows: dict, quality: dict) -> tuple[str | None, str]:
@@ -360,7 +368,7 @@ def time_encoders(enc: Encoders, args, texts: list[str]) -> dict:
     qpath = Path(args.cache_dir) / "quality.json"
     quality = json.loads(qpath.read_text()) if qpath.is_file() else {}
     for name, row in rows.items():
-        if name in quality:
+        if name in quality and quality_applies(quality[name], enc.details.get(name, {})):
             row["ndcg10"] = quality[name]["ndcg10"]
     print(f"\n{'encoder':18s} {'pass/s':>7s} {'/CPU-s':>7s} {'CPU s':>6s} {'peak':>5s} {'cos min':>8s} {'nDCG@10':>8s}")
     for name, r in rows.items():
