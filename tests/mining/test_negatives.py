@@ -23,7 +23,7 @@ def test_bm25_negatives_exclude_positives_and_read_back(tiny, tmp_path):
     out = tmp_path / "neg.jsonl"
     stats = mine_negatives(tiny, out, k=4, ignore_identical_ids=True, show_progress=False)
     lines = [json.loads(x) for x in out.read_text().splitlines()]
-    assert stats["method"] == "bm25" and stats["queries"] == len(lines)
+    assert stats["method"] == "bm25" and stats["queries"] == len(lines) and stats["encoder_path"] is None
     for obj in lines:
         q = obj["qid"]
         positives = {d for d, lab in QRELS[q].items() if lab >= 1}
@@ -52,8 +52,12 @@ def test_dense_negatives(tiny, tmp_path):
     from sycl.modeling import BiEncoder
 
     out = tmp_path / "dense.jsonl"
-    stats = mine_negatives(tiny, out, k=len(DOCS), model=BiEncoder.from_pretrained(), show_progress=False)
+    stats = mine_negatives(
+        tiny, out, k=len(DOCS), model=BiEncoder.from_pretrained(), encode_backend="torch", show_progress=False
+    )
     assert stats["method"] == "dense"
+    # the record names the encoder that embedded the corpus (torch, in the precision auto resolved to here)
+    assert stats["encoder_path"] in ("torch fp32", "torch bf16")
     qrels = read_qrels(out)
     for q, docs in qrels.items():
         positives = {d for d, lab in QRELS[q].items() if lab >= 1}

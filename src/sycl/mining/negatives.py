@@ -46,7 +46,7 @@ class _Dense:
         self.cache = EmbeddingCache() if cache else None
         self.fp = model_fingerprint(self.model) if cache else None
         self.opts = dict(batch_size=batch_size, precision=precision, backend=backend)
-        self.docs = encode(
+        encoded = encode(
             self.model,
             CorpusTexts(corpus),
             "passage",
@@ -54,7 +54,8 @@ class _Dense:
             model_fp=self.fp,
             show_progress=show,
             **self.opts,
-        ).vectors
+        )
+        self.docs, self.path = encoded.vectors, encoded.path
 
     def search(self, queries: list[str], k: int, exclude: np.ndarray | None) -> TopK:
         from sycl.retrieval.encoding import ListTexts, encode
@@ -183,6 +184,7 @@ def mine_negatives(
     record = MiningRecord(
         method=method,
         model=None if method == "bm25" else str(engine.model.source),
+        encoder_path=None if method == "bm25" else str(engine.path),
         dataset=str(dataset),
         split=split,
         k=k,
