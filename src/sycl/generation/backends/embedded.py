@@ -4,9 +4,9 @@
 The package is located with ``importlib.util.find_spec`` and never imported (its import
 pulls extras we do not install). The GGUF weights are de-quantised by ``transformers``
 (needs the ``gguf`` package) and run by :class:`TransformersBackend`, loaded once per
-process. That torch engine, batching 64 sequences, decodes 2.3x the tokens per CPU-second of llama.cpp
-running the same GGUF file with as many sequences in flight (llama.cpp is faster only at 1-4 in flight;
-``benchmarks/bench_generation_engines.py`` with `benchmarks/peers/llamacpp_batched.py`).
+process. That torch engine, batching 64 sequences, decodes 2.2x the tokens per CPU-second of llama.cpp
+(its AVX512 build) running the same GGUF file with as many sequences in flight (llama.cpp is faster only at
+1-4 in flight; ``benchmarks/bench_generation_engines.py`` with `benchmarks/peers/llamacpp_batched.py`).
 The model is small and weak at separating relevance levels; it exists so the
 whole pipeline runs anywhere, without a GPU or network.
 """
