@@ -286,7 +286,8 @@ class MiningRecord(Record):
     method: Literal["bm25", "dense"] = Field(description="retriever used")
     model: str | None = Field(default=None, description="the dense model (None for BM25)")
     encoder_path: str | None = Field(
-        default=None, description='the encoder that embedded the corpus: "torch bf16", "openvino bf16", ... (None for BM25)'
+        default=None,
+        description='the encoder that embedded the corpus: "torch bf16", "openvino bf16", ... (None for BM25)',
     )
     dataset: str = Field(description="the BEIR folder or name mined")
     split: str = Field(description="qrels split whose queries were mined")
