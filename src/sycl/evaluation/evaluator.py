@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from sycl.distributed import DistContext
 from sycl.evaluation.config import EvaluationConfig
-from sycl.evaluation.identity import dataset_origin, qrels_fingerprint
+from sycl.evaluation.identity import dataset_content, dataset_origin, qrels_fingerprint
 from sycl.evaluation.metrics import compute_metrics
 from sycl.evaluation.suites import DatasetEntry, available_suites, expand
 from sycl.evaluation.summary import render_summary
@@ -184,7 +184,11 @@ def evaluate_dataset(
         _log.warning("%s: %d judged queries are not in %s and are skipped", qfile, unknown, files.queries)
     qrels = {q: qrels[q] for q in qids}
     judged = _check_judgements(qrels, corpus, qfile, s.strict)
-    identity = {"origin": dataset_origin(files.corpus, files.queries, qfile), "qrels_sha256": qrels_fingerprint(qrels)}
+    identity = {
+        "origin": dataset_origin(files.corpus, files.queries, qfile),
+        "qrels_sha256": qrels_fingerprint(qrels),
+        "content": dataset_content(files.corpus, files.queries),
+    }
     show = s.show_progress and ctx.is_main
     enc = dict(
         cache=cache,

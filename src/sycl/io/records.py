@@ -115,6 +115,10 @@ class EvaluationResult(OpenEntry):
     qrels_sha256: str | None = Field(
         default=None, description="sha256 of the evaluated judgements; compare refuses to pair differing ones"
     )
+    content: dict[str, str] | None = Field(
+        default=None,
+        description="xxh3-128 of the corpus and queries files; compare pairs equal content wherever it was read",
+    )
     n_queries: int | None = Field(default=None, ge=0, description="judged queries evaluated")
     n_documents: int | None = Field(default=None, ge=0, description="corpus size")
     relevance_level: int | None = Field(default=None, description="lowest label counted relevant by binary measures")
