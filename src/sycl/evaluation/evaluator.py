@@ -291,6 +291,14 @@ def evaluate(
         locate(entry)
         require_encode_backend(_entry_settings(s, entry).encode_backend)
     ctx = DistContext.setup()
+    try:
+        return _evaluate_all(model, entries, s, out, ctx)
+    finally:
+        ctx.teardown()  # the process group, if this call started it (under torchrun)
+
+
+def _evaluate_all(model, entries, s: EvaluationConfig, out: Path | None, ctx: DistContext) -> dict:
+    """:func:`evaluate`'s work once its inputs are checked: load the model, score each entry, write the record."""
     enc = _load_model(model, s)
     if ctx.world_size > 1 or str(enc.device) != str(ctx.device):
         enc.to(ctx.device)

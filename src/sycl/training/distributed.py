@@ -60,12 +60,3 @@ def all_reduce_gradients(params, ctx: DistContext) -> None:
             n = g.numel()
             g.copy_(flat[offset : offset + n].view_as(g))
             offset += n
-
-
-def all_agree(flag: bool, ctx: DistContext) -> bool:
-    """True on every process iff ``flag`` is true on every process."""
-    if ctx.world_size == 1:
-        return flag
-    t = torch.tensor([1 if flag else 0], dtype=torch.int64, device=ctx.device)
-    dist.all_reduce(t, op=dist.ReduceOp.MIN)
-    return bool(t.item())
