@@ -41,6 +41,7 @@ whose nDCG@10 is within 0.002 of ``st-torch``'s, and the script prints sycl's ra
     make bench-peers-env
     python benchmarks/bench_encode.py --n 300 --reps 3            # speed, cosine, fraction of peak
     python benchmarks/bench_encode.py --quality                    # nDCG@10 of each (full SciFact test)
+    python benchmarks/bench_encode.py --st-batch-size 8            # the peers at another batch size (ST's: 32)
 
 Whether any int8 recipe (NNCF's static and dynamic quantisation of sycl's OpenVINO export) reaches 1.5x the
 bf16 path inside the 0.002 rule is measured apart, by ``benchmarks/peers/int8_recipes.py``.
@@ -136,14 +137,17 @@ class Encoders:
         self.st = self.ours = self.peers = None
         self.details: dict[str, dict] = {}
         self.unavailable: dict[str, str] = {}
-        self.batch_size = args.batch_size
+        self.batch_size, self.st_batch_size = args.batch_size, args.st_batch_size
         if "st-torch" in names:
             import sentence_transformers
             from sentence_transformers import SentenceTransformer
 
             self.st = SentenceTransformer(str(self.model_dir), device="cpu")
             self.st.encode(["warm up"] * 32)
-            self.details["st-torch"] = {"sentence_transformers": sentence_transformers.__version__, "batch_size": 32}
+            self.details["st-torch"] = {
+                "sentence_transformers": sentence_transformers.__version__,
+                "batch_size": self.st_batch_size,
+            }
         if any(n in SYCL for n in names):
             from sycl.kernels.openvino_encoder import available
             from sycl.retrieval.encoding import ListTexts, encode
@@ -175,7 +179,7 @@ class Encoders:
                 cal.write_text(json.dumps(calibration))
                 self.peers = PeerProcess(python, self.model_dir, Path(args.cache_dir) / "models", args.threads, cal)
                 answer = self.peers.ask(cmd="load", names=wanted)
-                self.details.update(answer["loaded"])
+                self.details.update({n: {**d, "batch_size": self.st_batch_size} for n, d in answer["loaded"].items()})
                 self.unavailable.update(answer["unavailable"])
         self.names = [n for n in names if n not in self.unavailable]
 
@@ -183,11 +187,11 @@ class Encoders:
         if name in PEERS:
             file, out = self.work / "texts.json", self.work / f"{name}.npy"
             file.write_text(json.dumps(texts))
-            a = self.peers.ask(cmd="encode", name=name, texts=str(file), save=str(out))
+            a = self.peers.ask(cmd="encode", name=name, texts=str(file), save=str(out), batch_size=self.st_batch_size)
             return np.load(out), a["wall"], a["cpu"]
         t, c = time.perf_counter(), time.process_time()
         if name == "st-torch":
-            vec = self.st.encode(texts)
+            vec = self.st.encode(texts, batch_size=self.st_batch_size)
         else:
             from sycl.retrieval.encoding import ListTexts, encode
 
@@ -312,6 +316,12 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3, help="timed rounds (each runs every encoder once)")
     ap.add_argument("--encoders", nargs="+", default=[*LOCAL, *PEERS], choices=[*LOCAL, *PEERS])
     ap.add_argument("--batch-size", type=int, default=None, help="sycl's batch size (default: sycl's, 16 on CPU)")
+    ap.add_argument(
+        "--st-batch-size",
+        type=int,
+        default=32,
+        help="sentence-transformers' batch size, for st-torch and every peer (default: ST's own, 32)",
+    )
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--peers-python", default=str(PEERS_PY), help="the peers' interpreter (make bench-peers-env)")
     ap.add_argument("--quality", action="store_true", help="SciFact test nDCG@10 of every encoder (long)")
