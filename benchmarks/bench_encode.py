@@ -273,8 +273,12 @@ def run_quality(enc: Encoders, args, corpus) -> dict:
 
 def quality_applies(stored: dict, details: dict) -> bool:
     """Whether a stored nDCG@10 belongs to the encoder as it runs now: a sycl encoder's figure only for the
-    encoder path it was measured on (``sycl-auto`` may have moved from torch to OpenVINO since)."""
-    return "encoder_path" not in details or stored.get("encoder_path") == details["encoder_path"]
+    encoder path it was measured on (``sycl-auto`` may have moved from torch to OpenVINO since), and for the
+    batch size it was measured at when that was stored."""
+    if "encoder_path" not in details:
+        return True
+    same_batch = "batch_size" not in stored or stored["batch_size"] == details["batch_size"]
+    return stored.get("encoder_path") == details["encoder_path"] and same_batch
 
 
 def stored_quality(name: str, details: dict, quality: dict) -> tuple[float | None, str | None]:
