@@ -166,3 +166,27 @@ def test_unknown_stage_for_from(tmp_path, server, tiny_model):
 def test_shipped_run_configs_validate(path):
     cfg = load_run_config(path)
     assert cfg.train and cfg.evaluate is not None
+
+
+def test_a_suite_entrys_missing_encoder_stops_the_run_before_any_stage(
+    tmp_path, server, tiny_model, monkeypatch, capsys
+):
+    """A suite entry that asks for OpenVINO without it fails now, not after generating and training."""
+    from sycl.kernels import openvino_encoder
+
+    monkeypatch.setattr(openvino_encoder, "available", lambda: False)
+    data = tmp_path / "beir"
+    data.mkdir()
+    (data / "corpus.jsonl").write_text('{"_id": "d1", "title": "", "text": "a passage"}\n')
+    (data / "queries.jsonl").write_text('{"_id": "q1", "text": "a query"}\n')
+    (data / "qrels").mkdir()
+    (data / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n")
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(f"name: mine\ndatasets:\n  - {{name: one, source: {data}, encode_backend: openvino}}\n")
+    exp = write_experiment(
+        tmp_path, server, tiny_model, evaluate={"datasets": ["{heldout}", str(suite)], "show_progress": False}
+    )
+    assert main(["-q", "run", str(exp)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "encode_backend openvino: the openvino package is not installed" in err and "\n" not in err
+    assert not (tmp_path / "run" / "generated").exists()  # nothing was generated

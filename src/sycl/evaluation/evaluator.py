@@ -83,6 +83,13 @@ def _check_judgements(qrels: dict, corpus: Corpus, qfile: Path, strict: bool) ->
     return info
 
 
+def require_encode_backends(s: EvaluationConfig, entries: list[DatasetEntry]) -> None:
+    """Raise a user error now, before any data set is fetched or model loaded, when the evaluation or one of
+    its entries (a suite may set ``encode_backend`` per entry) asks for an encoder that is not installed."""
+    for backend in dict.fromkeys(_entry_settings(s, e).encode_backend for e in entries):
+        require_encode_backend(backend)
+
+
 def _entry_settings(s: EvaluationConfig, entry: DatasetEntry) -> EvaluationConfig:
     """``s`` with the encoding precision, encoder and search precision of ``entry`` (or its suite) where ``s``
     sets none, else auto."""
@@ -281,15 +288,14 @@ def evaluate(
     if config is not None and settings:
         raise TypeError("give an EvaluationConfig or its fields as keywords, not both")
     s = config if config is not None else EvaluationConfig(**settings)
-    require_encode_backend(s.encode_backend or "auto")
     out = check_output_folder(out_dir) if out_dir is not None else None
     specs = [datasets] if isinstance(datasets, (str, Path)) else list(datasets)
     if not specs:
         raise DataError(None, "no data set to evaluate")
     entries = expand([str(x) for x in specs], s.split, s.relevance_level)
-    for entry in entries:  # fail on a bad data set, split or encoder before loading the model
+    require_encode_backends(s, entries)
+    for entry in entries:  # fail on a bad data set or split before loading the model
         locate(entry)
-        require_encode_backend(_entry_settings(s, entry).encode_backend)
     ctx = DistContext.setup()
     try:
         return _evaluate_all(model, entries, s, out, ctx)

@@ -32,9 +32,12 @@ product alone is estimated to take over :data:`MAX_SLOW_SECONDS` is refused with
 
 from __future__ import annotations
 
+from typing import get_args
+
 import torch
 
 from sycl.io.errors import DataError
+from sycl.kernels.options import EncodeBackend
 from sycl.kernels.probe import KernelState, Verdict, default_state
 from sycl.log import get_logger
 
@@ -142,8 +145,8 @@ def require_encode_backend(backend: str) -> None:
     without the package: checked when the settings are read, before any work."""
     from sycl.kernels.openvino_encoder import OpenVinoUnavailable, available
 
-    if backend not in ("auto", "torch", "openvino"):
-        raise ValueError(f"unknown encode_backend {backend!r}; use auto, torch or openvino")
+    if backend not in get_args(EncodeBackend):
+        raise ValueError(f"unknown encode_backend {backend!r}; use {', '.join(get_args(EncodeBackend))}")
     if backend == "openvino" and not available():
         raise OpenVinoUnavailable()
 

@@ -211,6 +211,21 @@ class Runner:
             lambda: build_report([self.dir], out, title=f"SyCL run: {self.cfg.name}"),
         )
 
+    def _check_encoders(self) -> None:
+        """An ``encode_backend: openvino`` without OpenVINO (the mining stage's, the evaluation's or a suite
+        entry's) is a user error before any stage runs; data sets named by run paths are checked when known."""
+        from sycl.evaluation.evaluator import require_encode_backends
+        from sycl.evaluation.suites import expand
+        from sycl.kernels.decisions import require_encode_backend
+
+        if self.cfg.mine is not None:
+            require_encode_backend(self.cfg.mine.encode_backend)
+        e = self.cfg.evaluate
+        if e is not None:
+            s = e.evaluation()
+            require_encode_backends(s, expand([d for d in e.datasets if "{" not in d], s.split, s.relevance_level))
+            require_encode_backend(s.encode_backend or "auto")  # also for the run's own held-out split
+
     def run(self) -> RunManifest:
         """Run every configured stage in order; returns the provenance manifest.
 
@@ -220,11 +235,7 @@ class Runner:
         """
         check_output_folder(self.dir)
         check_inputs(self.cfg)
-        from sycl.kernels.decisions import require_encode_backend
-
-        for stage in (self.cfg.mine, self.cfg.evaluate):
-            if stage is not None:
-                require_encode_backend(stage.encode_backend or "auto")
+        self._check_encoders()
         self.manifest = self._load_manifest()
         self.dir.mkdir(parents=True, exist_ok=True)
         random.seed(self.cfg.seed)
