@@ -84,6 +84,28 @@ def test_conversion_is_cached_and_refreshed_on_change(tmp_path):
     assert len(list(cache.iterdir())) == 2
 
 
+def test_checksum_is_the_files_and_is_computed_once_per_conversion(tmp_path, monkeypatch):
+    """Evaluations record the corpus's checksum; a second one reads it from the conversion, not the 3 GB file."""
+    from sycl.io import corpus as corpus_module
+    from sycl.io.integrity import file_checksum
+
+    src = _corpus(tmp_path / "corpus.jsonl", _docs(10))
+    cache = tmp_path / "cache"
+    first = Corpus.open(src, cache_dir=cache).checksum()
+    assert first == file_checksum(src)
+
+    def reread(path):
+        raise AssertionError(f"{path} was hashed again")
+
+    monkeypatch.setattr(corpus_module, "file_checksum", reread)
+    assert Corpus.open(src, cache_dir=cache).checksum() == first
+    monkeypatch.undo()
+    _corpus(src, _docs(12))  # a changed file is a new conversion, with its own checksum
+    os.utime(src, ns=(1, 10**18))
+    changed = Corpus.open(src, cache_dir=cache).checksum()
+    assert changed == file_checksum(src) != first
+
+
 def test_empty_documents_are_counted_not_rejected(tmp_path):
     _corpus(
         tmp_path / "corpus.jsonl",

@@ -194,7 +194,7 @@ def evaluate_dataset(
     identity = {
         "origin": dataset_origin(files.corpus, files.queries, qfile),
         "qrels_sha256": qrels_fingerprint(qrels),
-        "content": dataset_content(files.corpus, files.queries),
+        "content": dataset_content(corpus, files.queries),
     }
     show = s.show_progress and ctx.is_main
     enc = dict(

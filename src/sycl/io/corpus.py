@@ -27,10 +27,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
 
-from sycl.io.atomic import atomic_dir
+from sycl.io.atomic import atomic_dir, atomic_write_text
 from sycl.io.beir import iter_jsonl
 from sycl.io.errors import DataError
 from sycl.io.hashing import as_string_array, hash_ids
+from sycl.io.integrity import file_checksum
 from sycl.log import get_logger, progress
 
 _SCHEMA = pa.schema([("_id", pa.string()), ("title", pa.string()), ("text", pa.string())])
@@ -195,7 +196,7 @@ class Corpus:
     """
 
     def __init__(self, arrow_dir: Path, source: Path):
-        self.source = source
+        self.source, self._dir = source, arrow_dir
         self.meta = json.loads((arrow_dir / "meta.json").read_text())
         self._mm = pa.memory_map(str(arrow_dir / "corpus.arrow"), "r")
         self.table: pa.Table = pa.ipc.open_file(self._mm).read_all()
@@ -228,6 +229,17 @@ class Corpus:
 
     def __len__(self) -> int:
         return self.table.num_rows
+
+    def checksum(self) -> str:
+        """``xxh3_128:<hex>`` of the source file's bytes, computed once per conversion (the cache entry is keyed
+        by the file's path, size and modification time, as the conversion itself is) and kept beside it."""
+        kept = self._dir / "checksum.txt"
+        try:
+            return kept.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            digest = file_checksum(self.source)
+            atomic_write_text(kept, digest + "\n")  # two processes at once write the same text
+            return digest
 
     @property
     def ids(self) -> pa.ChunkedArray:
