@@ -25,27 +25,30 @@ recipe                what
 ====================  ============================================================================
 
 Calibration (static recipes): 150 CISI and 150 Cranfield passages, so SciFact, where the rule is judged,
-is never seen. Quality: nDCG@10 (exact cosine search, binary or graded gains as judged, log2 discount) on
-the test queries of SciFact, Cranfield and CISI, and the mean cosine of each passage vector to fp32's.
-Speed: passages per CPU-second on one thread, on the same 300 seeded SciFact passages, ``--reps`` rounds
-with the order rotated each round (median).
+is never seen. Speed: passages per CPU-second on one thread, on the same 300 seeded SciFact passages, ``--reps``
+rounds with the order rotated each round (median).
 
-The recipe a user would have to commit to must be picked without SciFact's labels; the script prints the
+Two steps, because NNCF and the exporters need the peers' venv while the scores must be sycl's own:
+
+1. in ``.venv-peers`` (``make bench-peers-env``): export, quantise, encode every passage and query of SciFact,
+   Cranfield and CISI (``../shared/datasets``) with each recipe into ``--work`` (vectors and ids), and time;
+2. ``--score`` in sycl's venv: nDCG@10 of exact cosine search on each test split with sycl's metrics
+   (``benchmarks/bench_encode.py``'s ``ndcg10``), as the change from fp32, and the mean cosine of each passage
+   vector to fp32's.
+
+The recipe a user would have to commit to must be picked without SciFact's labels; ``--score`` prints the
 pick of two such rules, the highest mean cosine to fp32 (no labels at all) and the smallest nDCG@10
 change on Cranfield and CISI (other collections' labels), and SciFact's change under each.
 
-Runs in ``.venv-peers`` (``make bench-peers-env``: NNCF and OpenVINO); the datasets are
-``../shared/datasets/{scifact,cranfield,cisi}``:
-
     .venv-peers/bin/python benchmarks/peers/int8_recipes.py \
         --model "$(.venv/bin/python -c 'import sycl.embedded as e; print(e.encoder_path())')"
+    PYTHONPATH=src .venv/bin/python benchmarks/peers/int8_recipes.py --score
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import time
@@ -69,25 +72,19 @@ DYNAMIC_GROUPS = (64, 128, 384)
 
 
 def read_collection(name: str):
-    """``(doc_ids, passages, query ids, queries, qrels)`` of a BEIR-layout collection's test split."""
+    """``(doc_ids, passages, query_ids, queries)`` of a BEIR-layout collection, in file order (every query)."""
     folder = DATA / name
     ids, docs = [], []
     for line in open(folder / "corpus.jsonl", encoding="utf-8"):
         r = json.loads(line)
         ids.append(r["_id"])
         docs.append(f"{r['title']} {r['text']}" if r.get("title") else r["text"])
-    queries = {}
+    qids, queries = [], []
     for line in open(folder / "queries.jsonl", encoding="utf-8"):
         r = json.loads(line)
-        queries[r["_id"]] = r["text"]
-    qrels: dict[str, dict[str, int]] = {}
-    for i, line in enumerate(open(folder / "qrels" / "test.tsv", encoding="utf-8")):
-        parts = line.rstrip("\n").split("\t")
-        if i == 0 and not parts[-1].lstrip("-").isdigit():
-            continue  # header
-        qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
-    qids = [q for q in qrels if q in queries]
-    return ids, docs, qids, [queries[q] for q in qids], qrels
+        qids.append(r["_id"])
+        queries.append(r["text"])
+    return ids, docs, qids, queries
 
 
 class Encoder:
@@ -184,33 +181,24 @@ def quantized(recipe: str, fp32_path: Path, calibration: list[dict], work: Path)
     return ov.Core().read_model(path), {}
 
 
-def ndcg10(qv: np.ndarray, dv: np.ndarray, qids: list[str], doc_ids: list[str], qrels: dict) -> float:
-    scores = qv @ dv.T
-    total = 0.0
-    for i, q in enumerate(qids):
-        top = np.argsort(-scores[i], kind="stable")[:10]
-        dcg = sum(
-            qrels[q].get(doc_ids[j], 0) / math.log2(r + 2) for r, j in enumerate(top) if qrels[q].get(doc_ids[j], 0) > 0
-        )
-        ideal = sorted((g for g in qrels[q].values() if g > 0), reverse=True)[:10]
-        idcg = sum(g / math.log2(r + 2) for r, g in enumerate(ideal))
-        total += dcg / idcg if idcg else 0.0
-    return total / len(qids)
-
-
 def main() -> None:
-    import openvino as ov
-
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", required=True, help="folder of all-MiniLM-L6-v2 (sycl.embedded.encoder_path())")
+    ap.add_argument("--model", help="folder of all-MiniLM-L6-v2 (sycl.embedded.encoder_path()); step 1")
     ap.add_argument("--work", type=Path, default=Path("/tmp/sycl-int8-recipes"), help="exports and vectors")
     ap.add_argument("--n", type=int, default=300, help="timed SciFact passages")
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--skip-quality", action="store_true", help="time only")
+    ap.add_argument("--skip-vectors", action="store_true", help="step 1: time only")
+    ap.add_argument("--score", action="store_true", help="step 2, in sycl's venv: score the vectors in --work")
     args = ap.parse_args()
     missing = [name for name in COLLECTIONS if not (DATA / name / "corpus.jsonl").is_file()]
     if missing:
         raise SystemExit(f"int8_recipes: {', '.join(missing)} not found under {DATA.resolve()} (BEIR layout)")
+    if args.score:
+        return score(args.work)
+    if not args.model:
+        raise SystemExit("int8_recipes: --model is needed to export and encode (step 1)")
+    import openvino as ov
+
     args.work.mkdir(parents=True, exist_ok=True)
     core = ov.Core()
     enc = Encoder(args.model)
@@ -225,18 +213,17 @@ def main() -> None:
     for name in [*STATIC, *(f"w8-dyn{g}" for g in DYNAMIC_GROUPS)]:
         recipes[name] = quantized(name, fp32_path, calibration, args.work)
 
-    rows = {name: {} for name in recipes}
-    if not args.skip_quality:
+    if not args.skip_vectors:
         for name, (model, options) in recipes.items():
             compiled = core.compile_model(model, "CPU", {**options, "INFERENCE_NUM_THREADS": os.cpu_count()})
-            for coll, (doc_ids, docs, qids, queries, qrels) in data.items():
-                cache = args.work / f"{name}-{coll}.npy"
-                dv = np.load(cache) if cache.exists() else enc(compiled, docs)
-                np.save(cache, dv)
-                rows[name][coll] = ndcg10(enc(compiled, queries), dv, qids, doc_ids, qrels)
-                ref = np.load(args.work / f"fp32-{coll}.npy")
-                rows[name][f"{coll}_cos"] = float((ref * dv).sum(1).mean())
-            print(f"[quality] {name}: " + json.dumps({k: round(v, 5) for k, v in rows[name].items()}), flush=True)
+            for coll, (doc_ids, docs, qids, queries) in data.items():
+                for kind, texts in (("passages", docs), ("queries", queries)):
+                    path = args.work / f"{name}-{coll}-{kind}.npy"
+                    if not path.exists():
+                        np.save(path.with_suffix(".tmp.npy"), enc(compiled, texts))
+                        os.replace(path.with_suffix(".tmp.npy"), path)
+                (args.work / f"{coll}-ids.json").write_text(json.dumps({"passages": doc_ids, "queries": qids}))
+            print(f"[vectors] {name}", flush=True)
 
     scifact = data["scifact"][1]
     timed = [scifact[i] for i in np.random.default_rng(0).choice(len(scifact), args.n, replace=False)]
@@ -248,34 +235,55 @@ def main() -> None:
             enc(compiled[name], timed)
             rates[name].append(args.n / (time.process_time() - c0))
         print(f"[speed] round {rep + 1}/{args.reps}, load {os.getloadavg()[0]:.2f}", flush=True)
-    bf16 = statistics.median(rates["bf16"])
-    print(f"\n{'recipe':18s} {'/CPU-s':>7s} {'x bf16':>7s} " + " ".join(f"{c:>10s} {'cos':>7s}" for c in COLLECTIONS))
+    speed = {n: statistics.median(r) for n, r in rates.items()}
+    (args.work / "speed.json").write_text(json.dumps({"load": os.getloadavg()[0], "per_cpu_s": speed}, indent=1))
     for name in names:
-        r, rate = rows[name], statistics.median(rates[name])
-        rows[name]["per_cpu_s"], rows[name]["x_bf16"] = rate, rate / bf16
-        cells = " ".join(
-            f"{r[c] - rows['fp32'][c]:+10.4f} {r[f'{c}_cos']:7.4f}" if c in r else f"{'':>10s} {'':>7s}"
-            for c in COLLECTIONS
-        )
-        print(f"{name:18s} {rate:7.1f} {rate / bf16:7.2f} {cells}")
-    if not args.skip_quality:
-        int8 = [n for n in names if n not in ("fp32", "bf16")]
-        fast = [n for n in int8 if rows[n]["x_bf16"] >= 1.5]
-        for rule, key in (
-            ("highest mean cosine to fp32", lambda n: -statistics.mean(rows[n][f"{c}_cos"] for c in COLLECTIONS)),
-            (
-                "smallest Cranfield+CISI change",
-                lambda n: sum(abs(rows[n][c] - rows["fp32"][c]) for c in ("cranfield", "cisi")),
-            ),
-        ):
-            if fast:
-                pick = min(fast, key=key)
-                d = rows[pick]["scifact"] - rows["fp32"]["scifact"]
-                print(
-                    f"among recipes at >= 1.5x bf16, {rule} picks {pick}: SciFact nDCG@10 {d:+.4f} "
-                    f"({'within' if abs(d) <= 0.002 else 'outside'} 0.002)"
-                )
-    (args.work / "results.json").write_text(json.dumps({"load": os.getloadavg()[0], "rows": rows}, indent=1))
+        print(f"{name:18s} {speed[name]:7.1f} per CPU-s {speed[name] / speed['bf16']:6.2f}x bf16")
+    print(f"now score them in sycl's venv: python {Path(__file__).relative_to(ROOT)} --score --work {args.work}")
+
+
+def score(work: Path) -> None:
+    """Step 2, in sycl's venv: nDCG@10 (sycl's metrics) and cosine to fp32 of every recipe's vectors in ``work``."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_encode import ndcg10
+
+    from sycl.io.beir import qrels_path, read_qrels
+
+    speed = json.loads((work / "speed.json").read_text())["per_cpu_s"]
+    rows: dict[str, dict] = {name: {"per_cpu_s": rate, "x_bf16": rate / speed["bf16"]} for name, rate in speed.items()}
+    for coll in COLLECTIONS:
+        ids = json.loads((work / f"{coll}-ids.json").read_text())
+        qrels = read_qrels(qrels_path(DATA / coll, "test"))
+        judged = [i for i, q in enumerate(ids["queries"]) if q in qrels]
+        qids = [ids["queries"][i] for i in judged]
+        ref = np.load(work / f"fp32-{coll}-passages.npy")
+        for name, row in rows.items():
+            dv = np.load(work / f"{name}-{coll}-passages.npy")
+            qv = np.load(work / f"{name}-{coll}-queries.npy")[judged]
+            row[coll] = ndcg10(qv, dv, qids, ids["passages"], {q: qrels[q] for q in qids})
+            row[f"{coll}_cos"] = float((ref * dv).sum(1).mean())
+    print(f"{'recipe':18s} {'/CPU-s':>7s} {'x bf16':>7s} " + " ".join(f"{c:>10s} {'cos':>7s}" for c in COLLECTIONS))
+    for name, r in rows.items():
+        cells = " ".join(f"{r[c] - rows['fp32'][c]:+10.4f} {r[f'{c}_cos']:7.4f}" for c in COLLECTIONS)
+        print(f"{name:18s} {r['per_cpu_s']:7.1f} {r['x_bf16']:7.2f} {cells}")
+    fast = [n for n in rows if n not in ("fp32", "bf16") and rows[n]["x_bf16"] >= 1.5]
+    for rule, key in (
+        ("highest mean cosine to fp32", lambda n: -statistics.mean(rows[n][f"{c}_cos"] for c in COLLECTIONS)),
+        (
+            "smallest Cranfield+CISI change",
+            lambda n: sum(abs(rows[n][c] - rows["fp32"][c]) for c in ("cranfield", "cisi")),
+        ),
+    ):
+        if fast:
+            pick = min(fast, key=key)
+            d = rows[pick]["scifact"] - rows["fp32"]["scifact"]
+            print(
+                f"among recipes at >= 1.5x bf16, {rule} picks {pick}: SciFact nDCG@10 {d:+.4f} "
+                f"({'within' if abs(d) <= 0.002 else 'outside'} 0.002)"
+            )
+    (work / "results.json").write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":
